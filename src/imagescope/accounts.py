@@ -1,0 +1,95 @@
+"""Accounts and their API keys. A key is shown once, at creation; only its hash is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from .db import Account, ApiKey
+
+DEFAULT_ACCOUNT = "default"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made a request: the account owns the tasks, the key is recorded with them."""
+
+    account_id: int
+    api_key_id: int
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    account: str
+    name: str
+    prefix: str
+    created_at: float
+    revoked: bool
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def _account(self, session: Session, name: str) -> Account:
+        account = session.scalar(select(Account).where(Account.name == name))
+        if account is None:
+            account = Account(name=name, created_at=time.time())
+            session.add(account)
+            session.flush()
+        return account
+
+    def create_key(self, account: str = DEFAULT_ACCOUNT, name: str = "") -> tuple[str, KeyInfo]:
+        key = "sk-" + secrets.token_hex(16)
+        with Session(self.engine) as session, session.begin():
+            owner = self._account(session, account)
+            row = ApiKey(
+                account_id=owner.id,
+                name=name,
+                key_hash=hash_key(key),
+                key_prefix=key[:9],
+                created_at=time.time(),
+            )
+            session.add(row)
+            session.flush()
+            info = KeyInfo(row.id, owner.name, name, row.key_prefix, row.created_at, False)
+        return key, info
+
+    def list_keys(self) -> list[KeyInfo]:
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(ApiKey, Account.name).join(Account).order_by(ApiKey.id)
+            ).all()
+            return [
+                KeyInfo(k.id, acct, k.name, k.key_prefix, k.created_at, k.revoked_at is not None)
+                for k, acct in rows
+            ]
+
+    def revoke(self, key_id: int) -> bool:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(ApiKey, key_id)
+            if row is None or row.revoked_at is not None:
+                return False
+            row.revoked_at = time.time()
+            return True
+
+    def has_active_keys(self) -> bool:
+        with Session(self.engine) as session:
+            return session.scalar(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)) is not None
+
+    def authenticate(self, key: str) -> Caller | None:
+        with Session(self.engine) as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+            if row is None or row.revoked_at is not None:
+                return None
+            return Caller(account_id=row.account_id, api_key_id=row.id)

@@ -1,0 +1,33 @@
+"""``POST /api/v1/services/aigc/text2image/image-synthesis``: accept a task, answer PENDING."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from ...accounts import Caller
+from ...catalog import TEXT2IMAGE
+from ...errors import synchronous_call_unsupported
+from .. import reply
+from ..auth import caller
+from .protocol import parse_body, to_generation_request
+
+router = APIRouter()
+
+
+@router.post("/api/v1/services/aigc/text2image/image-synthesis")
+async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> dict:
+    if request.headers.get("x-dashscope-async", "").lower() != "enable":
+        raise synchronous_call_unsupported()
+    services = request.app.state.services
+    generation = to_generation_request(parse_body(await request.body()), services.catalog)
+    task = await run_in_threadpool(
+        services.store.create,
+        who.account_id,
+        who.api_key_id,
+        TEXT2IMAGE,
+        generation,
+        request.state.request_id,
+    )
+    services.dispatcher.submit(task.id)
+    return reply(request, {"output": {"task_id": task.id, "task_status": task.status.value}})

@@ -1,0 +1,77 @@
+"""The FastAPI application: routes of each endpoint family, request ids, error bodies."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .api import files
+from .api.tasks import router as tasks
+from .api.text2image import router as text2image
+from .config import Settings
+from .engines import Engine
+from .errors import ApiError, body_invalid, internal_error, url_not_found
+from .services import Services, build_services
+
+log = logging.getLogger(__name__)
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+def _error(request: Request, error: ApiError) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
+    return JSONResponse(
+        {"request_id": request_id, "code": error.code, "message": error.message},
+        status_code=error.status,
+        headers={REQUEST_ID_HEADER: request_id},
+    )
+
+
+def create_app(settings: Settings | None = None, engines: dict[str, Engine] | None = None) -> FastAPI:
+    services: Services = build_services(settings or Settings.from_env(), engines)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services.start()
+        try:
+            yield
+        finally:
+            services.stop()
+
+    app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+    for module in (text2image, tasks, files):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        request.state.request_id = str(uuid.uuid4())
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            return _error(request, internal_error())
+        response.headers[REQUEST_ID_HEADER] = request.state.request_id
+        # Successful JSON bodies get the request_id too; errors already carry it.
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return _error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return _error(request, body_invalid())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            return _error(request, url_not_found())
+        return _error(request, ApiError(exc.status_code, "BadRequest", str(exc.detail)))
+
+    return app

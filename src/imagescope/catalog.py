@@ -1,0 +1,141 @@
+"""Every public model name and its rules, as spec/ documents them.
+
+The catalog answers: does this model exist, which endpoint families accept it, which
+sizes, how many images, how long a prompt, which watermark text, which engine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import invalid_parameter, model_not_found
+
+SEED_MAX = 2147483647
+NEGATIVE_PROMPT_MAX = 500
+_SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*\*\s*(\d{1,5})\s*$")
+
+
+class SizeRule(Protocol):
+    default: tuple[int, int]
+
+    def check(self, width: int, height: int) -> str | None:
+        """None if allowed, else why not."""
+
+
+@dataclass(frozen=True)
+class FixedSizes:
+    allowed: tuple[tuple[int, int], ...]
+    default: tuple[int, int]
+
+    def check(self, width: int, height: int) -> str | None:
+        if (width, height) in self.allowed:
+            return None
+        names = ", ".join(f"{w}*{h}" for w, h in self.allowed)
+        return f"must be one of {names}"
+
+
+@dataclass(frozen=True)
+class TotalPixels:
+    """Total pixels between two squares, aspect ratio between 1:max_ratio and max_ratio:1."""
+
+    min_side: int
+    max_side: int
+    max_ratio: int
+    default: tuple[int, int]
+
+    def check(self, width: int, height: int) -> str | None:
+        if not self.min_side**2 <= width * height <= self.max_side**2:
+            return (
+                f"total pixels must be between {self.min_side}*{self.min_side} "
+                f"and {self.max_side}*{self.max_side}"
+            )
+        if width > height * self.max_ratio or height > width * self.max_ratio:
+            return f"aspect ratio must be within [1:{self.max_ratio}, {self.max_ratio}:1]"
+        return None
+
+
+@dataclass(frozen=True)
+class SideRange:
+    """Each side between two bounds."""
+
+    min_side: int
+    max_side: int
+    default: tuple[int, int]
+
+    def check(self, width: int, height: int) -> str | None:
+        if self.min_side <= width <= self.max_side and self.min_side <= height <= self.max_side:
+            return None
+        return f"width and height must each be between {self.min_side} and {self.max_side}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str  # "qwen" or "wan": decides the watermark text
+    endpoints: frozenset[str]
+    sizes: SizeRule
+    prompt_max: int
+    n_max: int
+    n_default: int
+    engine: str = "preview"
+
+    @property
+    def watermark_text(self) -> str:
+        return "Qwen-Image" if self.family == "qwen" else "AI-generated"
+
+
+TEXT2IMAGE = "text2image"
+
+QWEN_SIZES = FixedSizes(
+    allowed=((1664, 928), (1472, 1140), (1328, 1328), (1140, 1472), (928, 1664)),
+    default=(1328, 1328),
+)
+WAN25_SIZES = TotalPixels(min_side=768, max_side=1440, max_ratio=4, default=(1280, 1280))
+WAN22_SIZES = SideRange(min_side=512, max_side=1440, default=(1024, 1024))
+
+
+def _builtin_models() -> dict[str, ModelSpec]:
+    t2i = frozenset({TEXT2IMAGE})
+    specs = [
+        ModelSpec("qwen-image", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1),
+        ModelSpec("qwen-image-plus", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1),
+        ModelSpec("wan2.5-t2i-preview", "wan", t2i, WAN25_SIZES, prompt_max=2000, n_max=4, n_default=4),
+    ]
+    for name in ("wan2.2-t2i-flash", "wan2.2-t2i-plus", "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus"):
+        specs.append(ModelSpec(name, "wan", t2i, WAN22_SIZES, prompt_max=800, n_max=4, n_default=4))
+    return {s.name: s for s in specs}
+
+
+class Catalog:
+    def __init__(self, models: dict[str, ModelSpec] | None = None):
+        self.models = models if models is not None else _builtin_models()
+
+    def lookup(self, name: object, endpoint: str) -> ModelSpec:
+        """The model's spec, or the hosted service's model-not-found error.
+
+        A model that exists but is not served by this endpoint family reads the same
+        way, as it does on the hosted service.
+        """
+        if not isinstance(name, str) or not name:
+            raise invalid_parameter("Field required: model")
+        spec = self.models.get(name)
+        if spec is None or endpoint not in spec.endpoints:
+            raise model_not_found()
+        return spec
+
+
+def parse_size(value: object, rule: SizeRule) -> tuple[int, int]:
+    """``"W*H"`` checked against the model's rule; absent → the model's default."""
+    if value is None:
+        return rule.default
+    match = _SIZE_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise invalid_parameter(
+            f"parameters.size must be a string of the form width*height, got {value!r}"
+        )
+    width, height = int(match[1]), int(match[2])
+    if (why := rule.check(width, height)) is not None:
+        raise invalid_parameter(f"parameters.size {width}*{height} is invalid: {why}")
+    return width, height

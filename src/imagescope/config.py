@@ -1,0 +1,92 @@
+"""Deployment settings, read from the environment (``IMAGESCOPE_*``).
+
+Every duration is configurable so that tests can shorten the 24-hour lifetimes
+the hosted service documents.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DAY = 24 * 3600
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "imagescope"
+
+
+@dataclass(frozen=True)
+class RewriterSettings:
+    """Where prompt_extend sends prompts. ``url`` empty: the built-in rule-based rewriter."""
+
+    url: str = ""
+    model: str = ""
+    api_key: str = ""
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=_default_data_dir)
+    database_url: str = ""  # empty: SQLite file in data_dir
+    workers: int = 2
+    task_ttl_s: float = DAY  # task and its files purged after this
+    url_ttl_s: float = DAY  # result URLs valid this long after the task ends
+    purge_interval_s: float = 60.0
+    public_url: str = ""  # base of result URLs; empty: the Host the client used
+    max_attempts: int = 2  # runs of a task interrupted by a crash before it is FAILED
+    rewriter: RewriterSettings = field(default_factory=RewriterSettings)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        s = cls()
+        if v := env.get("IMAGESCOPE_DATA_DIR"):
+            s = replace(s, data_dir=Path(v))
+        number_fields = {
+            "IMAGESCOPE_WORKERS": ("workers", int),
+            "IMAGESCOPE_TASK_TTL_SECONDS": ("task_ttl_s", float),
+            "IMAGESCOPE_URL_TTL_SECONDS": ("url_ttl_s", float),
+            "IMAGESCOPE_PURGE_INTERVAL_SECONDS": ("purge_interval_s", float),
+            "IMAGESCOPE_MAX_ATTEMPTS": ("max_attempts", int),
+        }
+        for name, (attr, kind) in number_fields.items():
+            if v := env.get(name):
+                s = replace(s, **{attr: kind(v)})
+        if v := env.get("IMAGESCOPE_DATABASE_URL"):
+            s = replace(s, database_url=v)
+        if v := env.get("IMAGESCOPE_PUBLIC_URL"):
+            s = replace(s, public_url=v.rstrip("/"))
+        rewriter = RewriterSettings(
+            url=env.get("IMAGESCOPE_REWRITER_URL", ""),
+            model=env.get("IMAGESCOPE_REWRITER_MODEL", ""),
+            api_key=env.get("IMAGESCOPE_REWRITER_API_KEY", ""),
+            timeout_s=float(env.get("IMAGESCOPE_REWRITER_TIMEOUT_SECONDS", "30")),
+        )
+        return replace(s, rewriter=rewriter)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'imagescope.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def signing_secret(self) -> bytes:
+        """The HMAC key for result URLs; made once per data directory and kept there."""
+        path = self.data_dir / "url-signing.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # atomic: first writer wins when two processes start
+            except FileExistsError:
+                pass
+            tmp.unlink()
+        return path.read_text().strip().encode()

@@ -1,0 +1,10 @@
+"""Engines turn one image job into one picture. One engine per file."""
+
+from .base import Engine, ImageJob
+from .preview import PreviewEngine
+
+__all__ = ["Engine", "ImageJob", "PreviewEngine", "builtin_engines"]
+
+
+def builtin_engines() -> dict[str, Engine]:
+    return {"preview": PreviewEngine()}

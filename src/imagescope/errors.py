@@ -1,0 +1,63 @@
+"""Errors as the hosted service reports them: an HTTP status, a ``code`` and a ``message``.
+
+Every error leaves the server as ``{request_id, code, message}`` (see ``app.py``).
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def invalid_parameter(message: str) -> ApiError:
+    return ApiError(400, "InvalidParameter", message)
+
+
+def invalid_api_key() -> ApiError:
+    return ApiError(401, "InvalidApiKey", "Invalid API-key provided.")
+
+
+def body_invalid() -> ApiError:
+    return invalid_parameter("Required body invalid, please check the request body format.")
+
+
+def synchronous_call_unsupported() -> ApiError:
+    return ApiError(403, "AccessDenied", "current user api does not support synchronous calls")
+
+
+def model_not_found() -> ApiError:
+    return ApiError(404, "InvalidParameter", "Model not exist.")
+
+
+def cancel_unsupported() -> ApiError:
+    return ApiError(
+        400,
+        "UnsupportedOperation",
+        "Failed to cancel the task, please confirm if the task is in PENDING status.",
+    )
+
+
+def url_not_found() -> ApiError:
+    return ApiError(404, "NotFound", "url error, please check url!")
+
+
+def internal_error() -> ApiError:
+    return ApiError(
+        500,
+        "InternalError",
+        "An internal error has occured, please try again later or contact service support.",
+    )
+
+
+# Codes a task (or one of its images) can end with.
+INTERNAL_ERROR_CODE = "InternalError"
+INTERNAL_ERROR_MESSAGE = internal_error().message
+INTERRUPTED_CODE = "InternalError.Interrupted"
+INTERRUPTED_MESSAGE = (
+    "The task was interrupted by a service restart and could not be completed, please try again."
+)

@@ -1,0 +1,46 @@
+"""Retention: after the task lifetime (24 h by default) a task and its files are purged."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from .storage import LocalStorage
+from .taskstore import TaskStore
+
+log = logging.getLogger(__name__)
+
+
+class Purger:
+    def __init__(self, store: TaskStore, storage: LocalStorage, ttl_s: float, interval_s: float):
+        self.store = store
+        self.storage = storage
+        self.ttl_s = ttl_s
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def purge_once(self) -> list[str]:
+        ids = self.store.purge(older_than=time.time() - self.ttl_s)
+        for task_id in ids:
+            self.storage.delete_task(task_id)
+        if ids:
+            log.info("purged %d expired tasks", len(ids))
+        return ids
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="imagescope-purger", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.purge_once()
+            except Exception:
+                log.exception("purge failed")

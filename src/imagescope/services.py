@@ -1,0 +1,87 @@
+"""Wiring: one object holding every part of a running server, built from Settings."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from .accounts import Accounts
+from .catalog import Catalog
+from .config import Settings
+from .db import make_engine
+from .dispatch import Dispatcher, InProcessDispatcher
+from .engines import Engine, builtin_engines
+from .retention import Purger
+from .rewriter import make_rewriter
+from .storage import LocalStorage, UrlSigner
+from .taskstore import TaskRecord, TaskStatus, TaskStore
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    accounts: Accounts
+    store: TaskStore
+    storage: LocalStorage
+    signer: UrlSigner
+    worker: Worker
+    dispatcher: Dispatcher
+    purger: Purger
+
+    def start(self) -> None:
+        requeued, failed = self.store.recover_interrupted(self.settings.max_attempts)
+        if requeued or failed:
+            log.warning(
+                "recovered after restart: %d interrupted tasks queued again, %d failed",
+                len(requeued), len(failed),
+            )
+        self.dispatcher.start(backlog=self.store.pending_ids())
+        self.purger.start()
+
+    def stop(self) -> None:
+        self.purger.stop()
+        self.dispatcher.stop()
+
+    def visible_task(self, task_id: str, account_id: int) -> TaskRecord | None:
+        """The task as its owner may see it: another account's or an expired task is None."""
+        task = self.store.get(task_id)
+        if task is None or task.account_id != account_id:
+            return None
+        expired = time.time() - task.submit_time > self.settings.task_ttl_s
+        if expired and task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED):
+            return None
+        return task
+
+    def result_url(self, base: str, key: str, ended_at: float) -> str:
+        expires = int(ended_at + self.settings.url_ttl_s)
+        return self.signer.url(self.settings.public_url or base, key, expires)
+
+
+def build_services(settings: Settings, engines: dict[str, Engine] | None = None) -> Services:
+    db = make_engine(settings.db_url)
+    catalog = Catalog()
+    store = TaskStore(db)
+    storage = LocalStorage(settings.files_dir)
+    worker = Worker(
+        store=store,
+        catalog=catalog,
+        engines=engines or builtin_engines(),
+        rewriter=make_rewriter(settings.rewriter),
+        storage=storage,
+    )
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        accounts=Accounts(db),
+        store=store,
+        storage=storage,
+        signer=UrlSigner(settings.signing_secret()),
+        worker=worker,
+        dispatcher=InProcessDispatcher(worker.run, settings.workers),
+        purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s),
+    )

@@ -1,0 +1,223 @@
+"""Durable tasks: every state change is one conditional UPDATE, so a task is claimed,
+canceled or completed exactly once, by whichever thread or process gets there first."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from .db import Task
+from .errors import INTERRUPTED_CODE, INTERRUPTED_MESSAGE
+from .request import GenerationRequest
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+
+TERMINAL = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    account_id: int
+    api_key_id: int
+    endpoint: str
+    model: str
+    status: TaskStatus
+    request: GenerationRequest
+    request_id: str
+    submit_time: float
+    scheduled_time: float | None
+    end_time: float | None
+    attempts: int
+    results: list[dict]
+    actual_prompt: str | None
+    code: str | None
+    message: str | None
+
+    @classmethod
+    def from_row(cls, row: Task) -> "TaskRecord":
+        return cls(
+            id=row.id,
+            account_id=row.account_id,
+            api_key_id=row.api_key_id,
+            endpoint=row.endpoint,
+            model=row.model,
+            status=TaskStatus(row.status),
+            request=GenerationRequest.from_dict(json.loads(row.request)),
+            request_id=row.request_id,
+            submit_time=row.submit_time,
+            scheduled_time=row.scheduled_time,
+            end_time=row.end_time,
+            attempts=row.attempts,
+            results=json.loads(row.results) if row.results else [],
+            actual_prompt=row.actual_prompt,
+            code=row.code,
+            message=row.message,
+        )
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Filters of ``GET /api/v1/tasks``; times are Unix seconds."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    model: str | None = None
+    status: str | None = None
+    page_no: int = 1
+    page_size: int = 10
+
+
+class TaskStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def create(
+        self, account_id: int, api_key_id: int, endpoint: str, request: GenerationRequest, request_id: str
+    ) -> TaskRecord:
+        row = Task(
+            id=str(uuid.uuid4()),
+            account_id=account_id,
+            api_key_id=api_key_id,
+            endpoint=endpoint,
+            model=request.model,
+            status=TaskStatus.PENDING,
+            request=json.dumps(request.to_dict(), ensure_ascii=False),
+            request_id=request_id,
+            submit_time=time.time(),
+            attempts=0,
+        )
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+        return TaskRecord.from_row(row)
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        with Session(self.engine) as session:
+            row = session.get(Task, task_id)
+            return TaskRecord.from_row(row) if row else None
+
+    def _transition(self, task_id: str, source: tuple[str, ...], **values) -> bool:
+        stmt = update(Task).where(Task.id == task_id, Task.status.in_(source)).values(**values)
+        with Session(self.engine) as session, session.begin():
+            return session.execute(stmt).rowcount == 1
+
+    def claim(self, task_id: str) -> bool:
+        """PENDING → RUNNING; False if someone else claimed or canceled it first."""
+        return self._transition(
+            task_id,
+            (TaskStatus.PENDING,),
+            status=TaskStatus.RUNNING,
+            scheduled_time=time.time(),
+            attempts=Task.attempts + 1,
+        )
+
+    def cancel(self, task_id: str, account_id: int) -> bool:
+        stmt = (
+            update(Task)
+            .where(Task.id == task_id, Task.account_id == account_id, Task.status == TaskStatus.PENDING)
+            .values(status=TaskStatus.CANCELED, end_time=time.time())
+        )
+        with Session(self.engine) as session, session.begin():
+            return session.execute(stmt).rowcount == 1
+
+    def complete(self, task_id: str, results: list[dict], actual_prompt: str | None) -> TaskStatus:
+        """RUNNING → SUCCEEDED if any image was made, else FAILED with the first image's error."""
+        succeeded = any("file" in r for r in results)
+        failure = next((r for r in results if "code" in r), None)
+        status = TaskStatus.SUCCEEDED if succeeded else TaskStatus.FAILED
+        self._transition(
+            task_id,
+            (TaskStatus.RUNNING,),
+            status=status,
+            end_time=time.time(),
+            results=json.dumps(results, ensure_ascii=False),
+            actual_prompt=actual_prompt,
+            code=None if succeeded or failure is None else failure["code"],
+            message=None if succeeded or failure is None else failure["message"],
+        )
+        return status
+
+    def fail(self, task_id: str, code: str, message: str) -> bool:
+        return self._transition(
+            task_id,
+            (TaskStatus.PENDING, TaskStatus.RUNNING),
+            status=TaskStatus.FAILED,
+            end_time=time.time(),
+            code=code,
+            message=message,
+        )
+
+    def pending_ids(self) -> list[str]:
+        with Session(self.engine) as session:
+            stmt = (
+                select(Task.id)
+                .where(Task.status == TaskStatus.PENDING)
+                .order_by(Task.submit_time)
+            )
+            return list(session.scalars(stmt))
+
+    def recover_interrupted(self, max_attempts: int) -> tuple[list[str], list[str]]:
+        """After a crash: RUNNING tasks run again, or FAIL once they have used their attempts.
+
+        Returns (requeued, failed). Only call this when no worker of this database is
+        alive (single-process embedded mode); scaled-out workers rely on broker acks.
+        """
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(Task.id, Task.attempts).where(Task.status == TaskStatus.RUNNING)
+            ).all()
+        requeued, failed = [], []
+        for task_id, attempts in rows:
+            if attempts < max_attempts:
+                if self._transition(task_id, (TaskStatus.RUNNING,), status=TaskStatus.PENDING):
+                    requeued.append(task_id)
+            elif self.fail(task_id, INTERRUPTED_CODE, INTERRUPTED_MESSAGE):
+                failed.append(task_id)
+        return requeued, failed
+
+    def list(self, account_id: int, query: TaskQuery, not_before: float) -> tuple[list[TaskRecord], int]:
+        conditions = [Task.account_id == account_id, Task.submit_time >= not_before]
+        if query.start_time is not None:
+            conditions.append(Task.submit_time >= query.start_time)
+        if query.end_time is not None:
+            conditions.append(Task.submit_time <= query.end_time)
+        if query.model:
+            conditions.append(Task.model == query.model)
+        if query.status:
+            conditions.append(Task.status == query.status)
+        with Session(self.engine) as session:
+            total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
+            rows = session.scalars(
+                select(Task)
+                .where(*conditions)
+                .order_by(Task.submit_time.desc())
+                .offset((query.page_no - 1) * query.page_size)
+                .limit(query.page_size)
+            )
+            return [TaskRecord.from_row(r) for r in rows], total or 0
+
+    def purge(self, older_than: float) -> list[str]:
+        """Delete finished tasks submitted before ``older_than``; returns their ids."""
+        with Session(self.engine) as session, session.begin():
+            ids = list(
+                session.scalars(
+                    select(Task.id).where(Task.submit_time < older_than, Task.status.in_(TERMINAL))
+                )
+            )
+            if ids:
+                session.query(Task).filter(Task.id.in_(ids)).delete(synchronize_session=False)
+            return ids

@@ -1,0 +1,85 @@
+"""The worker: runs one task from PENDING to its end.
+
+claim → rewrite the prompt (prompt_extend) → one engine call per image (seed + i) →
+watermark → PNG into storage → complete. A failing image becomes a per-image
+``{code, message}`` entry; the task FAILS only when no image was made.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+
+from PIL import Image
+
+from .catalog import Catalog
+from .engines import Engine, ImageJob
+from .errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
+from .rewriter import Rewriter
+from .storage import LocalStorage
+from .taskstore import TaskRecord, TaskStore
+from .watermark import apply_watermark
+
+log = logging.getLogger(__name__)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    # Level 1: several times faster than the default for a few per cent more bytes.
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@dataclass
+class Worker:
+    store: TaskStore
+    catalog: Catalog
+    engines: dict[str, Engine]
+    rewriter: Rewriter
+    storage: LocalStorage
+
+    def run(self, task_id: str) -> None:
+        if not self.store.claim(task_id):
+            return  # canceled, or another worker has it
+        task = self.store.get(task_id)
+        try:
+            results, actual_prompt = self._generate(task)
+        except Exception:
+            log.exception("task %s failed", task_id)
+            self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
+            return
+        self.store.complete(task_id, results, actual_prompt)
+
+    def _generate(self, task: TaskRecord) -> tuple[list[dict], str | None]:
+        req = task.request
+        spec = self.catalog.models[req.model]
+        engine = self.engines[spec.engine]
+        actual_prompt = self.rewriter.rewrite(req.prompt, req.model) if req.prompt_extend else None
+        results = []
+        for index in range(req.n):
+            job = ImageJob(
+                model=req.model,
+                prompt=actual_prompt or req.prompt,
+                negative_prompt=req.negative_prompt,
+                width=req.width,
+                height=req.height,
+                seed=req.image_seed(index),
+                index=index,
+                count=req.n,
+            )
+            try:
+                image = engine.generate(job)
+                if image.size != (req.width, req.height):
+                    raise RuntimeError(f"engine {engine.name} made {image.size}, not {job.width}x{job.height}")
+                if req.watermark:
+                    image = apply_watermark(image, spec.watermark_text)
+                key = f"{task.id}/{index}.png"
+                self.storage.save(key, encode_png(image.convert("RGB")))
+                results.append({"index": index, "file": key})
+            except Exception:
+                log.exception("task %s image %d failed", task.id, index)
+                results.append(
+                    {"index": index, "code": INTERNAL_ERROR_CODE, "message": INTERNAL_ERROR_MESSAGE}
+                )
+        return results, actual_prompt
