@@ -26,11 +26,15 @@ class Dispatcher(Protocol):
 
 
 class InProcessDispatcher:
-    """A fixed pool of worker threads fed by an in-memory queue."""
+    """A fixed pool of worker threads fed by an in-memory queue.
+
+    ``concurrency=0`` runs no workers: the process accepts and serves tasks that
+    workers elsewhere run (an API-only node).
+    """
 
     def __init__(self, run: Callable[[str], None], concurrency: int):
         self.run = run
-        self.concurrency = max(1, concurrency)
+        self.concurrency = max(0, concurrency)
         self.queue: queue.Queue[str | None] = queue.Queue()
         self.threads: list[threading.Thread] = []
 
