@@ -52,7 +52,8 @@ class RuleBasedRewriter:
         base = prompt.strip().rstrip("。.!！")
         if chinese:
             return f"{base}。{'，'.join(picked)}，高清画质。"
-        return f"{base}. {', '.join(picked)}; high-quality, detailed rendering."
+        added = ", ".join(picked)
+        return f"{base}. {added[0].upper()}{added[1:]}; high-quality, detailed rendering."
 
 
 class ChatRewriter:
