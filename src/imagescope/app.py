@@ -57,7 +57,6 @@ def create_app(settings: Settings | None = None, engines: dict[str, Engine] | No
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             return _error(request, internal_error())
         response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        # Successful JSON bodies get the request_id too; errors already carry it.
         return response
 
     @app.exception_handler(ApiError)

@@ -6,6 +6,7 @@ last line of its output.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 
@@ -34,8 +35,6 @@ def serve(
     workers: int = typer.Option(None, help="Concurrent tasks (default: IMAGESCOPE_WORKERS or 2)."),
 ) -> None:
     """Start the API server (base URL for clients: http://HOST:PORT/api/v1)."""
-    import dataclasses
-
     import uvicorn
 
     from .app import create_app
