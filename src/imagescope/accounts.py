@@ -44,7 +44,8 @@ class Accounts:
     def _account(self, session: Session, name: str) -> Account:
         account = session.scalar(select(Account).where(Account.name == name))
         if account is None:
-            account = Account(name=name, created_at=time.time())
+            now = time.time()
+            account = Account(name=name, created_at=now, activated_at=now, free_only=False)
             session.add(account)
             session.flush()
         return account

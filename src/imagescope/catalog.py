@@ -7,7 +7,7 @@ sizes, how many images, how long a prompt, which watermark text, which engine.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .errors import invalid_parameter, model_not_found
@@ -80,6 +80,11 @@ class ModelSpec:
     n_max: int
     n_default: int
     engine: str = "preview"
+    unit_price: float = 0.0  # per successfully generated image, USD
+    free_quota: int = 100  # images, per account
+    free_quota_days: int = 90  # from the account's activation
+    submit_rps: int = 2  # task submissions per second, per account
+    concurrency: int = 2  # tasks RUNNING at once, per account
 
     @property
     def watermark_text(self) -> str:
@@ -99,8 +104,9 @@ WAN22_SIZES = SideRange(min_side=512, max_side=1440, default=(1024, 1024))
 def _builtin_models() -> dict[str, ModelSpec]:
     t2i = frozenset({TEXT2IMAGE})
     specs = [
-        ModelSpec("qwen-image", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1),
-        ModelSpec("qwen-image-plus", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1),
+        # Prices: spec 001, Singapore region.
+        ModelSpec("qwen-image", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1, unit_price=0.035),
+        ModelSpec("qwen-image-plus", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1, unit_price=0.03),
         ModelSpec("wan2.5-t2i-preview", "wan", t2i, WAN25_SIZES, prompt_max=2000, n_max=4, n_default=4),
     ]
     for name in ("wan2.2-t2i-flash", "wan2.2-t2i-plus", "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus"):
@@ -111,6 +117,14 @@ def _builtin_models() -> dict[str, ModelSpec]:
 class Catalog:
     def __init__(self, models: dict[str, ModelSpec] | None = None):
         self.models = models if models is not None else _builtin_models()
+
+    def with_deployment_values(self, overrides: dict[str, dict[str, float]]) -> "Catalog":
+        """A copy with per-model values replaced; model "*" applies to every model."""
+        models = {}
+        for name, spec in self.models.items():
+            values = {**overrides.get("*", {}), **overrides.get(name, {})}
+            models[name] = replace(spec, **values) if values else spec
+        return Catalog(models)
 
     def lookup(self, name: object, endpoint: str) -> ModelSpec:
         """The model's spec, or the hosted service's model-not-found error.

@@ -39,6 +39,8 @@ class Settings:
     public_url: str = ""  # base of result URLs; empty: the Host the client used
     max_attempts: int = 2  # runs of a task interrupted by a crash before it is FAILED
     rewriter: RewriterSettings = field(default_factory=RewriterSettings)
+    # Deployment-wide replacements of catalog values: {model or "*": {field: value}}.
+    model_overrides: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -66,7 +68,7 @@ class Settings:
             api_key=env.get("IMAGESCOPE_REWRITER_API_KEY", ""),
             timeout_s=float(env.get("IMAGESCOPE_REWRITER_TIMEOUT_SECONDS", "30")),
         )
-        return replace(s, rewriter=rewriter)
+        return replace(s, rewriter=rewriter, model_overrides=_model_overrides(env))
 
     @property
     def db_url(self) -> str:
@@ -90,3 +92,27 @@ class Settings:
                 pass
             tmp.unlink()
         return path.read_text().strip().encode()
+
+
+_OVERRIDE_ENV = {
+    "IMAGESCOPE_SUBMIT_RPS": ("submit_rps", int),
+    "IMAGESCOPE_CONCURRENCY": ("concurrency", int),
+    "IMAGESCOPE_FREE_QUOTA_IMAGES": ("free_quota", int),
+    "IMAGESCOPE_FREE_QUOTA_DAYS": ("free_quota_days", int),
+}
+
+
+def _model_overrides(env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Deployment values for the catalog.
+
+    ``IMAGESCOPE_SUBMIT_RPS=5`` sets every model; ``IMAGESCOPE_PRICES="wan2.5-t2i-preview=0.03,..."``
+    sets unit prices per model.
+    """
+    overrides: dict[str, dict[str, float]] = {}
+    for name, (attr, kind) in _OVERRIDE_ENV.items():
+        if v := env.get(name):
+            overrides.setdefault("*", {})[attr] = kind(v)
+    for item in filter(None, env.get("IMAGESCOPE_PRICES", "").split(",")):
+        model, _, price = item.partition("=")
+        overrides.setdefault(model.strip(), {})["unit_price"] = float(price)
+    return overrides

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import (
+    Boolean,
     Engine,
     Float,
     ForeignKey,
@@ -14,8 +18,9 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
 class Base(DeclarativeBase):
@@ -27,6 +32,8 @@ class Account(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[float] = mapped_column(Float)
+    activated_at: Mapped[float] = mapped_column(Float)  # the free quota's validity counts from here
+    free_only: Mapped[bool] = mapped_column(Boolean, default=False)  # refuse paid use
 
 
 class ApiKey(Base):
@@ -63,6 +70,63 @@ class Task(Base):
         Index("ix_tasks_account_submit", "account_id", "submit_time"),
         Index("ix_tasks_status_submit", "status", "submit_time"),
     )
+
+
+class AccountModelSetting(Base):
+    """Per-account overrides of the catalog's limits and free quota; model "*" = every model."""
+
+    __tablename__ = "account_model_settings"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    submit_rps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    free_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Submission(Base):
+    """Recent task submissions, the window the submission-rate limit looks at."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_submissions_account_model_at", "account_id", "model", "at"),)
+
+
+class LedgerEntry(Base):
+    """One charge: the images of one task billed one way (free quota or paid)."""
+
+    __tablename__ = "ledger"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    account_id: Mapped[int] = mapped_column(Integer)
+    api_key_id: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(64))
+    images: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(8))  # "free" or "paid"
+    amount: Mapped[float] = mapped_column(Float)
+    at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_ledger_account_model_at", "account_id", "model", "at"),)
+
+
+@contextmanager
+def write_locked(engine: Engine) -> Iterator[Session]:
+    """A transaction that holds the database's write lock from its first statement.
+
+    Check-then-act decisions (rate windows, concurrency slots, quota) stay exact
+    even across several processes sharing the database.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        if engine.dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(b"imagescope")})
+        yield session
+        session.commit()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

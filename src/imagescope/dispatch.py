@@ -9,7 +9,6 @@ on start every PENDING task is queued again.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from typing import Callable, Protocol
 
@@ -17,48 +16,55 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher(Protocol):
-    def start(self, backlog: list[str]) -> None:
-        """Begin running tasks, the ``backlog`` (already PENDING) first, oldest first."""
+    def start(self) -> None: ...
 
-    def submit(self, task_id: str) -> None: ...
+    def submit(self, task_id: str) -> None:
+        """A task was accepted: wake a worker."""
 
     def stop(self) -> None: ...
 
 
 class InProcessDispatcher:
-    """A fixed pool of worker threads fed by an in-memory queue.
+    """A fixed pool of worker threads that claim tasks from the task store.
 
-    ``concurrency=0`` runs no workers: the process accepts and serves tasks that
-    workers elsewhere run (an API-only node).
+    Claiming from the store (not from an in-memory queue) keeps the concurrency
+    limits exact across processes and means a restart loses nothing: PENDING tasks
+    are simply claimed again. ``concurrency=0`` runs no workers: the process accepts
+    and serves tasks that workers elsewhere run (an API-only node).
     """
 
-    def __init__(self, run: Callable[[str], None], concurrency: int):
-        self.run = run
+    def __init__(self, run_next: Callable[[], bool], concurrency: int, idle_poll_s: float = 0.2):
+        self.run_next = run_next
         self.concurrency = max(0, concurrency)
-        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.idle_poll_s = idle_poll_s
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
 
-    def start(self, backlog: list[str]) -> None:
-        for task_id in backlog:
-            self.queue.put(task_id)
+    def start(self) -> None:
         for i in range(self.concurrency):
             thread = threading.Thread(target=self._loop, name=f"imagescope-worker-{i}", daemon=True)
             thread.start()
             self.threads.append(thread)
 
     def submit(self, task_id: str) -> None:
-        self.queue.put(task_id)
+        self.wake.set()
 
     def stop(self) -> None:
-        for _ in self.threads:
-            self.queue.put(None)
+        self.stopping.set()
+        self.wake.set()
         for thread in self.threads:
             thread.join(timeout=30)
         self.threads.clear()
 
     def _loop(self) -> None:
-        while (task_id := self.queue.get()) is not None:
+        while not self.stopping.is_set():
             try:
-                self.run(task_id)
-            except Exception:  # the worker already records failures; never let a thread die
-                log.exception("worker crashed on task %s", task_id)
+                if self.run_next():
+                    self.wake.set()  # a slot freed: let the others look again
+                    continue
+            except Exception:  # the worker records task failures; never let a thread die
+                log.exception("worker loop failed")
+            # Other processes finish tasks too (their slots free up here): poll while idle.
+            self.wake.wait(self.idle_poll_s)
+            self.wake.clear()

@@ -40,7 +40,7 @@ class Services:
                 "recovered after restart: %d interrupted tasks queued again, %d failed",
                 len(requeued), len(failed),
             )
-        self.dispatcher.start(backlog=self.store.pending_ids())
+        self.dispatcher.start()
         self.purger.start()
 
     def stop(self) -> None:
@@ -64,7 +64,7 @@ class Services:
 
 def build_services(settings: Settings, engines: dict[str, Engine] | None = None) -> Services:
     db = make_engine(settings.db_url)
-    catalog = Catalog()
+    catalog = Catalog().with_deployment_values(settings.model_overrides)
     store = TaskStore(db)
     storage = LocalStorage(settings.files_dir)
     worker = Worker(
@@ -82,6 +82,6 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         storage=storage,
         signer=UrlSigner(settings.signing_secret()),
         worker=worker,
-        dispatcher=InProcessDispatcher(worker.run, settings.workers),
+        dispatcher=InProcessDispatcher(worker.run_next, settings.workers),
         purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s),
     )

@@ -8,11 +8,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Callable
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from .db import Task
+from .db import Task, write_locked
 from .errors import INTERRUPTED_CODE, INTERRUPTED_MESSAGE
 from .request import GenerationRequest
 
@@ -87,8 +88,15 @@ class TaskStore:
         self.engine = engine
 
     def create(
-        self, account_id: int, api_key_id: int, endpoint: str, request: GenerationRequest, request_id: str
+        self,
+        account_id: int,
+        api_key_id: int,
+        endpoint: str,
+        request: GenerationRequest,
+        request_id: str,
+        admit: Callable[[Session], None] | None = None,
     ) -> TaskRecord:
+        """Persist a PENDING task; ``admit`` may refuse it (raise) in the same transaction."""
         row = Task(
             id=str(uuid.uuid4()),
             account_id=account_id,
@@ -101,7 +109,9 @@ class TaskStore:
             submit_time=time.time(),
             attempts=0,
         )
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with write_locked(self.engine) as session:
+            if admit is not None:
+                admit(session)
             session.add(row)
         return TaskRecord.from_row(row)
 
@@ -125,6 +135,43 @@ class TaskStore:
             attempts=Task.attempts + 1,
         )
 
+    def claim_next(self, concurrency: Callable[[Session, int, str], int], scan: int = 200) -> str | None:
+        """Claim the oldest PENDING task whose account and model have a free slot.
+
+        ``concurrency(session, account_id, model)`` gives the slots; tasks of a full
+        account/model wait PENDING, and tasks behind them are not held up.
+        """
+        with write_locked(self.engine) as session:
+            candidates = session.execute(
+                select(Task.id, Task.account_id, Task.model)
+                .where(Task.status == TaskStatus.PENDING)
+                .order_by(Task.submit_time)
+                .limit(scan)
+            ).all()
+            if not candidates:
+                return None
+            running = dict(
+                ((a, m), n)
+                for a, m, n in session.execute(
+                    select(Task.account_id, Task.model, func.count())
+                    .where(Task.status == TaskStatus.RUNNING)
+                    .group_by(Task.account_id, Task.model)
+                )
+            )
+            slots: dict[tuple[int, str], int] = {}
+            for task_id, account_id, model in candidates:
+                key = (account_id, model)
+                if key not in slots:
+                    slots[key] = concurrency(session, account_id, model)
+                if running.get(key, 0) < slots[key]:
+                    session.execute(
+                        update(Task)
+                        .where(Task.id == task_id)
+                        .values(status=TaskStatus.RUNNING, scheduled_time=time.time(), attempts=Task.attempts + 1)
+                    )
+                    return task_id
+            return None
+
     def cancel(self, task_id: str, account_id: int) -> bool:
         stmt = (
             update(Task)
@@ -134,21 +181,33 @@ class TaskStore:
         with Session(self.engine) as session, session.begin():
             return session.execute(stmt).rowcount == 1
 
-    def complete(self, task_id: str, results: list[dict], actual_prompt: str | None) -> TaskStatus:
-        """RUNNING → SUCCEEDED if any image was made, else FAILED with the first image's error."""
-        succeeded = any("file" in r for r in results)
+    def complete(
+        self,
+        task_id: str,
+        results: list[dict],
+        actual_prompt: str | None,
+        on_images: Callable[[Session, Task, int], None] | None = None,
+    ) -> TaskStatus:
+        """RUNNING → SUCCEEDED if any image was made, else FAILED with the first image's error.
+
+        ``on_images(session, task, count)`` (billing) runs in the same transaction, so a
+        task is charged exactly when it completes.
+        """
+        images = sum(1 for r in results if "file" in r)
         failure = next((r for r in results if "code" in r), None)
-        status = TaskStatus.SUCCEEDED if succeeded else TaskStatus.FAILED
-        self._transition(
-            task_id,
-            (TaskStatus.RUNNING,),
-            status=status,
-            end_time=time.time(),
-            results=json.dumps(results, ensure_ascii=False),
-            actual_prompt=actual_prompt,
-            code=None if succeeded or failure is None else failure["code"],
-            message=None if succeeded or failure is None else failure["message"],
-        )
+        status = TaskStatus.SUCCEEDED if images else TaskStatus.FAILED
+        with write_locked(self.engine) as session:
+            row = session.get(Task, task_id)
+            if row is None or row.status != TaskStatus.RUNNING:
+                return TaskStatus(row.status) if row else TaskStatus.UNKNOWN
+            row.status = status
+            row.end_time = time.time()
+            row.results = json.dumps(results, ensure_ascii=False)
+            row.actual_prompt = actual_prompt
+            if not images and failure is not None:
+                row.code, row.message = failure["code"], failure["message"]
+            if on_images is not None and images:
+                on_images(session, row, images)
         return status
 
     def fail(self, task_id: str, code: str, message: str) -> bool:
@@ -160,15 +219,6 @@ class TaskStore:
             code=code,
             message=message,
         )
-
-    def pending_ids(self) -> list[str]:
-        with Session(self.engine) as session:
-            stmt = (
-                select(Task.id)
-                .where(Task.status == TaskStatus.PENDING)
-                .order_by(Task.submit_time)
-            )
-            return list(session.scalars(stmt))
 
     def recover_interrupted(self, max_attempts: int) -> tuple[list[str], list[str]]:
         """After a crash: RUNNING tasks run again, or FAIL once they have used their attempts.

@@ -12,10 +12,14 @@ import logging
 from dataclasses import dataclass
 
 from PIL import Image
+from sqlalchemy.orm import Session
 
+from .billing import charge
 from .catalog import Catalog
+from .db import Task
 from .engines import Engine, ImageJob
 from .errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
+from .limits import effective_limits
 from .rewriter import Rewriter
 from .storage import LocalStorage
 from .taskstore import TaskRecord, TaskStore
@@ -39,9 +43,16 @@ class Worker:
     rewriter: Rewriter
     storage: LocalStorage
 
-    def run(self, task_id: str) -> None:
-        if not self.store.claim(task_id):
-            return  # canceled, or another worker has it
+    def run_next(self) -> bool:
+        """Claim and run the next task that may run now; False if there is none."""
+        task_id = self.store.claim_next(self._concurrency)
+        if task_id is None:
+            return False
+        self.execute(task_id)
+        return True
+
+    def execute(self, task_id: str) -> None:
+        """Run a task this worker has claimed (it is RUNNING) to its end."""
         task = self.store.get(task_id)
         try:
             results, actual_prompt = self._generate(task)
@@ -49,7 +60,14 @@ class Worker:
             log.exception("task %s failed", task_id)
             self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
             return
-        self.store.complete(task_id, results, actual_prompt)
+        self.store.complete(task_id, results, actual_prompt, on_images=self._bill)
+
+    def _concurrency(self, session: Session, account_id: int, model: str) -> int:
+        return effective_limits(session, account_id, self.catalog.models[model]).concurrency
+
+    def _bill(self, session: Session, task: Task, images: int) -> None:
+        spec = self.catalog.models[task.model]
+        charge(session, task, images, spec, effective_limits(session, task.account_id, spec).free_quota)
 
     def _generate(self, task: TaskRecord) -> tuple[list[dict], str | None]:
         req = task.request

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from ...accounts import Caller
 from ...catalog import TEXT2IMAGE
 from ...errors import synchronous_call_unsupported
+from ...limits import admit_submission
 from .. import reply
 from ..auth import caller
 from .protocol import parse_body, to_generation_request
@@ -21,6 +22,7 @@ async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> di
         raise synchronous_call_unsupported()
     services = request.app.state.services
     generation = to_generation_request(parse_body(await request.body()), services.catalog)
+    spec = services.catalog.models[generation.model]
     task = await run_in_threadpool(
         services.store.create,
         who.account_id,
@@ -28,6 +30,7 @@ async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> di
         TEXT2IMAGE,
         generation,
         request.state.request_id,
+        admit=lambda session: admit_submission(session, who.account_id, spec),
     )
     services.dispatcher.submit(task.id)
     return reply(request, {"output": {"task_id": task.id, "task_status": task.status.value}})
