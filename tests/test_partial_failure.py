@@ -13,6 +13,7 @@ from dashscope import ImageSynthesis
 import dashscope
 
 from conftest import Server, download
+from test_limits_and_billing import ledger
 from imagescope.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
@@ -66,6 +67,8 @@ def test_partly_failed_task_is_succeeded_with_per_image_errors_and_counts_only_s
     assert [("url" in r) for r in out["results"]] == [True, False, True, False]
     assert out["results"][1]["code"] == "InternalError" and out["results"][1]["message"]
     download(out["results"][2]["url"])
+    # Billed for its two successful images only.
+    assert ledger(flaky) == [(out["task_id"], "wan2.2-t2i-flash", 2, 0.0, "free", 0.0)]
 
 
 def test_task_with_no_image_is_failed_with_code_and_message(broken):
@@ -78,3 +81,4 @@ def test_task_with_no_image_is_failed_with_code_and_message(broken):
     assert rsp.output.code == "InternalError" and rsp.output.message
     assert rsp.output.task_metrics == {"TOTAL": 2, "SUCCEEDED": 0, "FAILED": 2}
     assert not rsp.output.results and not rsp.usage
+    assert ledger(broken) == []  # failed tasks cost nothing

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from .db import Account, ApiKey
+from .db import Account, AccountModelSetting, ApiKey
 
 DEFAULT_ACCOUNT = "default"
 
@@ -21,6 +21,15 @@ class Caller:
 
     account_id: int
     api_key_id: int
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: int
+    name: str
+    activated_at: float
+    free_only: bool
+    settings: dict[str, dict[str, int | None]]  # model or "*" → submit_rps, concurrency, free_quota
 
 
 @dataclass(frozen=True)
@@ -94,3 +103,43 @@ class Accounts:
             if row is None or row.revoked_at is not None:
                 return None
             return Caller(account_id=row.account_id, api_key_id=row.id)
+
+    def create_account(self, name: str) -> AccountInfo:
+        with Session(self.engine) as session, session.begin():
+            self._account(session, name)
+        return self.get_account(name)
+
+    def get_account(self, name: str) -> AccountInfo | None:
+        return next((a for a in self.list_accounts() if a.name == name), None)
+
+    def list_accounts(self) -> list[AccountInfo]:
+        with Session(self.engine) as session:
+            settings: dict[int, dict] = {}
+            for row in session.scalars(select(AccountModelSetting)):
+                settings.setdefault(row.account_id, {})[row.model] = {
+                    "submit_rps": row.submit_rps, "concurrency": row.concurrency, "free_quota": row.free_quota,
+                }
+            return [
+                AccountInfo(a.id, a.name, a.activated_at, a.free_only, settings.get(a.id, {}))
+                for a in session.scalars(select(Account).order_by(Account.id))
+            ]
+
+    def set_model_values(self, account: str, model: str = "*", **values: int | None) -> None:
+        """Override limits or free quota for one model ("*": all models); None leaves a value as is."""
+        with Session(self.engine) as session, session.begin():
+            owner = self._account(session, account)
+            row = session.get(AccountModelSetting, (owner.id, model))
+            if row is None:
+                row = AccountModelSetting(account_id=owner.id, model=model)
+                session.add(row)
+            for name, value in values.items():
+                if value is not None:
+                    setattr(row, name, value)
+
+    def set_free_only(self, account: str, free_only: bool) -> None:
+        with Session(self.engine) as session, session.begin():
+            self._account(session, account).free_only = free_only
+
+    def set_activated_at(self, account: str, when: float) -> None:
+        with Session(self.engine) as session, session.begin():
+            self._account(session, account).activated_at = when

@@ -21,6 +21,8 @@ from .db import make_engine
 app = typer.Typer(help="imagescope: a self-hosted DashScope image API.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+accounts_app = typer.Typer(help="Manage accounts: limits, free quota, free-quota-only.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 console = Console()
 
 
@@ -82,3 +84,54 @@ def keys_revoke(key_id: int = typer.Argument(..., help="The key's id, from `keys
         console.print(f"No active key with id {key_id}.")
         raise typer.Exit(1)
     console.print(f"Revoked key {key_id}.")
+
+
+@accounts_app.command("create")
+def accounts_create(name: str) -> None:
+    """Create an account (activated now: its free quota counts from today)."""
+    info = _accounts(Settings.from_env()).create_account(name)
+    console.print(f"Account '{info.name}' (id {info.id}).")
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """Accounts with their overrides of limits and free quota."""
+    table = Table("id", "account", "activated", "free only", "overrides (model: rps / concurrency / free quota)")
+    for a in _accounts(Settings.from_env()).list_accounts():
+        overrides = "; ".join(
+            f"{m}: {v['submit_rps'] or '-'} / {v['concurrency'] or '-'} / {v['free_quota'] if v['free_quota'] is not None else '-'}"
+            for m, v in sorted(a.settings.items())
+        )
+        table.add_row(str(a.id), a.name, datetime.fromtimestamp(a.activated_at).strftime("%Y-%m-%d"),
+                      "yes" if a.free_only else "no", overrides or "catalog defaults")
+    console.print(table)
+
+
+@accounts_app.command("set-limits")
+def accounts_set_limits(
+    account: str,
+    model: str = typer.Option("*", help="Model name; * for every model."),
+    rps: int = typer.Option(None, help="Task submissions per second."),
+    concurrency: int = typer.Option(None, help="Tasks RUNNING at once."),
+) -> None:
+    """Set an account's submission rate and concurrency limits."""
+    _accounts(Settings.from_env()).set_model_values(account, model, submit_rps=rps, concurrency=concurrency)
+    console.print(f"Limits of '{account}' for {model} set.")
+
+
+@accounts_app.command("set-quota")
+def accounts_set_quota(
+    account: str,
+    images: int = typer.Option(..., help="Free images for the model."),
+    model: str = typer.Option("*", help="Model name; * for every model."),
+) -> None:
+    """Set an account's free quota (images per model)."""
+    _accounts(Settings.from_env()).set_model_values(account, model, free_quota=images)
+    console.print(f"Free quota of '{account}' for {model}: {images} images.")
+
+
+@accounts_app.command("free-only")
+def accounts_free_only(account: str, enable: bool = typer.Option(True, "--on/--off")) -> None:
+    """Use only the free quota: refuse requests once it is used up or expired, never charge."""
+    _accounts(Settings.from_env()).set_free_only(account, enable)
+    console.print(f"Free quota only for '{account}': {'on' if enable else 'off'}.")
