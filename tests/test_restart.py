@@ -36,6 +36,10 @@ def _request() -> GenerationRequest:
     return GenerationRequest("qwen-image", "p", "", 1328, 1328, 1, 1, False, False)
 
 
+def claim(store: TaskStore) -> str | None:
+    return store.claim_next(lambda *_: 2)
+
+
 @pytest.fixture
 def store(tmp_path) -> TaskStore:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -46,11 +50,11 @@ def store(tmp_path) -> TaskStore:
 
 def test_interrupted_task_runs_again_then_fails_with_internal_error_after_max_attempts(store):
     task = store.create(1, 1, "text2image", _request(), "r")
-    assert store.claim(task.id)
+    assert claim(store) == task.id
     requeued, failed = store.recover_interrupted(max_attempts=2)
     assert requeued == [task.id] and failed == []
     assert store.get(task.id).status is TaskStatus.PENDING
-    assert store.claim(task.id)  # second attempt, interrupted again
+    assert claim(store) == task.id  # second attempt, interrupted again
     requeued, failed = store.recover_interrupted(max_attempts=2)
     assert requeued == [] and failed == [task.id]
     after = store.get(task.id)
@@ -59,9 +63,8 @@ def test_interrupted_task_runs_again_then_fails_with_internal_error_after_max_at
 
 def test_a_task_is_claimed_once_and_a_canceled_task_never_runs(store):
     a = store.create(1, 1, "text2image", _request(), "r")
-    assert store.claim(a.id) and not store.claim(a.id)
+    assert claim(store) == a.id and claim(store) is None
     assert not store.cancel(a.id, 1)  # RUNNING: too late
     b = store.create(1, 1, "text2image", _request(), "r")
     assert not store.cancel(b.id, 2)  # another account
-    assert store.cancel(b.id, 1) and not store.claim(b.id)
-    assert store.claim_next(lambda *_: 2) is None
+    assert store.cancel(b.id, 1) and claim(store) is None

@@ -125,16 +125,6 @@ class TaskStore:
         with Session(self.engine) as session, session.begin():
             return session.execute(stmt).rowcount == 1
 
-    def claim(self, task_id: str) -> bool:
-        """PENDING → RUNNING; False if someone else claimed or canceled it first."""
-        return self._transition(
-            task_id,
-            (TaskStatus.PENDING,),
-            status=TaskStatus.RUNNING,
-            scheduled_time=time.time(),
-            attempts=Task.attempts + 1,
-        )
-
     def claim_next(self, concurrency: Callable[[Session, int, str], int], scan: int = 200) -> str | None:
         """Claim the oldest PENDING task whose account and model have a free slot.
 
