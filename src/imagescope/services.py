@@ -15,7 +15,7 @@ from .engines import Engine, builtin_engines
 from .retention import Purger
 from .rewriter import make_rewriter
 from .storage import LocalStorage, UrlSigner
-from .taskstore import TaskRecord, TaskStatus, TaskStore
+from .taskstore import TERMINAL, TaskRecord, TaskStore
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Services:
         if task is None or task.account_id != account_id:
             return None
         expired = time.time() - task.submit_time > self.settings.task_ttl_s
-        if expired and task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED):
+        if expired and task.status in TERMINAL:
             return None
         return task
 

@@ -131,6 +131,10 @@ class TaskStore:
         ``concurrency(session, account_id, model)`` gives the slots; tasks of a full
         account/model wait PENDING, and tasks behind them are not held up.
         """
+        # Idle workers poll: look without the write lock first, so polling never blocks submissions.
+        with Session(self.engine) as session:
+            if session.scalar(select(Task.id).where(Task.status == TaskStatus.PENDING).limit(1)) is None:
+                return None
         with write_locked(self.engine) as session:
             candidates = session.execute(
                 select(Task.id, Task.account_id, Task.model)
