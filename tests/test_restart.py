@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from imagescope.accounts import Accounts
+from imagescope.accounts import Accounts, Caller
 from imagescope.db import make_engine
 from imagescope.errors import INTERRUPTED_CODE
 from imagescope.request import GenerationRequest
@@ -14,7 +14,7 @@ from imagescope.taskstore import TaskStatus, TaskStore
 
 
 def test_kill_9_with_tasks_in_flight_then_restart_every_task_finishes(make_server):
-    s = make_server(IMAGESCOPE_WORKERS="1")
+    s = make_server(IMAGESCOPE_WORKERS="1", IMAGESCOPE_LEASE_SECONDS="2")
     body = {"model": "wan2.5-t2i-preview", "input": {"prompt": "slow"},
             "parameters": {"size": "1440*1440", "n": 4, "prompt_extend": False}}
     ids = [s.submit(body).json()["output"]["task_id"] for _ in range(6)]
@@ -32,12 +32,37 @@ def test_kill_9_with_tasks_in_flight_then_restart_every_task_finishes(make_serve
     assert all(len(f["results"]) == 4 for f in finished)
 
 
+def test_one_process_restarting_alone_leaves_the_other_process_running_tasks_alone(tmp_path):
+    from conftest import Server
+
+    runner = Server(tmp_path, env={"IMAGESCOPE_WORKERS": "1", "IMAGESCOPE_LEASE_SECONDS": "3"}).start()
+    front = Server(tmp_path, env={"IMAGESCOPE_WORKERS": "0", "IMAGESCOPE_LEASE_SECONDS": "3"},
+                   key=runner.key).start()
+    try:
+        body = {"model": "wan2.5-t2i-preview", "input": {"prompt": "slow"},
+                "parameters": {"size": "1440*1440", "n": 4, "prompt_extend": False}}
+        ids = [front.submit(body).json()["output"]["task_id"] for _ in range(3)]
+        deadline = time.time() + 30
+        while time.time() < deadline and front.task(ids[0])["output"]["task_status"] != "RUNNING":
+            time.sleep(0.01)
+        started = front.task(ids[0])["output"]["scheduled_time"]
+        front.kill()  # the API-only process dies and comes back while the runner works
+        front.start()
+        assert front.task(ids[0])["output"]["task_status"] in ("RUNNING", "SUCCEEDED")
+        finished = [front.wait(i, timeout=120)["output"] for i in ids]
+        assert [f["task_status"] for f in finished] == ["SUCCEEDED"] * 3
+        assert finished[0]["scheduled_time"] == started  # ran once: never handed back to the queue
+    finally:
+        runner.stop(), front.stop()
+
+
 def _request() -> GenerationRequest:
     return GenerationRequest("qwen-image", "p", "", 1328, 1328, 1, 1, False, False)
 
 
-def claim(store: TaskStore) -> str | None:
-    return store.claim_next(lambda *_: 2)
+def claim(store: TaskStore, owner: str = "p1", lease_s: float = -1) -> str | None:
+    """Claim as ``owner``; the default lease has already run out (its process is gone)."""
+    return store.claim_next(lambda *_: 2, owner, lease_s)
 
 
 @pytest.fixture
@@ -49,22 +74,45 @@ def store(tmp_path) -> TaskStore:
 
 
 def test_interrupted_task_runs_again_then_fails_with_internal_error_after_max_attempts(store):
-    task = store.create(1, 1, "text2image", _request(), "r")
+    task = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
     assert claim(store) == task.id
-    requeued, failed = store.recover_interrupted(max_attempts=2)
+    requeued, failed = store.recover_expired(max_attempts=2)
     assert requeued == [task.id] and failed == []
     assert store.get(task.id).status is TaskStatus.PENDING
     assert claim(store) == task.id  # second attempt, interrupted again
-    requeued, failed = store.recover_interrupted(max_attempts=2)
+    requeued, failed = store.recover_expired(max_attempts=2)
     assert requeued == [] and failed == [task.id]
     after = store.get(task.id)
     assert after.status is TaskStatus.FAILED and after.code == INTERRUPTED_CODE and after.end_time
 
 
 def test_a_task_is_claimed_once_and_a_canceled_task_never_runs(store):
-    a = store.create(1, 1, "text2image", _request(), "r")
+    a = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
     assert claim(store) == a.id and claim(store) is None
     assert not store.cancel(a.id, 1)  # RUNNING: too late
-    b = store.create(1, 1, "text2image", _request(), "r")
+    b = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
     assert not store.cancel(b.id, 2)  # another account
     assert store.cancel(b.id, 1) and claim(store) is None
+
+
+def test_a_live_lease_is_not_recovered_and_renewal_keeps_it_alive(store):
+    task = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
+    assert claim(store, owner="alive", lease_s=0.5) == task.id
+    assert store.recover_expired(max_attempts=2) == ([], [])
+    time.sleep(0.3)
+    assert store.renew("alive", 0.5) == 1 and store.renew("someone-else", 0.5) == 0
+    time.sleep(0.3)  # past the first lease, inside the renewed one
+    assert store.recover_expired(max_attempts=2) == ([], [])
+    assert store.get(task.id).status is TaskStatus.RUNNING
+    time.sleep(0.6)  # no renewal: the process is presumed dead
+    assert store.recover_expired(max_attempts=2) == ([task.id], [])
+
+
+def test_a_worker_whose_lease_was_taken_over_cannot_complete_the_task(store):
+    task = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
+    assert claim(store, owner="old") == task.id
+    store.recover_expired(max_attempts=3)
+    assert claim(store, owner="new", lease_s=30) == task.id
+    assert store.complete(task.id, "old", [{"index": 0, "file": "x"}], None) is TaskStatus.RUNNING
+    assert not store.fail(task.id, "InternalError", "m", owner="old")
+    assert store.complete(task.id, "new", [{"index": 0, "file": "x"}], None) is TaskStatus.SUCCEEDED

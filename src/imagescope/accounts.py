@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from .db import Account, AccountModelSetting, ApiKey
+from .db import Account, AccountModelSetting, ApiKey, Workspace
 
 DEFAULT_ACCOUNT = "default"
+DEFAULT_WORKSPACE = "default"  # every account has one; keys belong to it unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Caller:
 
     account_id: int
     api_key_id: int
+    workspace_id: str
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,22 @@ class AccountInfo:
 class KeyInfo:
     id: int
     account: str
+    workspace: str
     name: str
     prefix: str
     created_at: float
     revoked: bool
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    id: str
+    account: str
+    name: str
+
+
+class UnknownWorkspace(ValueError):
+    pass
 
 
 def hash_key(key: str) -> str:
@@ -57,14 +71,49 @@ class Accounts:
             account = Account(name=name, created_at=now, activated_at=now, free_only=False)
             session.add(account)
             session.flush()
+            self._add_workspace(session, account, DEFAULT_WORKSPACE)
         return account
 
-    def create_key(self, account: str = DEFAULT_ACCOUNT, name: str = "") -> tuple[str, KeyInfo]:
+    def _add_workspace(self, session: Session, account: Account, name: str) -> Workspace:
+        row = Workspace(id="ws_" + secrets.token_hex(8), account_id=account.id, name=name, created_at=time.time())
+        session.add(row)
+        session.flush()
+        return row
+
+    def _workspace(self, session: Session, account: Account, workspace: str | None) -> Workspace:
+        """The account's workspace named or id'd ``workspace`` (None: the default one)."""
+        wanted = workspace or DEFAULT_WORKSPACE
+        row = session.scalar(
+            select(Workspace).where(
+                Workspace.account_id == account.id, (Workspace.id == wanted) | (Workspace.name == wanted)
+            )
+        )
+        if row is None:
+            raise UnknownWorkspace(f"account '{account.name}' has no workspace '{wanted}'")
+        return row
+
+    def create_workspace(self, account: str, name: str) -> WorkspaceInfo:
+        with Session(self.engine) as session, session.begin():
+            owner = self._account(session, account)
+            row = self._add_workspace(session, owner, name)
+            return WorkspaceInfo(row.id, owner.name, row.name)
+
+    def list_workspaces(self) -> list[WorkspaceInfo]:
+        with Session(self.engine) as session:
+            rows = session.execute(select(Workspace, Account.name).join(Account).order_by(Account.id, Workspace.created_at))
+            return [WorkspaceInfo(w.id, acct, w.name) for w, acct in rows]
+
+    def create_key(
+        self, account: str = DEFAULT_ACCOUNT, name: str = "", workspace: str | None = None
+    ) -> tuple[str, KeyInfo]:
+        """A new key of ``account`` in ``workspace`` (id or name; None: the default workspace)."""
         key = "sk-" + secrets.token_hex(16)
         with Session(self.engine) as session, session.begin():
             owner = self._account(session, account)
+            space = self._workspace(session, owner, workspace)
             row = ApiKey(
                 account_id=owner.id,
+                workspace_id=space.id,
                 name=name,
                 key_hash=hash_key(key),
                 key_prefix=key[:9],
@@ -72,7 +121,7 @@ class Accounts:
             )
             session.add(row)
             session.flush()
-            info = KeyInfo(row.id, owner.name, name, row.key_prefix, row.created_at, False)
+            info = KeyInfo(row.id, owner.name, space.id, name, row.key_prefix, row.created_at, False)
         return key, info
 
     def list_keys(self) -> list[KeyInfo]:
@@ -81,7 +130,7 @@ class Accounts:
                 select(ApiKey, Account.name).join(Account).order_by(ApiKey.id)
             ).all()
             return [
-                KeyInfo(k.id, acct, k.name, k.key_prefix, k.created_at, k.revoked_at is not None)
+                KeyInfo(k.id, acct, k.workspace_id, k.name, k.key_prefix, k.created_at, k.revoked_at is not None)
                 for k, acct in rows
             ]
 
@@ -102,7 +151,7 @@ class Accounts:
             row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
             if row is None or row.revoked_at is not None:
                 return None
-            return Caller(account_id=row.account_id, api_key_id=row.id)
+            return Caller(account_id=row.account_id, api_key_id=row.id, workspace_id=row.workspace_id)
 
     def create_account(self, name: str) -> AccountInfo:
         with Session(self.engine) as session, session.begin():

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import files
+from .api import admin, files
 from .api.tasks import router as tasks
 from .api.text2image import router as text2image
 from .config import Settings
@@ -45,18 +46,27 @@ def create_app(settings: Settings | None = None, engines: dict[str, Engine] | No
 
     app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan)
     app.state.services = services
-    for module in (text2image, tasks, files):
+    for module in (text2image, tasks, files, admin):
         app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(services.metrics.render(), media_type=services.metrics.content_type)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
         request.state.request_id = str(uuid.uuid4())
+        started = time.perf_counter()
         try:
             response = await call_next(request)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return _error(request, internal_error())
+            response = _error(request, internal_error())
         response.headers[REQUEST_ID_HEADER] = request.state.request_id
+        route = request.scope.get("route")
+        # The route's template, never the raw path: task ids must not become label values.
+        endpoint = getattr(route, "path", "unmatched")
+        services.metrics.request_done(endpoint, request.method, response.status_code, time.perf_counter() - started)
         return response
 
     @app.exception_handler(ApiError)

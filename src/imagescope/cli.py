@@ -1,4 +1,4 @@
-"""The ``imagescope`` command: ``serve`` and ``keys create|list|revoke``.
+"""The ``imagescope`` command: ``serve``, ``keys``, ``accounts``, ``workspaces``, ``usage``.
 
 Contract other tools rely on: ``imagescope keys create`` prints the new key as the
 last line of its output.
@@ -8,22 +8,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
+import time
 from datetime import datetime
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from .accounts import DEFAULT_ACCOUNT, Accounts
+from .accounts import DEFAULT_ACCOUNT, Accounts, UnknownWorkspace
 from .config import Settings
 from .db import make_engine
+from .usage import GRANULARITIES, usage_report
 
 app = typer.Typer(help="imagescope: a self-hosted DashScope image API.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 accounts_app = typer.Typer(help="Manage accounts: limits, free quota, free-quota-only.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
-console = Console()
+workspaces_app = typer.Typer(help="Manage workspaces (X-DashScope-WorkSpace).", no_args_is_help=True)
+app.add_typer(workspaces_app, name="workspaces")
+# Piped output (scripts, tests) gets whole tables rather than columns cut to 80 characters.
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _accounts(settings: Settings) -> Accounts:
@@ -59,20 +65,25 @@ def serve(
 def keys_create(
     name: str = typer.Option("", help="A label to tell keys apart."),
     account: str = typer.Option(DEFAULT_ACCOUNT, help="Account that owns the key (created if new)."),
+    workspace: str = typer.Option(None, help="Workspace id or name (default: the account's default)."),
 ) -> None:
     """Create an API key; it is shown once, as the last line of the output."""
-    key, info = _accounts(Settings.from_env()).create_key(account, name)
-    console.print(f"Created key {info.id} ({info.prefix}…) for account '{info.account}'.")
+    try:
+        key, info = _accounts(Settings.from_env()).create_key(account, name, workspace)
+    except UnknownWorkspace as exc:
+        console.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(f"Created key {info.id} ({info.prefix}…) for account '{info.account}', workspace {info.workspace}.")
     print(key)
 
 
 @keys.command("list")
 def keys_list() -> None:
     """List API keys (never the keys themselves)."""
-    table = Table("id", "account", "name", "key", "created", "state")
+    table = Table("id", "account", "workspace", "name", "key", "created", "state")
     for k in _accounts(Settings.from_env()).list_keys():
         created = datetime.fromtimestamp(k.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(k.id), k.account, k.name, k.prefix + "…", created,
+        table.add_row(str(k.id), k.account, k.workspace, k.name, k.prefix + "…", created,
                       "[red]revoked[/red]" if k.revoked else "[green]active[/green]")
     console.print(table)
 
@@ -135,3 +146,50 @@ def accounts_free_only(account: str, enable: bool = typer.Option(True, "--on/--o
     """Use only the free quota: refuse requests once it is used up or expired, never charge."""
     _accounts(Settings.from_env()).set_free_only(account, enable)
     console.print(f"Free quota only for '{account}': {'on' if enable else 'off'}.")
+
+
+@workspaces_app.command("create")
+def workspaces_create(account: str, name: str) -> None:
+    """Create a workspace in an account; its id is the last line of the output."""
+    info = _accounts(Settings.from_env()).create_workspace(account, name)
+    console.print(f"Workspace '{info.name}' of account '{info.account}':")
+    print(info.id)
+
+
+@workspaces_app.command("list")
+def workspaces_list() -> None:
+    """Workspaces of every account."""
+    table = Table("id", "account", "name")
+    for w in _accounts(Settings.from_env()).list_workspaces():
+        table.add_row(w.id, w.account, w.name)
+    console.print(table)
+
+
+@app.command()
+def usage(
+    by: str = typer.Option("hour", help="Period: hour or day (UTC)."),
+    since: float = typer.Option(None, help="Hours back to start from (default: 24 by hour, 720 by day)."),
+    account: str = typer.Option(None, help="Only this account."),
+    model: str = typer.Option(None, help="Only this model."),
+) -> None:
+    """Usage per account and model: invocations, success rate, images, spend."""
+    if by not in GRANULARITIES:
+        console.print(f"--by must be one of: {', '.join(GRANULARITIES)}")
+        raise typer.Exit(2)
+    hours = since if since is not None else (24 if by == "hour" else 720)
+    end = time.time()
+    settings = Settings.from_env()
+    rows = usage_report(make_engine(settings.db_url), by, end - hours * 3600, end + 1, account, model)
+    table = Table("period (UTC)", "account", "model", "invocations", "succeeded", "failed", "canceled",
+                  "success rate", "images", "free images", "spend (USD)")
+    for r in rows:
+        rate = "-" if r.success_rate is None else f"{r.success_rate:.1%}"
+        table.add_row(r.period, r.account, r.model, str(r.invocations), str(r.succeeded), str(r.failed),
+                      str(r.canceled), rate, str(r.images), str(r.free_images), f"{r.spend:.4f}")
+    if rows:
+        table.add_section()
+        table.add_row("total", "", "", *(str(sum(getattr(r, f) for r in rows))
+                      for f in ("invocations", "succeeded", "failed", "canceled")), "",
+                      str(sum(r.images for r in rows)), str(sum(r.free_images for r in rows)),
+                      f"{sum(r.spend for r in rows):.4f}")
+    console.print(table)

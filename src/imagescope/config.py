@@ -38,6 +38,8 @@ class Settings:
     purge_interval_s: float = 60.0
     public_url: str = ""  # base of result URLs; empty: the Host the client used
     max_attempts: int = 2  # runs of a task interrupted by a crash before it is FAILED
+    lease_s: float = 30.0  # a RUNNING task whose process stopped renewing this long runs again
+    admin_token: str = ""  # Bearer token of the admin API (/admin/v1); empty: admin API off
     rewriter: RewriterSettings = field(default_factory=RewriterSettings)
     # Deployment-wide replacements of catalog values: {model or "*": {field: value}}.
     model_overrides: dict = field(default_factory=dict)
@@ -54,12 +56,15 @@ class Settings:
             "IMAGESCOPE_URL_TTL_SECONDS": ("url_ttl_s", float),
             "IMAGESCOPE_PURGE_INTERVAL_SECONDS": ("purge_interval_s", float),
             "IMAGESCOPE_MAX_ATTEMPTS": ("max_attempts", int),
+            "IMAGESCOPE_LEASE_SECONDS": ("lease_s", float),
         }
         for name, (attr, kind) in number_fields.items():
             if v := env.get(name):
                 s = replace(s, **{attr: kind(v)})
         if v := env.get("IMAGESCOPE_DATABASE_URL"):
             s = replace(s, database_url=v)
+        if v := env.get("IMAGESCOPE_ADMIN_TOKEN"):
+            s = replace(s, admin_token=v)
         if v := env.get("IMAGESCOPE_PUBLIC_URL"):
             s = replace(s, public_url=v.rstrip("/"))
         rewriter = RewriterSettings(

@@ -36,10 +36,21 @@ class Account(Base):
     free_only: Mapped[bool] = mapped_column(Boolean, default=False)  # refuse paid use
 
 
+class Workspace(Base):
+    """A workspace of an account: each key belongs to one (``X-DashScope-WorkSpace``)."""
+
+    __tablename__ = "workspaces"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "ws_…", what clients send
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
     name: Mapped[str] = mapped_column(String(128), default="")
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; keys are never stored
     key_prefix: Mapped[str] = mapped_column(String(16))  # "sk-1a2b3c" to tell keys apart in listings
@@ -52,6 +63,7 @@ class Task(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     api_key_id: Mapped[int] = mapped_column(Integer)
+    workspace_id: Mapped[str] = mapped_column(String(40), default="")
     endpoint: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
@@ -61,6 +73,9 @@ class Task(Base):
     scheduled_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     end_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The process running it, and until when it counts as alive (renewed while it runs).
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     results: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list, one entry per image
     actual_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     code: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -111,6 +126,23 @@ class LedgerEntry(Base):
     at: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (Index("ix_ledger_account_model_at", "account_id", "model", "at"),)
+
+
+class Invocation(Base):
+    """One accepted task, kept after the task itself is purged: what usage reports count."""
+
+    __tablename__ = "invocations"
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    api_key_id: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))  # PENDING until the task ends
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    images: Mapped[int] = mapped_column(Integer, default=0)  # successfully generated
+
+    __table_args__ = (Index("ix_invocations_submitted", "submitted_at", "account_id", "model"),)
 
 
 @contextmanager

@@ -22,6 +22,10 @@ def invalid_api_key() -> ApiError:
     return ApiError(401, "InvalidApiKey", "Invalid API-key provided.")
 
 
+def workspace_access_denied() -> ApiError:
+    return ApiError(403, "Workspace.AccessDenied", "Workspace access denied.")
+
+
 def body_invalid() -> ApiError:
     return invalid_parameter("Required body invalid, please check the request body format.")
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass
+
+from sqlalchemy import Engine as Database
 
 from .accounts import Accounts
 from .catalog import Catalog
@@ -12,7 +17,8 @@ from .config import Settings
 from .db import make_engine
 from .dispatch import Dispatcher, InProcessDispatcher
 from .engines import Engine, builtin_engines
-from .retention import Purger
+from .metrics import Metrics
+from .retention import LeaseKeeper, Purger
 from .rewriter import make_rewriter
 from .storage import LocalStorage, UrlSigner
 from .taskstore import TERMINAL, TaskRecord, TaskStore
@@ -24,6 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Services:
     settings: Settings
+    db: Database
     catalog: Catalog
     accounts: Accounts
     store: TaskStore
@@ -32,20 +39,19 @@ class Services:
     worker: Worker
     dispatcher: Dispatcher
     purger: Purger
+    leases: LeaseKeeper
+    metrics: Metrics
 
     def start(self) -> None:
-        requeued, failed = self.store.recover_interrupted(self.settings.max_attempts)
-        if requeued or failed:
-            log.warning(
-                "recovered after restart: %d interrupted tasks queued again, %d failed",
-                len(requeued), len(failed),
-            )
+        self.leases.tick()  # tasks of a process that died before this one started
+        self.leases.start()
         self.dispatcher.start()
         self.purger.start()
 
     def stop(self) -> None:
         self.purger.stop()
         self.dispatcher.stop()
+        self.leases.stop()
 
     def visible_task(self, task_id: str, account_id: int) -> TaskRecord | None:
         """The task as its owner may see it: another account's or an expired task is None."""
@@ -65,17 +71,22 @@ class Services:
 def build_services(settings: Settings, engines: dict[str, Engine] | None = None) -> Services:
     db = make_engine(settings.db_url)
     catalog = Catalog().with_deployment_values(settings.model_overrides)
-    store = TaskStore(db)
+    metrics = Metrics(db)
+    store = TaskStore(db, on_end=metrics.task_ended)
     storage = LocalStorage(settings.files_dir)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     worker = Worker(
         store=store,
         catalog=catalog,
         engines=engines or builtin_engines(),
         rewriter=make_rewriter(settings.rewriter),
         storage=storage,
+        owner=owner,
+        lease_s=settings.lease_s,
     )
     return Services(
         settings=settings,
+        db=db,
         catalog=catalog,
         accounts=Accounts(db),
         store=store,
@@ -84,4 +95,6 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         worker=worker,
         dispatcher=InProcessDispatcher(worker.run_next, settings.workers),
         purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s),
+        leases=LeaseKeeper(store, owner, settings.lease_s, settings.max_attempts),
+        metrics=metrics,
     )

@@ -1,5 +1,14 @@
 """Durable tasks: every state change is one conditional UPDATE, so a task is claimed,
-canceled or completed exactly once, by whichever thread or process gets there first."""
+canceled or completed exactly once, by whichever thread or process gets there first.
+
+A RUNNING task holds a lease: its process renews it while it runs (``renew``). When a
+process dies its leases run out and ``recover_expired`` hands those tasks to the others
+(or FAILs them once they have used their attempts), so one process of several can
+restart alone without anyone re-running another's live tasks.
+
+Every accepted task also gets an ``Invocation`` row that outlives the task's purge:
+the usage reports count those.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +22,8 @@ from typing import Callable
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from .db import Task, write_locked
+from .accounts import Caller
+from .db import Invocation, Task, write_locked
 from .errors import INTERRUPTED_CODE, INTERRUPTED_MESSAGE
 from .request import GenerationRequest
 
@@ -72,6 +82,17 @@ class TaskRecord:
 
 
 @dataclass(frozen=True)
+class TaskEnd:
+    """A task reached a terminal status (what metrics observe)."""
+
+    model: str
+    status: TaskStatus
+    submit_time: float
+    end_time: float
+    images: int
+
+
+@dataclass(frozen=True)
 class TaskQuery:
     """Filters of ``GET /api/v1/tasks``; times are Unix seconds."""
 
@@ -84,13 +105,25 @@ class TaskQuery:
 
 
 class TaskStore:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, on_end: Callable[[TaskEnd], None] | None = None):
         self.engine = engine
+        self.on_end = on_end  # called after each terminal transition this process makes
+
+    def _ended(self, session: Session, row: Task, images: int = 0) -> None:
+        """Record the end of ``row`` (already updated) in its invocation, in the same transaction."""
+        session.execute(
+            update(Invocation)
+            .where(Invocation.task_id == row.id)
+            .values(status=row.status, finished_at=row.end_time, images=images)
+        )
+
+    def _notify(self, row: Task, images: int = 0) -> None:
+        if self.on_end is not None:
+            self.on_end(TaskEnd(row.model, TaskStatus(row.status), row.submit_time, row.end_time, images))
 
     def create(
         self,
-        account_id: int,
-        api_key_id: int,
+        caller: Caller,
         endpoint: str,
         request: GenerationRequest,
         request_id: str,
@@ -99,8 +132,9 @@ class TaskStore:
         """Persist a PENDING task; ``admit`` may refuse it (raise) in the same transaction."""
         row = Task(
             id=str(uuid.uuid4()),
-            account_id=account_id,
-            api_key_id=api_key_id,
+            account_id=caller.account_id,
+            api_key_id=caller.api_key_id,
+            workspace_id=caller.workspace_id,
             endpoint=endpoint,
             model=request.model,
             status=TaskStatus.PENDING,
@@ -113,6 +147,17 @@ class TaskStore:
             if admit is not None:
                 admit(session)
             session.add(row)
+            session.add(
+                Invocation(
+                    task_id=row.id,
+                    account_id=row.account_id,
+                    workspace_id=row.workspace_id,
+                    api_key_id=row.api_key_id,
+                    model=row.model,
+                    submitted_at=row.submit_time,
+                    status=row.status,
+                )
+            )
         return TaskRecord.from_row(row)
 
     def get(self, task_id: str) -> TaskRecord | None:
@@ -120,16 +165,18 @@ class TaskStore:
             row = session.get(Task, task_id)
             return TaskRecord.from_row(row) if row else None
 
-    def _transition(self, task_id: str, source: tuple[str, ...], **values) -> bool:
-        stmt = update(Task).where(Task.id == task_id, Task.status.in_(source)).values(**values)
-        with Session(self.engine) as session, session.begin():
-            return session.execute(stmt).rowcount == 1
-
-    def claim_next(self, concurrency: Callable[[Session, int, str], int], scan: int = 200) -> str | None:
+    def claim_next(
+        self,
+        concurrency: Callable[[Session, int, str], int],
+        owner: str,
+        lease_s: float,
+        scan: int = 200,
+    ) -> str | None:
         """Claim the oldest PENDING task whose account and model have a free slot.
 
         ``concurrency(session, account_id, model)`` gives the slots; tasks of a full
-        account/model wait PENDING, and tasks behind them are not held up.
+        account/model wait PENDING, and tasks behind them are not held up. The claim
+        is leased to ``owner`` for ``lease_s`` seconds (see ``renew``).
         """
         # Idle workers poll: look without the write lock first, so polling never blocks submissions.
         with Session(self.engine) as session:
@@ -158,26 +205,53 @@ class TaskStore:
                 if key not in slots:
                     slots[key] = concurrency(session, account_id, model)
                 if running.get(key, 0) < slots[key]:
+                    now = time.time()
                     session.execute(
                         update(Task)
                         .where(Task.id == task_id)
-                        .values(status=TaskStatus.RUNNING, scheduled_time=time.time(), attempts=Task.attempts + 1)
+                        .values(
+                            status=TaskStatus.RUNNING,
+                            scheduled_time=now,
+                            attempts=Task.attempts + 1,
+                            lease_owner=owner,
+                            lease_until=now + lease_s,
+                        )
                     )
                     return task_id
             return None
 
-    def cancel(self, task_id: str, account_id: int) -> bool:
+    def renew(self, owner: str, lease_s: float) -> int:
+        """Extend the leases of every task ``owner`` is running; returns how many."""
         stmt = (
             update(Task)
-            .where(Task.id == task_id, Task.account_id == account_id, Task.status == TaskStatus.PENDING)
-            .values(status=TaskStatus.CANCELED, end_time=time.time())
+            .where(Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
+            .values(lease_until=time.time() + lease_s)
         )
         with Session(self.engine) as session, session.begin():
-            return session.execute(stmt).rowcount == 1
+            return session.execute(stmt).rowcount
+
+    def _end(self, task_id: str, source: tuple[str, ...], status: TaskStatus, *conditions, **values) -> bool:
+        """Move a task from one of ``source`` to a terminal ``status`` (no images made)."""
+        with write_locked(self.engine) as session:
+            row = session.scalar(select(Task).where(Task.id == task_id, Task.status.in_(source), *conditions))
+            if row is None:
+                return False
+            row.status = status
+            row.end_time = time.time()
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.flush()
+            self._ended(session, row)
+        self._notify(row)
+        return True
+
+    def cancel(self, task_id: str, account_id: int) -> bool:
+        return self._end(task_id, (TaskStatus.PENDING,), TaskStatus.CANCELED, Task.account_id == account_id)
 
     def complete(
         self,
         task_id: str,
+        owner: str,
         results: list[dict],
         actual_prompt: str | None,
         on_images: Callable[[Session, Task, int], None] | None = None,
@@ -192,7 +266,8 @@ class TaskStore:
         status = TaskStatus.SUCCEEDED if images else TaskStatus.FAILED
         with write_locked(self.engine) as session:
             row = session.get(Task, task_id)
-            if row is None or row.status != TaskStatus.RUNNING:
+            if row is None or row.status != TaskStatus.RUNNING or row.lease_owner != owner:
+                # Canceled, recovered by another process after our lease ran out, or purged.
                 return TaskStatus(row.status) if row else TaskStatus.UNKNOWN
             row.status = status
             row.end_time = time.time()
@@ -202,34 +277,37 @@ class TaskStore:
                 row.code, row.message = failure["code"], failure["message"]
             if on_images is not None and images:
                 on_images(session, row, images)
+            self._ended(session, row, images)
+        self._notify(row, images)
         return status
 
-    def fail(self, task_id: str, code: str, message: str) -> bool:
-        return self._transition(
-            task_id,
-            (TaskStatus.PENDING, TaskStatus.RUNNING),
-            status=TaskStatus.FAILED,
-            end_time=time.time(),
-            code=code,
-            message=message,
+    def fail(self, task_id: str, code: str, message: str, owner: str | None = None) -> bool:
+        """PENDING or RUNNING → FAILED; with ``owner``, only while that owner holds the task."""
+        conditions = () if owner is None else (Task.lease_owner == owner,)
+        return self._end(
+            task_id, (TaskStatus.PENDING, TaskStatus.RUNNING), TaskStatus.FAILED, *conditions,
+            code=code, message=message,
         )
 
-    def recover_interrupted(self, max_attempts: int) -> tuple[list[str], list[str]]:
-        """After a crash: RUNNING tasks run again, or FAIL once they have used their attempts.
-
-        Returns (requeued, failed). Only call this when no worker of this database is
-        alive (single-process embedded mode); scaled-out workers rely on broker acks.
-        """
+    def recover_expired(self, max_attempts: int) -> tuple[list[str], list[str]]:
+        """RUNNING tasks whose lease ran out (their process died) run again, or FAIL once
+        they have used their attempts. Returns (requeued, failed)."""
+        expired = (Task.status == TaskStatus.RUNNING, (Task.lease_until < time.time()) | Task.lease_until.is_(None))
         with Session(self.engine) as session:
-            rows = session.execute(
-                select(Task.id, Task.attempts).where(Task.status == TaskStatus.RUNNING)
-            ).all()
+            rows = session.execute(select(Task.id, Task.attempts).where(*expired)).all()
         requeued, failed = [], []
         for task_id, attempts in rows:
             if attempts < max_attempts:
-                if self._transition(task_id, (TaskStatus.RUNNING,), status=TaskStatus.PENDING):
-                    requeued.append(task_id)
-            elif self.fail(task_id, INTERRUPTED_CODE, INTERRUPTED_MESSAGE):
+                stmt = (
+                    update(Task)
+                    .where(Task.id == task_id, *expired)
+                    .values(status=TaskStatus.PENDING, lease_owner=None, lease_until=None)
+                )
+                with Session(self.engine) as session, session.begin():
+                    if session.execute(stmt).rowcount == 1:
+                        requeued.append(task_id)
+            elif self._end(task_id, (TaskStatus.RUNNING,), TaskStatus.FAILED, *expired[1:],
+                           code=INTERRUPTED_CODE, message=INTERRUPTED_MESSAGE):
                 failed.append(task_id)
         return requeued, failed
 

@@ -42,10 +42,12 @@ class Worker:
     engines: dict[str, Engine]
     rewriter: Rewriter
     storage: LocalStorage
+    owner: str  # this process, as named in the leases of the tasks it runs
+    lease_s: float
 
     def run_next(self) -> bool:
         """Claim and run the next task that may run now; False if there is none."""
-        task_id = self.store.claim_next(self._concurrency)
+        task_id = self.store.claim_next(self._concurrency, self.owner, self.lease_s)
         if task_id is None:
             return False
         self.execute(task_id)
@@ -58,9 +60,9 @@ class Worker:
             results, actual_prompt = self._generate(task)
         except Exception:
             log.exception("task %s failed", task_id)
-            self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
+            self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, owner=self.owner)
             return
-        self.store.complete(task_id, results, actual_prompt, on_images=self._bill)
+        self.store.complete(task_id, self.owner, results, actual_prompt, on_images=self._bill)
 
     def _concurrency(self, session: Session, account_id: int, model: str) -> int:
         return effective_limits(session, account_id, self.catalog.models[model]).concurrency

@@ -1,11 +1,18 @@
-"""``Authorization: Bearer sk-…`` → the calling account; anything else → 401 InvalidApiKey."""
+"""``Authorization: Bearer sk-…`` → the calling account; anything else → 401 InvalidApiKey.
+
+A key belongs to one workspace of its account. ``X-DashScope-WorkSpace`` may name it;
+naming any other workspace is refused with 403 Workspace.AccessDenied, as the hosted
+service does.
+"""
 
 from __future__ import annotations
 
 from fastapi import Request
 
 from ..accounts import Caller
-from ..errors import invalid_api_key
+from ..errors import invalid_api_key, workspace_access_denied
+
+WORKSPACE_HEADER = "x-dashscope-workspace"
 
 
 def caller(request: Request) -> Caller:
@@ -16,4 +23,7 @@ def caller(request: Request) -> Caller:
     found = request.app.state.services.accounts.authenticate(key.strip())
     if found is None:
         raise invalid_api_key()
+    workspace = request.headers.get(WORKSPACE_HEADER, "").strip()
+    if workspace and workspace != found.workspace_id:
+        raise workspace_access_denied()
     return found

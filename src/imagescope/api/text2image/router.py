@@ -25,8 +25,7 @@ async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> di
     spec = services.catalog.models[generation.model]
     task = await run_in_threadpool(
         services.store.create,
-        who.account_id,
-        who.api_key_id,
+        who,
         TEXT2IMAGE,
         generation,
         request.state.request_id,
