@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .errors import invalid_parameter, model_not_found
+from .inputs import ImageRules
 
 SEED_MAX = 2147483647
 NEGATIVE_PROMPT_MAX = 500
@@ -85,13 +86,36 @@ class ModelSpec:
     free_quota_days: int = 90  # from the account's activation
     submit_rps: int = 2  # task submissions per second, per account
     concurrency: int = 2  # tasks RUNNING at once, per account
+    # Editing models: what an input image may be, and how many a request may carry.
+    input_rules: ImageRules | None = None
+    images_min: int = 0
+    images_max: int = 0
+    functions: frozenset[str] = frozenset()  # wanx2.1-imageedit's input.function values
+    function_engines: tuple[tuple[str, str], ...] = ()  # (function, engine) where not ``engine``
 
     @property
     def watermark_text(self) -> str:
         return "Qwen-Image" if self.family == "qwen" else "AI-generated"
 
+    def engine_for(self, function: str = "") -> str:
+        return dict(self.function_engines).get(function, self.engine)
+
 
 TEXT2IMAGE = "text2image"
+IMAGE2IMAGE = "image2image"
+
+# wanx2.1-imageedit (spec 003). The input image rules are the hosted API reference's
+# (spec 003 does not restate them): JPG/JPEG/PNG/BMP/TIFF/WEBP, sides 512–4096, ≤ 10 MB.
+IMAGEEDIT_FUNCTIONS = frozenset({
+    "stylization_all", "stylization_local", "description_edit", "description_edit_with_mask",
+    "remove_watermark", "expand", "super_resolution", "colorization", "doodle",
+    "control_cartoon_feature",
+})
+IMAGEEDIT_INPUTS = ImageRules(min_side=512, max_side=4096, formats=("JPEG", "PNG", "BMP", "TIFF", "WEBP"))
+# wan2.5-i2i-preview (spec 004): JPEG/JPG/PNG/BMP/WEBP; sides 384–5000 and 1–3 images per
+# the hosted API reference (spec 004's parameter table is collapsed).
+WAN25_I2I_INPUTS = ImageRules(min_side=384, max_side=5000, formats=("JPEG", "PNG", "BMP", "WEBP"))
+WAN25_I2I_SIZES = TotalPixels(min_side=768, max_side=1280, max_ratio=4, default=(1280, 1280))
 
 QWEN_SIZES = FixedSizes(
     allowed=((1664, 928), (1472, 1140), (1328, 1328), (1140, 1472), (928, 1664)),
@@ -111,6 +135,15 @@ def _builtin_models() -> dict[str, ModelSpec]:
     ]
     for name in ("wan2.2-t2i-flash", "wan2.2-t2i-plus", "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus"):
         specs.append(ModelSpec(name, "wan", t2i, WAN22_SIZES, prompt_max=800, n_max=4, n_default=4))
+    i2i = frozenset({IMAGE2IMAGE})
+    specs += [
+        # Output size follows the input image (spec 003); price: spec 003.
+        ModelSpec("wanx2.1-imageedit", "wan", i2i, WAN22_SIZES, prompt_max=800, n_max=4, n_default=1,
+                  unit_price=0.020070, input_rules=IMAGEEDIT_INPUTS, images_min=1, images_max=1,
+                  functions=IMAGEEDIT_FUNCTIONS, function_engines=(("super_resolution", "realesrgan"),)),
+        ModelSpec("wan2.5-i2i-preview", "wan", i2i, WAN25_I2I_SIZES, prompt_max=2000, n_max=4, n_default=4,
+                  input_rules=WAN25_I2I_INPUTS, images_min=1, images_max=3),
+    ]
     return {s.name: s for s in specs}
 
 

@@ -40,6 +40,13 @@ class Settings:
     max_attempts: int = 2  # runs of a task interrupted by a crash before it is FAILED
     lease_s: float = 30.0  # a RUNNING task whose process stopped renewing this long runs again
     admin_token: str = ""  # Bearer token of the admin API (/admin/v1); empty: admin API off
+    # Input images fetched from http(s) URLs: no internal addresses unless allowed.
+    input_allow_private: bool = False
+    input_allow_hosts: tuple[str, ...] = ()  # exact host:port pairs exempt from the address guard
+    input_connect_timeout_s: float = 5.0
+    input_read_timeout_s: float = 20.0
+    input_total_timeout_s: float = 60.0
+    input_max_redirects: int = 3
     rewriter: RewriterSettings = field(default_factory=RewriterSettings)
     # Deployment-wide replacements of catalog values: {model or "*": {field: value}}.
     model_overrides: dict = field(default_factory=dict)
@@ -57,12 +64,20 @@ class Settings:
             "IMAGESCOPE_PURGE_INTERVAL_SECONDS": ("purge_interval_s", float),
             "IMAGESCOPE_MAX_ATTEMPTS": ("max_attempts", int),
             "IMAGESCOPE_LEASE_SECONDS": ("lease_s", float),
+            "IMAGESCOPE_INPUT_CONNECT_TIMEOUT_SECONDS": ("input_connect_timeout_s", float),
+            "IMAGESCOPE_INPUT_READ_TIMEOUT_SECONDS": ("input_read_timeout_s", float),
+            "IMAGESCOPE_INPUT_TOTAL_TIMEOUT_SECONDS": ("input_total_timeout_s", float),
+            "IMAGESCOPE_INPUT_MAX_REDIRECTS": ("input_max_redirects", int),
         }
         for name, (attr, kind) in number_fields.items():
             if v := env.get(name):
                 s = replace(s, **{attr: kind(v)})
         if v := env.get("IMAGESCOPE_DATABASE_URL"):
             s = replace(s, database_url=v)
+        if env.get("IMAGESCOPE_INPUT_ALLOW_PRIVATE", "").lower() in ("1", "true", "yes"):
+            s = replace(s, input_allow_private=True)
+        if v := env.get("IMAGESCOPE_INPUT_ALLOW_HOSTS"):
+            s = replace(s, input_allow_hosts=tuple(h.strip() for h in v.split(",") if h.strip()))
         if v := env.get("IMAGESCOPE_ADMIN_TOKEN"):
             s = replace(s, admin_token=v)
         if v := env.get("IMAGESCOPE_PUBLIC_URL"):

@@ -13,12 +13,16 @@ import time
 
 from .storage import LocalStorage
 from .taskstore import TaskStore
+from .uploads import UPLOAD_TTL_S, Uploads
 
 log = logging.getLogger(__name__)
 
 
 class Purger:
-    def __init__(self, store: TaskStore, storage: LocalStorage, ttl_s: float, interval_s: float):
+    def __init__(
+        self, store: TaskStore, storage: LocalStorage, ttl_s: float, interval_s: float, uploads: Uploads | None = None
+    ):
+        self.uploads = uploads
         self.store = store
         self.storage = storage
         self.ttl_s = ttl_s
@@ -32,6 +36,8 @@ class Purger:
             self.storage.delete_task(task_id)
         if ids:
             log.info("purged %d expired tasks", len(ids))
+        if self.uploads is not None:
+            self.uploads.purge(time.time() - UPLOAD_TTL_S)
         return ids
 
     def start(self) -> None:

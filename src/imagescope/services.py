@@ -17,10 +17,13 @@ from .config import Settings
 from .db import make_engine
 from .dispatch import Dispatcher, InProcessDispatcher
 from .engines import Engine, builtin_engines
+from .editing import EditInputs
+from .inputs import ImageFetcher
 from .metrics import Metrics
 from .retention import LeaseKeeper, Purger
 from .rewriter import make_rewriter
 from .storage import LocalStorage, UrlSigner
+from .uploads import Uploads
 from .taskstore import TERMINAL, TaskRecord, TaskStore
 from .worker import Worker
 
@@ -36,6 +39,8 @@ class Services:
     store: TaskStore
     storage: LocalStorage
     signer: UrlSigner
+    uploads: Uploads
+    edit_inputs: EditInputs
     worker: Worker
     dispatcher: Dispatcher
     purger: Purger
@@ -74,6 +79,16 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
     metrics = Metrics(db)
     store = TaskStore(db, on_end=metrics.task_ended)
     storage = LocalStorage(settings.files_dir)
+    uploads = Uploads(LocalStorage(settings.data_dir / "uploads"), settings.signing_secret())
+    fetcher = ImageFetcher(
+        allow_private=settings.input_allow_private,
+        allow_hosts=settings.input_allow_hosts,
+        connect_timeout=settings.input_connect_timeout_s,
+        read_timeout=settings.input_read_timeout_s,
+        total_timeout=settings.input_total_timeout_s,
+        max_redirects=settings.input_max_redirects,
+    )
+    edit_inputs = EditInputs(storage, uploads, fetcher)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     worker = Worker(
         store=store,
@@ -81,6 +96,7 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         engines=engines or builtin_engines(),
         rewriter=make_rewriter(settings.rewriter),
         storage=storage,
+        edit_inputs=edit_inputs,
         owner=owner,
         lease_s=settings.lease_s,
     )
@@ -92,9 +108,11 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         store=store,
         storage=storage,
         signer=UrlSigner(settings.signing_secret()),
+        uploads=uploads,
+        edit_inputs=edit_inputs,
         worker=worker,
         dispatcher=InProcessDispatcher(worker.run_next, settings.workers),
-        purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s),
+        purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s, uploads),
         leases=LeaseKeeper(store, owner, settings.lease_s, settings.max_attempts),
         metrics=metrics,
     )

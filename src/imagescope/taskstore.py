@@ -128,10 +128,11 @@ class TaskStore:
         request: GenerationRequest,
         request_id: str,
         admit: Callable[[Session], None] | None = None,
+        task_id: str | None = None,
     ) -> TaskRecord:
         """Persist a PENDING task; ``admit`` may refuse it (raise) in the same transaction."""
         row = Task(
-            id=str(uuid.uuid4()),
+            id=task_id or str(uuid.uuid4()),
             account_id=caller.account_id,
             api_key_id=caller.api_key_id,
             workspace_id=caller.workspace_id,

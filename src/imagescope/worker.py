@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from .billing import charge
 from .catalog import Catalog
 from .db import Task
-from .engines import Engine, ImageJob
-from .errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
+from .editing import EditInputs, load_inputs, output_size
+from .engines import EditJob, Engine, ImageJob
+from .errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, ApiError
 from .limits import effective_limits
 from .rewriter import Rewriter
 from .storage import LocalStorage
@@ -42,6 +43,7 @@ class Worker:
     engines: dict[str, Engine]
     rewriter: Rewriter
     storage: LocalStorage
+    edit_inputs: EditInputs
     owner: str  # this process, as named in the leases of the tasks it runs
     lease_s: float
 
@@ -58,6 +60,10 @@ class Worker:
         task = self.store.get(task_id)
         try:
             results, actual_prompt = self._generate(task)
+        except ApiError as exc:  # the request's input images: cannot be fetched, or are not acceptable
+            log.info("task %s failed: %s", task_id, exc)
+            self.store.fail(task_id, exc.code, exc.message, owner=self.owner)
+            return
         except Exception:
             log.exception("task %s failed", task_id)
             self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, owner=self.owner)
@@ -74,24 +80,26 @@ class Worker:
     def _generate(self, task: TaskRecord) -> tuple[list[dict], str | None]:
         req = task.request
         spec = self.catalog.models[req.model]
-        engine = self.engines[spec.engine]
+        engine = self.engines[spec.engine_for(req.function)]
+        width, height = req.width, req.height
+        if req.is_edit:
+            images, mask = load_inputs(self.edit_inputs, req, spec)
+            width, height = output_size(req, images[0])
         actual_prompt = self.rewriter.rewrite(req.prompt, req.model) if req.prompt_extend else None
         results = []
         for index in range(req.n):
-            job = ImageJob(
-                model=req.model,
-                prompt=actual_prompt or req.prompt,
-                negative_prompt=req.negative_prompt,
-                width=req.width,
-                height=req.height,
-                seed=req.image_seed(index),
-                index=index,
-                count=req.n,
+            common = dict(
+                model=req.model, prompt=actual_prompt or req.prompt, negative_prompt=req.negative_prompt,
+                width=width, height=height, seed=req.image_seed(index), index=index, count=req.n,
             )
             try:
-                image = engine.generate(job)
-                if image.size != (req.width, req.height):
-                    raise RuntimeError(f"engine {engine.name} made {image.size}, not {job.width}x{job.height}")
+                if req.is_edit:
+                    image = engine.edit(EditJob(function=req.function, images=tuple(images), mask=mask,
+                                                options=req.options, **common))
+                else:
+                    image = engine.generate(ImageJob(**common))
+                if image.size != (width, height):
+                    raise RuntimeError(f"engine {engine.name} made {image.size}, not {width}x{height}")
                 if req.watermark:
                     image = apply_watermark(image, spec.watermark_text)
                 key = f"{task.id}/{index}.png"

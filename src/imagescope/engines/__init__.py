@@ -1,9 +1,9 @@
 """Engines turn one image job into one picture. One engine per file."""
 
-from .base import Engine, ImageJob
+from .base import EditEngine, EditJob, Engine, ImageJob
 from .preview import PreviewEngine
 
-__all__ = ["Engine", "ImageJob", "PreviewEngine", "builtin_engines"]
+__all__ = ["EditEngine", "EditJob", "Engine", "ImageJob", "PreviewEngine", "builtin_engines"]
 
 
 def builtin_engines() -> dict[str, Engine]:

@@ -24,10 +24,35 @@ class ImageJob:
     count: int
 
 
+@dataclass(frozen=True)
+class EditJob:
+    """One output image of an editing task: the inputs are decoded, the size decided."""
+
+    model: str
+    function: str  # wanx2.1-imageedit's function, or "edit" (instruction editing, multi-image fusion)
+    prompt: str
+    negative_prompt: str
+    images: tuple[Image.Image, ...]  # RGB, in request order; images[0] is the base image
+    mask: Image.Image | None  # "L", the base image's size; white = edit (description_edit_with_mask)
+    width: int
+    height: int
+    seed: int
+    index: int
+    count: int
+    options: dict  # strength, top/bottom/left/right_scale, upscale_factor, is_sketch
+
+
 class Engine(Protocol):
     name: str
 
     def generate(self, job: ImageJob) -> Image.Image:
+        """An RGB image of exactly ``job.width`` x ``job.height``; raises on failure."""
+
+
+class EditEngine(Protocol):
+    name: str
+
+    def edit(self, job: EditJob) -> Image.Image:
         """An RGB image of exactly ``job.width`` x ``job.height``; raises on failure."""
 
 

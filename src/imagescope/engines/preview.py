@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from .base import ImageJob, font
+from .base import EditJob, ImageJob, font
 
 LABEL = "PREVIEW · imagescope"
 
@@ -96,3 +96,164 @@ class PreviewEngine:
         draw.text((pad, h - pad), info, font=info_font, fill=(255, 255, 255), anchor="ld",
                   stroke_width=max(1, info_font.size // 12), stroke_fill=(0, 0, 0))
         return image
+
+    # --- editing: outputs visibly made from the inputs ---------------------------------
+
+    def edit(self, job: EditJob) -> Image.Image:
+        rng = np.random.default_rng([job.seed, *_text_digest(job.function, job.prompt)])
+        draw_fn = _EDITS.get(job.function, _fuse)
+        image = draw_fn(job, rng).convert("RGB")
+        if image.size != (job.width, job.height):
+            image = image.resize((job.width, job.height), Image.Resampling.LANCZOS)
+        _caption(image, job)
+        return image
+
+
+def _text_digest(*parts: str) -> tuple[int, int]:
+    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")
+
+
+def _tint(rng: np.random.Generator) -> tuple[int, int, int]:
+    return tuple(int(v) for v in rng.integers(60, 240, size=3))
+
+
+def _base(job: EditJob) -> Image.Image:
+    return job.images[0].convert("RGB")
+
+
+def _stylize(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A flat-colour, inked look in a seed-chosen palette."""
+    poster = ImageOps.posterize(image, 2)
+    edges = ImageOps.invert(image.convert("L").filter(ImageFilter.FIND_EDGES)).point(lambda v: 0 if v < 200 else 255)
+    colored = ImageOps.colorize(poster.convert("L"), black=(30, 20, 40), white=_tint(rng), mid=_tint(rng))
+    return Image.composite(colored, Image.new("RGB", image.size, (15, 15, 15)), edges)
+
+
+def _stylization_all(job: EditJob, rng) -> Image.Image:
+    base = _base(job)
+    return Image.blend(base, _stylize(base, rng), job.options.get("strength", 0.5))
+
+
+def _stylization_local(job: EditJob, rng) -> Image.Image:
+    base = _base(job)
+    w, h = base.size
+    region = Image.new("L", base.size, 0)
+    ImageDraw.Draw(region).ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=255)
+    return Image.composite(_stylize(base, rng), base, region.filter(ImageFilter.GaussianBlur(max(2, w // 60))))
+
+
+def _description_edit(job: EditJob, rng) -> Image.Image:
+    base = _base(job)
+    return Image.blend(base, Image.new("RGB", base.size, _tint(rng)), 0.6 * job.options.get("strength", 0.5))
+
+
+def _with_mask(job: EditJob, rng) -> Image.Image:
+    """Inside the mask: a hatched, tinted fill; outside: the base untouched; the mask's edge drawn."""
+    base = _base(job)
+    mask = job.mask.point(lambda v: 255 if v >= 128 else 0)
+    fill = Image.blend(base, Image.new("RGB", base.size, _tint(rng)), 0.7)
+    hatch = ImageDraw.Draw(fill)
+    step = max(8, min(base.size) // 40)
+    for x in range(-base.height, base.width, step):
+        hatch.line((x, 0, x + base.height, base.height), fill=(255, 255, 255), width=max(1, step // 4))
+    out = Image.composite(fill, base, mask)
+    edge = mask.filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
+    out.paste((255, 214, 10), (0, 0), edge)
+    return out
+
+
+def _remove_watermark(job: EditJob, rng) -> Image.Image:
+    return _base(job).filter(ImageFilter.MedianFilter(5))
+
+
+def _expand(job: EditJob, rng) -> Image.Image:
+    """The base image centred on the larger canvas (placed by the four scales), the new area
+    filled from a blurred stretch of it, the original's border outlined."""
+    base = _base(job)
+    w, h = base.size
+    o = job.options
+    canvas = base.resize((job.width, job.height)).filter(ImageFilter.GaussianBlur(max(4, min(w, h) // 25)))
+    canvas = Image.blend(canvas, Image.new("RGB", canvas.size, _tint(rng)), 0.25)
+    left = round(w * (o["left_scale"] - 1) / 2)
+    top = round(h * (o["top_scale"] - 1) / 2)
+    canvas.paste(base, (left, top))
+    ImageDraw.Draw(canvas).rectangle((left, top, left + w - 1, top + h - 1), outline=(255, 214, 10),
+                                     width=max(2, min(w, h) // 200))
+    return canvas
+
+
+def _super_resolution(job: EditJob, rng) -> Image.Image:
+    upscaled = _base(job).resize((job.width, job.height), Image.Resampling.LANCZOS)
+    return upscaled.filter(ImageFilter.UnsharpMask(radius=2, percent=120, threshold=2))
+
+
+def _colorization(job: EditJob, rng) -> Image.Image:
+    gray = _base(job).convert("L")
+    return ImageOps.colorize(gray, black=(20, 10, 30), white=(255, 250, 235), mid=_tint(rng))
+
+
+def _doodle(job: EditJob, rng) -> Image.Image:
+    base = _base(job)
+    lines = base.convert("L") if job.options.get("is_sketch") else ImageOps.invert(
+        base.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: min(255, v * 4)))
+    paper = Image.new("RGB", base.size, _tint(rng))
+    return Image.composite(paper, Image.new("RGB", base.size, (25, 25, 25)), lines.point(lambda v: 255 if v > 128 else 0))
+
+
+def _cartoon(job: EditJob, rng) -> Image.Image:
+    """A new scene (seeded colour field) with the reference character inset."""
+    base = _base(job)
+    scene = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB").resize(
+        base.size, Image.Resampling.BICUBIC)
+    inset = ImageOps.posterize(base, 3).resize((base.width // 2, base.height // 2))
+    scene.paste(inset, (base.width // 4, base.height // 3))
+    return scene
+
+
+def _fuse(job: EditJob, rng) -> Image.Image:
+    """Instruction editing / multi-image fusion: every input as a panel, in order, numbered."""
+    canvas = Image.new("RGB", (job.width, job.height), _tint(rng))
+    count = len(job.images)
+    panel_w = job.width // count
+    label = font(max(12, min(job.width, job.height) // 24))
+    draw = ImageDraw.Draw(canvas)
+    for i, source in enumerate(job.images):
+        panel = ImageOps.fit(source.convert("RGB"), (panel_w, job.height))
+        canvas.paste(panel, (i * panel_w, 0))
+        draw.text((i * panel_w + 8, job.height // 2), f"image {i + 1}", font=label, fill=(255, 255, 255),
+                  anchor="lm", stroke_width=2, stroke_fill=(0, 0, 0))
+    return canvas
+
+
+_EDITS = {
+    "stylization_all": _stylization_all,
+    "stylization_local": _stylization_local,
+    "description_edit": _description_edit,
+    "description_edit_with_mask": _with_mask,
+    "remove_watermark": _remove_watermark,
+    "expand": _expand,
+    "super_resolution": _super_resolution,
+    "colorization": _colorization,
+    "doodle": _doodle,
+    "control_cartoon_feature": _cartoon,
+}
+
+
+def _caption(image: Image.Image, job: EditJob) -> None:
+    """The PREVIEW label and what was asked, in thin bands that leave the picture visible."""
+    draw = ImageDraw.Draw(image, "RGBA")
+    w, h = image.size
+    unit = min(w, h)
+    label_font = font(max(12, unit // 28))
+    band = int(label_font.size * 1.6)
+    draw.rectangle((0, 0, w, band), fill=(20, 20, 20, 200))
+    draw.text((band // 3, band // 2), f"{LABEL} · {job.function}", font=label_font, fill=(255, 214, 10), anchor="lm")
+    info_font = font(max(10, unit // 40))
+    line = _wrap(job.prompt, info_font, w - band, 1)[0] if job.prompt else ""
+    info = f"{job.model} · seed {job.seed} · image {job.index + 1}/{job.count} · {w}*{h}"
+    bottom = int(info_font.size * 1.5) * (2 if line else 1)
+    draw.rectangle((0, h - bottom, w, h), fill=(0, 0, 0, 150))
+    if line:
+        draw.text((band // 3, h - bottom), line, font=info_font, fill="white")
+    draw.text((band // 3, h - 2), info, font=info_font, fill=(255, 255, 255), anchor="ld")

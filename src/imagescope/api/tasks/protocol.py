@@ -49,9 +49,11 @@ def render_task(task: TaskRecord, url_for: Callable[[str, float], str]) -> dict[
     failed = total - succeeded if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED) else 0
     if task.status is TaskStatus.SUCCEEDED:
         results = []
+        # wanx2.1-imageedit's results carry only the url (spec 003); the others echo the prompt.
+        echo_prompt = task.request.function in ("", "edit")
         for r in sorted(task.results, key=lambda r: r["index"]):
             if "file" in r:
-                item = {"orig_prompt": task.request.prompt}
+                item = {"orig_prompt": task.request.prompt} if echo_prompt else {}
                 if task.actual_prompt is not None:
                     item["actual_prompt"] = task.actual_prompt
                 item["url"] = url_for(r["file"], task.end_time or task.submit_time)

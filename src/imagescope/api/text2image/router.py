@@ -11,7 +11,8 @@ from ...errors import synchronous_call_unsupported
 from ...limits import admit_submission
 from .. import reply
 from ..auth import caller
-from .protocol import parse_body, to_generation_request
+from ..fields import parse_body
+from .protocol import to_generation_request
 
 router = APIRouter()
 

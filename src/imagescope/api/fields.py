@@ -1,0 +1,71 @@
+"""Reading request bodies: JSON objects, typed fields, ranges — with the hosted errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import body_invalid, invalid_parameter
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise body_invalid() from None
+    if not isinstance(body, dict):
+        raise body_invalid()
+    return body
+
+
+def obj(body: dict, name: str, required: bool) -> dict:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise invalid_parameter(f"Field required: {name}")
+        return {}
+    if not isinstance(value, dict):
+        raise invalid_parameter(f"{name} must be an object")
+    return value
+
+
+def integer(params: dict, name: str, low: int, high: int, default: int | None) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_parameter(f"parameters.{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise invalid_parameter(f"parameters.{name} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def boolean(params: dict, name: str, default: bool) -> bool:
+    value = params.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid_parameter(f"parameters.{name} must be a boolean, got {value!r}")
+    return value
+
+
+def text(container: dict, path: str, name: str, required: bool, limit: int) -> str:
+    value = container.get(name)
+    if value is None or (required and value == ""):
+        if required:
+            raise invalid_parameter(f"Field required: {path}.{name}")
+        return ""
+    if not isinstance(value, str):
+        raise invalid_parameter(f"{path}.{name} must be a string")
+    return value[:limit]  # over-long prompts are truncated, never refused
+
+
+def number(params: dict, name: str, low: float, high: float, default: float) -> float:
+    value = params.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid_parameter(f"parameters.{name} must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise invalid_parameter(f"parameters.{name} must be in [{low}, {high}], got {value}")
+    return float(value)
