@@ -2,9 +2,10 @@
 
 from .base import EditEngine, EditJob, Engine, ImageJob
 from .preview import PreviewEngine
+from .superres import RealEsrganEngine
 
-__all__ = ["EditEngine", "EditJob", "Engine", "ImageJob", "PreviewEngine", "builtin_engines"]
+__all__ = ["EditEngine", "EditJob", "Engine", "ImageJob", "PreviewEngine", "RealEsrganEngine", "builtin_engines"]
 
 
 def builtin_engines() -> dict[str, Engine]:
-    return {"preview": PreviewEngine()}
+    return {"preview": PreviewEngine(), "realesrgan": RealEsrganEngine()}

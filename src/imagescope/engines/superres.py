@@ -1,0 +1,36 @@
+"""The ``realesrgan`` engine: wanx2.1-imageedit's super_resolution with Real-ESRGAN on the CPU.
+
+PyTorch and the weights load on the first task, not at server start, so a server that never
+upscales never pays for them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PIL import Image
+
+from .base import EditJob
+
+
+class RealEsrganEngine:
+    name = "realesrgan"
+
+    def __init__(self, variant: str = "photo", tile: int = 256):
+        self.variant = variant
+        self.tile = tile
+        self._upscaler = None
+        self._lock = threading.Lock()
+
+    def _get(self):
+        with self._lock:
+            if self._upscaler is None:
+                from .realesrgan import RealEsrganUpscaler
+
+                self._upscaler = RealEsrganUpscaler(variant=self.variant, tile=self.tile)
+            return self._upscaler
+
+    def edit(self, job: EditJob) -> Image.Image:
+        if job.function != "super_resolution":
+            raise ValueError(f"the realesrgan engine only does super_resolution, not {job.function}")
+        return self._get().upscale(job.images[0], job.options.get("upscale_factor", 1))
