@@ -18,7 +18,36 @@ from .uploads import UPLOAD_TTL_S, Uploads
 log = logging.getLogger(__name__)
 
 
-class Purger:
+class Periodic:
+    """A daemon thread calling ``tick()`` every ``interval_s`` until stopped."""
+
+    thread_name = "imagescope-periodic"
+    interval_s: float
+
+    def tick(self) -> object:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if getattr(self, "_thread", None):
+            self._stop.set()
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("%s failed", self.thread_name)
+
+
+class Purger(Periodic):
+    thread_name = "imagescope-purger"
+
     def __init__(
         self, store: TaskStore, storage: LocalStorage, ttl_s: float, interval_s: float, uploads: Uploads | None = None
     ):
@@ -27,8 +56,6 @@ class Purger:
         self.storage = storage
         self.ttl_s = ttl_s
         self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def purge_once(self) -> list[str]:
         ids = self.store.purge(older_than=time.time() - self.ttl_s)
@@ -40,33 +67,20 @@ class Purger:
             self.uploads.purge(time.time() - UPLOAD_TTL_S)
         return ids
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="imagescope-purger", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.purge_once()
-            except Exception:
-                log.exception("purge failed")
+    tick = purge_once
 
 
-class LeaseKeeper:
+class LeaseKeeper(Periodic):
     """Every ``lease_s / 3``: renew this process's leases, recover expired ones."""
+
+    thread_name = "imagescope-leases"
 
     def __init__(self, store: TaskStore, owner: str, lease_s: float, max_attempts: int):
         self.store = store
         self.owner = owner
         self.lease_s = lease_s
+        self.interval_s = lease_s / 3
         self.max_attempts = max_attempts
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> tuple[list[str], list[str]]:
         self.store.renew(self.owner, self.lease_s)
@@ -77,19 +91,3 @@ class LeaseKeeper:
                 len(requeued), len(failed),
             )
         return requeued, failed
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="imagescope-leases", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.lease_s / 3):
-            try:
-                self.tick()
-            except Exception:
-                log.exception("lease upkeep failed")
