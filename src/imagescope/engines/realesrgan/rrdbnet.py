@@ -21,6 +21,7 @@ graph fuses into the convolution (``9=2 -23310=1,0.2``). Input and output are RG
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from torch import nn
@@ -111,17 +112,21 @@ def _check_convolution(conv: Convolution, name: str, module: nn.Conv2d, leaky: b
     for what, (want, got) in expected.items():
         if want != got:
             raise NcnnFormatError(f"{where}: {what} is {got} in the .param, RRDBNet needs {want}")
-    want_act = (_ACTIVATION_LEAKY_RELU, (LRELU_SLOPE,)) if leaky else (_ACTIVATION_NONE, ())
-    got_act = (conv.activation, conv.activation_params if conv.activation else ())
-    if got_act[0] != want_act[0] or any(abs(a - b) > 1e-6 for a, b in zip(got_act[1], want_act[1])) \
-            or len(got_act[1]) != len(want_act[1]):
-        raise NcnnFormatError(f"{where}: activation {got_act} in the .param, RRDBNet needs {want_act} "
+    want = (_ACTIVATION_LEAKY_RELU, (LRELU_SLOPE,)) if leaky else (_ACTIVATION_NONE, ())
+    got = (conv.activation, conv.activation_params if conv.activation else ())
+    if got[0] != want[0] or not _close(got[1], want[1]):
+        raise NcnnFormatError(f"{where}: activation {got} in the .param, RRDBNet needs {want} "
                               "(type 2 = LeakyReLU with its slope)")
+
+
+def _close(a, b: tuple[float, ...]) -> bool:
+    a = a if isinstance(a, tuple) else (a,)
+    return len(a) == len(b) and all(abs(x - y) <= 1e-6 for x, y in zip(a, b))
 
 
 def _check_glue(graph: NcnnGraph, num_block: int) -> None:
     """The non-convolution layers: residual sums, upsampling and the long skip."""
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         raise NcnnFormatError(f"graph does not match RRDBNet(num_block={num_block}): {message}")
 
     counts = {"Eltwise": 4 * num_block, "Concat": 12 * num_block, "Interp": 2, "BinaryOp": 1}
@@ -129,9 +134,7 @@ def _check_glue(graph: NcnnGraph, num_block: int) -> None:
         if (got := len(graph.of_type(type_))) != want:
             fail(f"{got} {type_} layers, expected {want}")
     for layer in graph.of_type("Eltwise"):
-        coeffs = layer.param(1, ())
-        if layer.param(0) != 1 or len(coeffs) != 2 or abs(coeffs[0] - RESIDUAL_SCALE) > 1e-6 \
-                or abs(coeffs[1] - 1.0) > 1e-6:
+        if layer.param(0) != 1 or not _close(layer.param(1, ()), (RESIDUAL_SCALE, 1.0)):
             fail(f"layer {layer.name} is not the residual sum 0.2*block + input ({layer.params})")
     for layer in graph.of_type("Interp"):
         if layer.param(0) != 1 or layer.param(1) != 2.0 or layer.param(2) != 2.0:
