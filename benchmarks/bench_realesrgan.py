@@ -7,7 +7,8 @@ Each size runs in a fresh Python process, so its peak RSS (getrusage ru_maxrss o
 process: weights + activations + images) is its own. The input is the test photograph
 resized to the size. Seconds are per upscale() after the weights are loaded (the load is
 reported apart); median over --repeats. The machine may be shared: the load average at
-the start of each case is printed alongside.
+the start of each case and the CPU seconds per thread are printed alongside (on an idle
+machine those are close to the wall seconds; far below them, other work took the cores).
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ def run_case(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     upscaler.load()
     load_s = time.perf_counter() - t0
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(args.case_repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = upscaler.upscale(image, 4)
         seconds.append(time.perf_counter() - t0)
+        cpu_seconds.append(time.process_time() - c0)
         assert out.size == (4 * args.case, 4 * args.case)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"load_s": load_s, "seconds": seconds, "peak_mib": peak_mib,
-                      "threads": torch.get_num_threads()}))
+    print(json.dumps({"load_s": load_s, "seconds": seconds, "cpu_seconds": cpu_seconds,
+                      "peak_mib": peak_mib, "threads": torch.get_num_threads()}))
 
 
 def main() -> None:
@@ -69,7 +71,8 @@ def main() -> None:
     print(f"realesrgan {args.variant} ×4, tile {args.tile}, overlap {args.overlap}, "
           f"precision {args.precision}, threads {args.threads or 'torch default'}, "
           f"{os.cpu_count()} CPUs")
-    print(f"{'input':>11} {'median s':>9} {'runs s':>24} {'peak RSS':>10} {'load s':>7} {'loadavg':>8}")
+    print(f"{'input':>11} {'median s':>9} {'runs s':>20} {'CPU s/thread':>13} {'peak RSS':>10} "
+          f"{'load s':>7} {'loadavg':>8}")
     for i, size in enumerate(args.sizes):
         repeats = args.repeats[min(i, len(args.repeats) - 1)]
         loadavg = os.getloadavg()[0]
@@ -81,8 +84,11 @@ def main() -> None:
         result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True)
                             .stdout.strip().splitlines()[-1])
         runs = " ".join(f"{s:.1f}" for s in result["seconds"])
-        print(f"{f'{size}*{size}':>11} {statistics.median(result['seconds']):>9.1f} {runs:>24} "
-              f"{result['peak_mib']:>7.0f} MiB {result['load_s']:>7.2f} {loadavg:>8.2f}", flush=True)
+        # CPU seconds per thread ≈ wall seconds on an idle machine; far below wall = contention.
+        cpu = statistics.median(result["cpu_seconds"]) / result["threads"]
+        print(f"{f'{size}*{size}':>11} {statistics.median(result['seconds']):>9.1f} {runs:>20} "
+              f"{cpu:>13.1f} {result['peak_mib']:>7.0f} MiB {result['load_s']:>7.2f} {loadavg:>8.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":
