@@ -10,9 +10,14 @@ edges) at the original resolution. The result is always exactly factor × the in
 
 The input is cut into tiles of ``tile``×``tile`` pixels; each runs through the model with
 ``overlap`` pixels of real context on every side, and only its core is kept. The context
-keeps seams invisible, and memory stays bounded by the tile size whatever the image size:
-only the output picture grows with the input. Weights load once per variant and device, on
-first use, and are shared by every upscaler in the process.
+keeps seams invisible (no step where tiles meet; the whole picture stays within ~45 dB PSNR
+of an untiled run, which no overlap makes bit-exact: RRDBNet sees hundreds of pixels far),
+and memory stays bounded by the tile size whatever the image size: only the output picture
+grows with the input. Weights load once per variant and device, on first use, and are
+shared by every upscaler in the process. Same input, options and thread count: same pixels.
+
+Cost on 2 CPU cores (benchmarks/bench_realesrgan.py), ×4 of 256*256 / 1024*1024: float32
+15.5 s / 281 s at 1.0 / 1.4 GB peak RSS; bfloat16 6.4 s / 124 s at 0.7 / 1.0 GB.
 """
 
 from __future__ import annotations
