@@ -20,13 +20,12 @@ pytest.importorskip("transformers")
 from PIL import Image  # noqa: E402
 
 import tiny_qwen  # noqa: E402
-from imagescope.engines import ImageJob  # noqa: E402
+from imagescope.engines import EditJob, ImageJob  # noqa: E402
 from imagescope.engines.diffusers_engine import (  # noqa: E402
     Canceled,
     DiffusersEditEngine,
     DiffusersOptions,
     DiffusersTextToImageEngine,
-    EditJob,
     EngineConfigError,
     expand_canvas,
 )
@@ -55,8 +54,10 @@ def job(seed=7, width=64, height=64, prompt="a red cat on a blue sofa", negative
     return ImageJob("qwen-image", prompt, negative, width, height, seed, index, count)
 
 
-def edit_job(images, seed=7, width=64, height=64, **fields) -> EditJob:
-    return EditJob("qwen-image-edit", "make it blue", "", tuple(images), width, height, seed, **fields)
+def edit_job(images, seed=7, width=64, height=64, mask=None, strength=None) -> EditJob:
+    options = {} if strength is None else {"strength": strength}
+    return EditJob("qwen-image-edit", "edit", "make it blue", "", tuple(images), mask, width, height, seed,
+                   index=0, count=1, options=options)
 
 
 def pixels(image: Image.Image) -> np.ndarray:

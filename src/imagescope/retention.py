@@ -22,19 +22,22 @@ class Periodic:
     """A daemon thread calling ``tick()`` every ``interval_s`` until stopped."""
 
     thread_name = "imagescope-periodic"
-    interval_s: float
+
+    def __init__(self, interval_s: float):
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def tick(self) -> object:
         raise NotImplementedError
 
     def start(self) -> None:
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        if getattr(self, "_thread", None):
-            self._stop.set()
+        self._stop.set()
+        if self._thread:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
@@ -51,11 +54,11 @@ class Purger(Periodic):
     def __init__(
         self, store: TaskStore, storage: LocalStorage, ttl_s: float, interval_s: float, uploads: Uploads | None = None
     ):
+        super().__init__(interval_s)
         self.uploads = uploads
         self.store = store
         self.storage = storage
         self.ttl_s = ttl_s
-        self.interval_s = interval_s
 
     def purge_once(self) -> list[str]:
         ids = self.store.purge(older_than=time.time() - self.ttl_s)
@@ -76,10 +79,10 @@ class LeaseKeeper(Periodic):
     thread_name = "imagescope-leases"
 
     def __init__(self, store: TaskStore, owner: str, lease_s: float, max_attempts: int):
+        super().__init__(lease_s / 3)
         self.store = store
         self.owner = owner
         self.lease_s = lease_s
-        self.interval_s = lease_s / 3
         self.max_attempts = max_attempts
 
     def tick(self) -> tuple[list[str], list[str]]:

@@ -70,13 +70,18 @@ def usage_report(
     with Session(engine) as session:
         names = dict(session.execute(select(Account.id, Account.name)).all())
         wanted_ids = [i for i, n in names.items() if n == account] if account else None
-        conditions = [Invocation.submitted_at >= start, Invocation.submitted_at < end]
-        if wanted_ids is not None:
-            conditions.append(Invocation.account_id.in_(wanted_ids))
-        if model:
-            conditions.append(Invocation.model == model)
-        for inv in session.scalars(select(Invocation).where(*conditions)):
-            r = row(inv.submitted_at, names.get(inv.account_id, str(inv.account_id)), inv.model)
+
+        def rows_of(table, at):
+            """``table``'s rows in the window, for the account and model asked for."""
+            conditions = [at >= start, at < end]
+            if wanted_ids is not None:
+                conditions.append(table.account_id.in_(wanted_ids))
+            if model:
+                conditions.append(table.model == model)
+            for found in session.scalars(select(table).where(*conditions)):
+                yield found, row(getattr(found, at.key), names.get(found.account_id, str(found.account_id)), found.model)
+
+        for inv, r in rows_of(Invocation, Invocation.submitted_at):
             r.invocations += 1
             r.images += inv.images
             if inv.status == TaskStatus.SUCCEEDED:
@@ -85,13 +90,7 @@ def usage_report(
                 r.failed += 1
             elif inv.status == TaskStatus.CANCELED:
                 r.canceled += 1
-        conditions = [LedgerEntry.at >= start, LedgerEntry.at < end]
-        if wanted_ids is not None:
-            conditions.append(LedgerEntry.account_id.in_(wanted_ids))
-        if model:
-            conditions.append(LedgerEntry.model == model)
-        for entry in session.scalars(select(LedgerEntry).where(*conditions)):
-            r = row(entry.at, names.get(entry.account_id, str(entry.account_id)), entry.model)
+        for entry, r in rows_of(LedgerEntry, LedgerEntry.at):
             r.spend += entry.amount
             if entry.kind == "free":
                 r.free_images += entry.images

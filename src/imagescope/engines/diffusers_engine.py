@@ -5,7 +5,7 @@
     editor = DiffusersEditEngine(
         "qwen-image-edit", DiffusersOptions("/models/Qwen-Image-Edit-2509", "QwenImageEditPlusPipeline")
     )
-    image = editor.edit(EditJob(model, prompt, negative_prompt, (photo,), width, height, seed))
+    image = editor.edit(job)  # an engines.base.EditJob; strength from job.options
 
 Weights are a local diffusers directory, loaded with ``local_files_only=True``. Engines on
 one directory, dtype and device share one copy in memory (Qwen-Image's text-to-image,
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from .base import ImageJob
+from .base import EditJob, ImageJob
 
 try:
     import diffusers
@@ -90,21 +90,9 @@ class DiffusersOptions:
         _pipeline_class(self.pipeline)
 
 
-@dataclass(frozen=True)
-class EditJob:
-    """One picture of an edit task: input ``images`` (and a ``mask``, white = repaint) → one image."""
-
-    model: str
-    prompt: str
-    negative_prompt: str
-    images: tuple[Image.Image, ...]  # 1 to 3 (QwenImageEditPlusPipeline), else exactly 1
-    width: int
-    height: int
-    seed: int
-    index: int = 0
-    count: int = 1
-    mask: Image.Image | None = None  # inpaint pipelines only: white = repaint, black = keep
-    strength: float | None = None  # img2img / inpaint: how much to repaint; None: the engine's
+def _strength(job: EditJob) -> float | None:
+    """How much to repaint (img2img / inpaint); None: the engine's default."""
+    return job.options.get("strength")
 
 
 def expand_canvas(
@@ -114,7 +102,7 @@ def expand_canvas(
 
     The border repeats the image's edge pixels, a better start than a flat colour when
     ``strength < 1``. Paint it with an inpaint engine:
-    ``EditJob(images=(canvas,), mask=mask, width=canvas.width, height=canvas.height, strength=1.0, ...)``.
+    ``EditJob(images=(canvas,), mask=mask, width=canvas.width, height=canvas.height, options={"strength": 1.0}, ...)``.
     """
     pixels = np.asarray(image.convert("RGB"))
     canvas = np.pad(pixels, ((top, bottom), (left, right), (0, 0)), mode="edge")
@@ -262,7 +250,7 @@ class DiffusersEditEngine(_DiffusersEngine):
                 if mask is not None:
                     args["mask_image"] = mask
             if kind.strength:
-                args["strength"] = job.strength if job.strength is not None else self.options.strength
+                args["strength"] = _strength(job) if _strength(job) is not None else self.options.strength
             return args
 
         image, step = self._run(arguments, job.seed, progress, should_stop)
@@ -277,11 +265,11 @@ class DiffusersEditEngine(_DiffusersEngine):
             raise ValueError(f"{name} needs a mask")
         if not kind.mask and job.mask is not None:
             raise ValueError(f"{name} takes no mask")
-        if job.strength is not None:
+        if (strength := _strength(job)) is not None:
             if not kind.strength:
                 raise ValueError(f"{name} takes no strength")
-            if not 0 < job.strength <= 1:
-                raise ValueError(f"strength must be in (0, 1], not {job.strength}")
+            if not 0 < strength <= 1:
+                raise ValueError(f"strength must be in (0, 1], not {strength}")
 
 
 # --- the pipeline call --------------------------------------------------------------

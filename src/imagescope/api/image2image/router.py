@@ -10,9 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from ...accounts import Caller
 from ...catalog import IMAGE2IMAGE
 from ...editing import OSS_RESOLVE_HEADER
-from ...errors import synchronous_call_unsupported
 from ...limits import admit_submission
-from .. import reply
+from .. import reply, require_async
 from ..auth import caller
 from ..fields import parse_body
 from .protocol import to_edit_request
@@ -22,8 +21,7 @@ router = APIRouter()
 
 @router.post("/api/v1/services/aigc/image2image/image-synthesis")
 async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> dict:
-    if request.headers.get("x-dashscope-async", "").lower() != "enable":
-        raise synchronous_call_unsupported()
+    require_async(request)
     services = request.app.state.services
     body = parse_body(await request.body())
     task_id = str(uuid.uuid4())

@@ -7,9 +7,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ...accounts import Caller
 from ...catalog import TEXT2IMAGE
-from ...errors import synchronous_call_unsupported
 from ...limits import admit_submission
-from .. import reply
+from .. import reply, require_async
 from ..auth import caller
 from ..fields import parse_body
 from .protocol import to_generation_request
@@ -19,8 +18,7 @@ router = APIRouter()
 
 @router.post("/api/v1/services/aigc/text2image/image-synthesis")
 async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> dict:
-    if request.headers.get("x-dashscope-async", "").lower() != "enable":
-        raise synchronous_call_unsupported()
+    require_async(request)
     services = request.app.state.services
     generation = to_generation_request(parse_body(await request.body()), services.catalog)
     spec = services.catalog.models[generation.model]
