@@ -121,7 +121,7 @@ def test_admin_api_creates_accounts_and_keys_sets_limits_and_revokes(admin_serve
 class FailsOnRequest(PreviewEngine):
     """Fails every image of a prompt that asks for it (the preview engine never fails)."""
 
-    def generate(self, job):
+    def generate(self, job, progress=None, should_stop=None):
         if "please fail" in job.prompt:
             raise RuntimeError("simulated engine fault")
         return super().generate(job)

@@ -22,14 +22,14 @@ from imagescope.engines import PreviewEngine
 
 
 class FailsOnOddImages(PreviewEngine):
-    def generate(self, job):
+    def generate(self, job, progress=None, should_stop=None):
         if job.index % 2 == 1:
             raise RuntimeError("simulated engine fault")
         return super().generate(job)
 
 
 class AlwaysFails(PreviewEngine):
-    def generate(self, job):
+    def generate(self, job, progress=None, should_stop=None):
         raise RuntimeError("simulated engine fault")
 
 

@@ -89,7 +89,13 @@ def test_interrupted_task_runs_again_then_fails_with_internal_error_after_max_at
 def test_a_task_is_claimed_once_and_a_canceled_task_never_runs(store):
     a = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
     assert claim(store) == a.id and claim(store) is None
-    assert not store.cancel(a.id, 1)  # RUNNING: too late
+    assert store.report(a.id, "p1", progress={"step": 1}) and not store.report(a.id, "p2")
+    # Our addition to the hosted rule (PENDING only): a RUNNING task can be canceled too; its
+    # worker learns it at its next report and whatever it then completes is discarded.
+    assert store.cancel(a.id, 1)
+    assert not store.report(a.id, "p1", results=[{"index": 0, "file": "x"}])
+    assert store.complete(a.id, "p1", [{"index": 0, "file": "x"}], None) is TaskStatus.CANCELED
+    assert store.get(a.id).results == [] and not store.cancel(a.id, 1)
     b = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
     assert not store.cancel(b.id, 2)  # another account
     assert store.cancel(b.id, 1) and claim(store) is None

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import admin, files, uploads
+from .api import admin, files, models, uploads
 from .api.image2image import router as image2image
 from .api.multimodal import router as multimodal
 from .api.tasks import router as tasks
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, engines: dict[str, Engine] | No
 
     app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan)
     app.state.services = services
-    for module in (text2image, image2image, multimodal, tasks, uploads, files, admin):
+    for module in (text2image, image2image, multimodal, tasks, uploads, files, admin, models):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -92,6 +92,11 @@ class ModelSpec:
     images_max: int = 0
     functions: frozenset[str] = frozenset()  # wanx2.1-imageedit's input.function values
     function_engines: tuple[tuple[str, str], ...] = ()  # (function, engine) where not ``engine``
+    # Editing through messages: with no ``size`` (or a named preset), the output keeps the first
+    # input's proportions at about this many pixels.
+    default_area: int = 0
+    size_presets: tuple[tuple[str, int], ...] = ()  # ("1K", 1280*1280): size names → pixels
+    interleave: bool = False  # wan2.6-image: enable_interleave (streamed text and images)
 
     @property
     def watermark_text(self) -> str:
@@ -101,8 +106,11 @@ class ModelSpec:
         return dict(self.function_engines).get(function, self.engine)
 
 
-TEXT2IMAGE = "text2image"
-IMAGE2IMAGE = "image2image"
+# Endpoint families, by their path under /api/v1/services/aigc/.
+TEXT2IMAGE = "text2image"  # text2image/image-synthesis: asynchronous, prompt in input
+IMAGE2IMAGE = "image2image"  # image2image/image-synthesis: asynchronous editing
+MULTIMODAL = "multimodal-generation"  # synchronous (or streamed), messages in input
+IMAGE_GENERATION = "image-generation"  # asynchronous, messages in input (wan2.6)
 
 # wanx2.1-imageedit (spec 003). The input image rules are the hosted API reference's
 # (spec 003 does not restate them): JPG/JPEG/PNG/BMP/TIFF/WEBP, sides 512–4096, ≤ 10 MB.
@@ -123,14 +131,47 @@ QWEN_SIZES = FixedSizes(
 )
 WAN25_SIZES = TotalPixels(min_side=768, max_side=1440, max_ratio=4, default=(1280, 1280))
 WAN22_SIZES = SideRange(min_side=512, max_side=1440, default=(1024, 1024))
+WAN26_T2I_SIZES = TotalPixels(min_side=768, max_side=1440, max_ratio=4, default=(1280, 1280))
+
+# Qwen image editing (spec 000): JPG/JPEG/PNG/BMP/TIFF/WEBP and GIF (first frame), sides
+# 384–3072, ≤ 10 MB, 1–3 images. Output: the first image's proportions at about 1024*1024,
+# or a ``size`` of 512–2048 per side (the hosted qwen-image-edit-plus rule).
+QWEN_EDIT_INPUTS = ImageRules(min_side=384, max_side=3072,
+                              formats=("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF"))
+QWEN_EDIT_SIZES = SideRange(min_side=512, max_side=2048, default=(1024, 1024))
+# wan2.6-image (spec 000): JPEG/JPG/PNG/BMP/WEBP, sides 240–8000, ≤ 10 MB; editing takes 1–4
+# images and answers 1K (1280*1280, default) or 2K (2048*2048) in the first input's
+# proportions, or a width*height of 768*768–2048*2048 pixels; interleaved output takes 0–1
+# images and answers 768*768–1280*1280 pixels.
+WAN26_IMAGE_INPUTS = ImageRules(min_side=240, max_side=8000, formats=("JPEG", "PNG", "BMP", "WEBP"))
+WAN26_IMAGE_SIZES = TotalPixels(min_side=768, max_side=2048, max_ratio=4, default=(1280, 1280))
+WAN26_INTERLEAVE_SIZES = TotalPixels(min_side=768, max_side=1280, max_ratio=4, default=(1280, 1280))
 
 
 def _builtin_models() -> dict[str, ModelSpec]:
     t2i = frozenset({TEXT2IMAGE})
+    qwen_t2i = frozenset({TEXT2IMAGE, MULTIMODAL})
+    messages = frozenset({MULTIMODAL, IMAGE_GENERATION})
     specs = [
-        # Prices: spec 001, Singapore region.
-        ModelSpec("qwen-image", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1, unit_price=0.035),
-        ModelSpec("qwen-image-plus", "qwen", t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1, unit_price=0.03),
+        # Prices: spec 001, Singapore region. qwen-image-max has none in spec/: set one with
+        # IMAGESCOPE_PRICES. It answers only synchronously, as the hosted one does.
+        ModelSpec("qwen-image", "qwen", qwen_t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1,
+                  unit_price=0.035),
+        ModelSpec("qwen-image-plus", "qwen", qwen_t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1,
+                  unit_price=0.03),
+        ModelSpec("qwen-image-max", "qwen", frozenset({MULTIMODAL}), QWEN_SIZES, prompt_max=800, n_max=1,
+                  n_default=1),
+        ModelSpec("wan2.6-t2i", "wan", messages, WAN26_T2I_SIZES, prompt_max=2100, n_max=4, n_default=4),
+        # qwen-image-edit makes one image (as qwen-image); -plus up to six (the hosted rule).
+        ModelSpec("qwen-image-edit", "qwen", frozenset({MULTIMODAL}), QWEN_EDIT_SIZES, prompt_max=800,
+                  n_max=1, n_default=1, input_rules=QWEN_EDIT_INPUTS, images_min=1, images_max=3,
+                  default_area=1024 * 1024),
+        ModelSpec("qwen-image-edit-plus", "qwen", frozenset({MULTIMODAL}), QWEN_EDIT_SIZES, prompt_max=800,
+                  n_max=6, n_default=1, input_rules=QWEN_EDIT_INPUTS, images_min=1, images_max=3,
+                  default_area=1024 * 1024),
+        ModelSpec("wan2.6-image", "wan", messages, WAN26_IMAGE_SIZES, prompt_max=2000, n_max=4, n_default=4,
+                  input_rules=WAN26_IMAGE_INPUTS, images_min=1, images_max=4, default_area=1280 * 1280,
+                  size_presets=(("1K", 1280 * 1280), ("2K", 2048 * 2048)), interleave=True),
         ModelSpec("wan2.5-t2i-preview", "wan", t2i, WAN25_SIZES, prompt_max=2000, n_max=4, n_default=4),
     ]
     for name in ("wan2.2-t2i-flash", "wan2.2-t2i-plus", "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus"):

@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -41,16 +42,29 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(None, help="Concurrent tasks (default: IMAGESCOPE_WORKERS or 2)."),
+    models: Path = typer.Option(
+        None, "--models", metavar="FILE",
+        help="Models file (TOML): the engine behind each model (default: IMAGESCOPE_MODELS_FILE, "
+             "else the preview engine; see docs/models.md).",
+    ),
 ) -> None:
     """Start the API server (base URL for clients: http://HOST:PORT/api/v1)."""
     import uvicorn
 
     from .app import create_app
+    from .bindings import ModelsFileError
 
     settings = Settings.from_env()
     if workers:
         settings = dataclasses.replace(settings, workers=workers)
+    if models:
+        settings = dataclasses.replace(settings, models_file=models)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        application = create_app(settings)
+    except ModelsFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     accounts = _accounts(settings)
     if not accounts.has_active_keys():
         key, _ = accounts.create_key(DEFAULT_ACCOUNT, name="first-start")
@@ -58,7 +72,7 @@ def serve(
         print(key, flush=True)
     console.print(f"data directory: {settings.data_dir}")
     console.print(f"base URL: http://{host}:{port}/api/v1")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(application, host=host, port=port, log_level="info")
 
 
 @keys.command("create")

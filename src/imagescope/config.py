@@ -50,6 +50,7 @@ class Settings:
     rewriter: RewriterSettings = field(default_factory=RewriterSettings)
     # Deployment-wide replacements of catalog values: {model or "*": {field: value}}.
     model_overrides: dict = field(default_factory=dict)
+    models_file: Path | None = None  # which engine serves each model (bindings.py); None: built-in
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -80,6 +81,8 @@ class Settings:
             s = replace(s, input_allow_hosts=tuple(h.strip() for h in v.split(",") if h.strip()))
         if v := env.get("IMAGESCOPE_ADMIN_TOKEN"):
             s = replace(s, admin_token=v)
+        if v := env.get("IMAGESCOPE_MODELS_FILE"):
+            s = replace(s, models_file=Path(v))
         if v := env.get("IMAGESCOPE_PUBLIC_URL"):
             s = replace(s, public_url=v.rstrip("/"))
         rewriter = RewriterSettings(

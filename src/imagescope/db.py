@@ -76,7 +76,9 @@ class Task(Base):
     # The process running it, and until when it counts as alive (renewed while it runs).
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
-    results: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list, one entry per image
+    # JSON list, one entry per image (or text part); while RUNNING, the entries made so far.
+    results: Mapped[str | None] = mapped_column(Text, nullable=True)
+    progress: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, while RUNNING
     actual_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)

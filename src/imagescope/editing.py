@@ -73,6 +73,8 @@ class EditInputs:
 
 def output_size(req: GenerationRequest, base: Image.Image) -> tuple[int, int]:
     """The size of each output image of an editing request, given its (first) input image."""
+    if req.width:  # the request named it (a size parameter)
+        return req.width, req.height
     w, h = base.size
     o = req.options
     if req.function == "expand":
@@ -80,8 +82,8 @@ def output_size(req: GenerationRequest, base: Image.Image) -> tuple[int, int]:
         size = round(w * (o["left_scale"] + o["right_scale"]) / 2), round(h * (o["top_scale"] + o["bottom_scale"]) / 2)
     elif req.function == "super_resolution":
         size = w * o["upscale_factor"], h * o["upscale_factor"]
-    elif req.function == "edit":
-        return req.width, req.height  # models with a size parameter (wan2.5-i2i-preview)
+    elif "area" in o:  # messages-protocol editing: 1K/2K, or no size
+        return proportional_size(w, h, o["area"])
     else:
         return w, h
     if max(size) > MAX_OUTPUT_SIDE:
@@ -89,6 +91,15 @@ def output_size(req: GenerationRequest, base: Image.Image) -> tuple[int, int]:
             f"The output of {req.function} would be {size[0]}*{size[1]}; each side must stay within {MAX_OUTPUT_SIDE}."
         )
     return size
+
+
+def proportional_size(width: int, height: int, area: int, step: int = 16, max_ratio: int = 4) -> tuple[int, int]:
+    """About ``area`` pixels in the proportions of ``width``:``height`` (clamped to 1:4–4:1),
+    each side a multiple of ``step``."""
+    ratio = min(max(width / height, 1 / max_ratio), max_ratio)
+    w = round((area * ratio) ** 0.5 / step) * step
+    h = round((area / ratio) ** 0.5 / step) * step
+    return w, h
 
 
 def load_inputs(

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine as Database
 
 from .accounts import Accounts
+from .bindings import Bindings, load_bindings
 from .catalog import Catalog
 from .config import Settings
 from .db import make_engine
 from .dispatch import Dispatcher, InProcessDispatcher
-from .engines import Engine, builtin_engines
+from .engines import Engine
 from .editing import EditInputs
 from .inputs import ImageFetcher
 from .metrics import Metrics
@@ -35,6 +36,7 @@ class Services:
     settings: Settings
     db: Database
     catalog: Catalog
+    bindings: Bindings
     accounts: Accounts
     store: TaskStore
     storage: LocalStorage
@@ -74,8 +76,10 @@ class Services:
 
 
 def build_services(settings: Settings, engines: dict[str, Engine] | None = None) -> Services:
+    bindings = load_bindings(settings.models_file, Catalog().with_deployment_values(settings.model_overrides))
+    bindings.load()  # the engines marked preload: their weights now, not at the first task
+    catalog = bindings.catalog
     db = make_engine(settings.db_url)
-    catalog = Catalog().with_deployment_values(settings.model_overrides)
     metrics = Metrics(db)
     store = TaskStore(db, on_end=metrics.task_ended)
     storage = LocalStorage(settings.files_dir)
@@ -93,7 +97,7 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
     worker = Worker(
         store=store,
         catalog=catalog,
-        engines=engines or builtin_engines(),
+        engines=engines or bindings.engines,
         rewriter=make_rewriter(settings.rewriter),
         storage=storage,
         edit_inputs=edit_inputs,
@@ -104,6 +108,7 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         settings=settings,
         db=db,
         catalog=catalog,
+        bindings=bindings,
         accounts=Accounts(db),
         store=store,
         storage=storage,

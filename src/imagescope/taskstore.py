@@ -58,6 +58,7 @@ class TaskRecord:
     actual_prompt: str | None
     code: str | None
     message: str | None
+    progress: dict | None = None  # while RUNNING: what ``report`` last wrote
 
     @classmethod
     def from_row(cls, row: Task) -> "TaskRecord":
@@ -78,6 +79,7 @@ class TaskRecord:
             actual_prompt=row.actual_prompt,
             code=row.code,
             message=row.message,
+            progress=json.loads(row.progress) if row.progress else None,
         )
 
 
@@ -247,7 +249,30 @@ class TaskStore:
         return True
 
     def cancel(self, task_id: str, account_id: int) -> bool:
-        return self._end(task_id, (TaskStatus.PENDING,), TaskStatus.CANCELED, Task.account_id == account_id)
+        """PENDING or RUNNING → CANCELED. A RUNNING task's worker notices at its next ``report``
+        and stops (engines check between denoising steps); what it made is discarded."""
+        return self._end(
+            task_id, (TaskStatus.PENDING, TaskStatus.RUNNING), TaskStatus.CANCELED, Task.account_id == account_id
+        )
+
+    def report(
+        self, task_id: str, owner: str, results: list[dict] | None = None, progress: dict | None = None
+    ) -> bool:
+        """A RUNNING task's worker publishes what it has made so far and where it stands.
+
+        False when the task is no longer ``owner``'s to run (canceled, or its lease was
+        lost): the worker should stop.
+        """
+        values: dict = {}
+        if results is not None:
+            values["results"] = json.dumps(results, ensure_ascii=False)
+        if progress is not None:
+            values["progress"] = json.dumps(progress)
+        mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
+        with Session(self.engine) as session, session.begin():
+            if not values:
+                return session.scalar(select(func.count()).select_from(Task).where(*mine)) == 1
+            return session.execute(update(Task).where(*mine).values(**values)).rowcount == 1
 
     def complete(
         self,
@@ -273,6 +298,7 @@ class TaskStore:
             row.status = status
             row.end_time = time.time()
             row.results = json.dumps(results, ensure_ascii=False)
+            row.progress = None
             row.actual_prompt = actual_prompt
             if not images and failure is not None:
                 row.code, row.message = failure["code"], failure["message"]

@@ -1,24 +1,28 @@
-"""The worker: runs one task from PENDING to its end.
+"""The worker: runs one task from RUNNING to its end.
 
-claim → rewrite the prompt (prompt_extend) → one engine call per image (seed + i) →
-watermark → PNG into storage → complete. A failing image becomes a per-image
-``{code, message}`` entry; the task FAILS only when no image was made.
+load the input images (editing) → rewrite the prompt (prompt_extend) → one engine call per
+image (seed + i) → watermark → PNG into storage → complete. Each image (and each text part of
+an interleaved answer) is published as it is made, with the engine's progress, so the task
+query and streamed responses see them; a cancel is noticed there and stops the engine
+between steps. A failing image becomes a per-image ``{code, message}`` entry; the task FAILS
+only when no image was made.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from PIL import Image
 from sqlalchemy.orm import Session
 
 from .billing import charge
-from .catalog import Catalog
+from .catalog import Catalog, ModelSpec
 from .db import Task
 from .editing import EditInputs, load_inputs, output_size
-from .engines import EditJob, Engine, ImageJob
+from .engines import Canceled, EditJob, Engine, EngineConfigError, ImageJob
 from .errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, ApiError
 from .limits import effective_limits
 from .rewriter import Rewriter
@@ -28,12 +32,49 @@ from .watermark import apply_watermark
 
 log = logging.getLogger(__name__)
 
+PROGRESS_INTERVAL_S = 0.25  # progress writes (and cancel checks) at most this often
+
 
 def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     # Level 1: several times faster than the default for a few per cent more bytes.
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+@dataclass
+class _Run:
+    """One task being run: publishes what is made and how far along it is; learns of a cancel
+    (or a lost lease) from the store's answer and then says stop."""
+
+    store: TaskStore
+    task_id: str
+    owner: str
+    images: int
+    results: list[dict] = field(default_factory=list)
+    image: int = 0  # the image being made, from 0
+    stopped: bool = False
+    _last: float = 0.0
+
+    def add(self, result: dict) -> None:
+        self.results.append(result)
+        self._publish(results=self.results)
+
+    def step(self, step: int, total: int) -> None:
+        if step < total and time.monotonic() - self._last < PROGRESS_INTERVAL_S:
+            return
+        progress = {"image": self.image + 1, "image_count": self.images, "step": step, "total_steps": total}
+        self._publish(progress=progress)
+
+    def should_stop(self) -> bool:
+        if not self.stopped and time.monotonic() - self._last >= PROGRESS_INTERVAL_S:
+            self._publish()
+        return self.stopped
+
+    def _publish(self, **values) -> None:
+        self._last = time.monotonic()
+        if not self.store.report(self.task_id, self.owner, **values):
+            self.stopped = True
 
 
 @dataclass
@@ -58,8 +99,12 @@ class Worker:
     def execute(self, task_id: str) -> None:
         """Run a task this worker has claimed (it is RUNNING) to its end."""
         task = self.store.get(task_id)
+        run = _Run(self.store, task_id, self.owner, task.request.n)
         try:
-            results, actual_prompt = self._generate(task)
+            actual_prompt = self._generate(task, run)
+        except Canceled:
+            log.info("task %s stopped: canceled, or no longer this worker's", task_id)
+            return
         except ApiError as exc:  # the request's input images: cannot be fetched, or are not acceptable
             log.info("task %s failed: %s", task_id, exc)
             self.store.fail(task_id, exc.code, exc.message, owner=self.owner)
@@ -68,7 +113,7 @@ class Worker:
             log.exception("task %s failed", task_id)
             self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, owner=self.owner)
             return
-        self.store.complete(task_id, self.owner, results, actual_prompt, on_images=self._bill)
+        self.store.complete(task_id, self.owner, run.results, actual_prompt, on_images=self._bill)
 
     def _concurrency(self, session: Session, account_id: int, model: str) -> int:
         return effective_limits(session, account_id, self.catalog.models[model]).concurrency
@@ -77,37 +122,67 @@ class Worker:
         spec = self.catalog.models[task.model]
         charge(session, task, images, spec, effective_limits(session, task.account_id, spec).free_quota)
 
-    def _generate(self, task: TaskRecord) -> tuple[list[dict], str | None]:
+    def _generate(self, task: TaskRecord, run: _Run) -> str | None:
+        """Makes every part into ``run``; returns the rewritten prompt (None: not rewritten)."""
         req = task.request
         spec = self.catalog.models[req.model]
         engine = self.engines[spec.engine_for(req.function)]
-        width, height = req.width, req.height
-        if req.is_edit:
-            images, mask = load_inputs(self.edit_inputs, req, spec)
-            width, height = output_size(req, images[0])
+        images, mask = load_inputs(self.edit_inputs, req, spec) if req.images else ([], None)
+        width, height = output_size(req, images[0]) if images else (req.width, req.height)
         actual_prompt = self.rewriter.rewrite(req.prompt, req.model) if req.prompt_extend else None
-        results = []
+        prompt = actual_prompt or req.prompt
+        if req.function == "interleave":
+            if not hasattr(engine, "interleave"):
+                raise ApiError(400, "InvalidParameter", f"The engine of {req.model} cannot answer interleaved.")
+            texts = engine.interleave(prompt, req.options["max_images"])
+            for index, text in enumerate(texts):
+                run.add({"index": len(run.results), "text": text})
+                self._image(task, spec, engine, run, index, len(texts), text, images, mask, (width, height))
+                if run.stopped:
+                    raise Canceled(task.id)
+            return actual_prompt
         for index in range(req.n):
-            common = dict(
-                model=req.model, prompt=actual_prompt or req.prompt, negative_prompt=req.negative_prompt,
-                width=width, height=height, seed=req.image_seed(index), index=index, count=req.n,
-            )
-            try:
-                if req.is_edit:
-                    image = engine.edit(EditJob(function=req.function, images=tuple(images), mask=mask,
-                                                options=req.options, **common))
-                else:
-                    image = engine.generate(ImageJob(**common))
-                if image.size != (width, height):
-                    raise RuntimeError(f"engine {engine.name} made {image.size}, not {width}x{height}")
-                if req.watermark:
-                    image = apply_watermark(image, spec.watermark_text)
-                key = f"{task.id}/{index}.png"
-                self.storage.save(key, encode_png(image.convert("RGB")))
-                results.append({"index": index, "file": key})
-            except Exception:
-                log.exception("task %s image %d failed", task.id, index)
-                results.append(
-                    {"index": index, "code": INTERNAL_ERROR_CODE, "message": INTERNAL_ERROR_MESSAGE}
-                )
-        return results, actual_prompt
+            self._image(task, spec, engine, run, index, req.n, prompt, images, mask, (width, height))
+            if run.stopped:
+                raise Canceled(task.id)
+        return actual_prompt
+
+    def _image(
+        self, task: TaskRecord, spec: ModelSpec, engine: Engine, run: _Run, index: int, count: int, prompt: str,
+        images: list[Image.Image], mask: Image.Image | None, size: tuple[int, int],
+    ) -> None:
+        """Image ``index`` of ``count``, added to ``run`` as its next part (or its error)."""
+        req = task.request
+        width, height = size
+        part = len(run.results)
+        run.image = index
+        common = dict(
+            model=req.model, prompt=prompt, negative_prompt=req.negative_prompt,
+            width=width, height=height, seed=req.image_seed(index), index=index, count=count,
+        )
+        hooks = dict(progress=run.step, should_stop=run.should_stop)
+        try:
+            if images:
+                job = EditJob(function=req.function, images=tuple(images), mask=mask, options=req.options, **common)
+                image = engine.edit(job, **hooks)
+            else:
+                image = engine.generate(ImageJob(**common), **hooks)
+            if image.size != (width, height):
+                raise RuntimeError(f"engine {engine.name} made {image.size}, not {width}x{height}")
+            if req.watermark:
+                image = apply_watermark(image, spec.watermark_text)
+            key = f"{task.id}/{part}.png"
+            self.storage.save(key, encode_png(image.convert("RGB")))
+            result = {"index": part, "file": key, "width": width, "height": height}
+        except Canceled:
+            raise
+        except ValueError as exc:  # the engine cannot do this job as asked
+            log.info("task %s image %d refused: %s", task.id, index, exc)
+            result = {"index": part, "code": "InvalidParameter", "message": str(exc)}
+        except EngineConfigError as exc:  # e.g. the weights directory is missing: say which
+            log.error("task %s image %d: %s", task.id, index, exc)
+            result = {"index": part, "code": INTERNAL_ERROR_CODE, "message": str(exc)}
+        except Exception:
+            log.exception("task %s image %d failed", task.id, index)
+            result = {"index": part, "code": INTERNAL_ERROR_CODE, "message": INTERNAL_ERROR_MESSAGE}
+        run.add(result)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
+from ..catalog import SEED_MAX, ModelSpec
 from ..errors import body_invalid, invalid_parameter
 
 
@@ -69,3 +71,15 @@ def number(params: dict, name: str, low: float, high: float, default: float) -> 
     if not low <= value <= high:
         raise invalid_parameter(f"parameters.{name} must be in [{low}, {high}], got {value}")
     return float(value)
+
+
+def n_and_seed(params: dict, spec: ModelSpec) -> tuple[int, int]:
+    """``parameters.n`` within the model's range (its default when absent) and ``seed``
+    (random when absent; image i then uses seed + i)."""
+    n = params.get("n")
+    if spec.n_max == 1 and n is not None and n != 1:
+        # The hosted service's own words for the qwen-image models (spec 001).
+        raise invalid_parameter("num_images_per_prompt must be 1")
+    n = integer(params, "n", 1, spec.n_max, spec.n_default)
+    seed = integer(params, "seed", 0, SEED_MAX, None)
+    return n, secrets.randbelow(SEED_MAX + 1) if seed is None else seed

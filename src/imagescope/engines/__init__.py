@@ -1,10 +1,13 @@
 """Engines turn one image job into one picture. One engine per file."""
 
-from .base import EditEngine, EditJob, Engine, ImageJob
+from .base import Canceled, EditEngine, EditJob, Engine, EngineConfigError, ImageJob, Progress, ShouldStop
 from .preview import PreviewEngine
 from .superres import RealEsrganEngine
 
-__all__ = ["EditEngine", "EditJob", "Engine", "ImageJob", "PreviewEngine", "RealEsrganEngine", "builtin_engines"]
+__all__ = [
+    "Canceled", "EditEngine", "EditJob", "Engine", "EngineConfigError", "ImageJob", "PreviewEngine", "Progress",
+    "RealEsrganEngine", "ShouldStop", "builtin_engines",
+]
 
 
 def builtin_engines() -> dict[str, Engine]:

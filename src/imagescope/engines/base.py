@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -42,17 +43,36 @@ class EditJob:
     options: dict  # strength, top/bottom/left/right_scale, upscale_factor, is_sketch
 
 
+Progress = Callable[[int, int], None]  # (step, total): called as the engine advances
+ShouldStop = Callable[[], bool]  # True: the task was canceled, stop at the next step
+
+
+class EngineConfigError(Exception):
+    """The engine cannot run as configured: weights missing or incomplete, unknown pipeline."""
+
+
+class Canceled(Exception):
+    """``should_stop()`` said stop; raised between steps (nothing is returned)."""
+
+
 class Engine(Protocol):
+    """Engines raise ValueError for a job they cannot do as asked (the task's InvalidParameter),
+    EngineConfigError when misconfigured, Canceled when ``should_stop()`` said so."""
+
     name: str
 
-    def generate(self, job: ImageJob) -> Image.Image:
+    def generate(
+        self, job: ImageJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> Image.Image:
         """An RGB image of exactly ``job.width`` x ``job.height``; raises on failure."""
 
 
 class EditEngine(Protocol):
     name: str
 
-    def edit(self, job: EditJob) -> Image.Image:
+    def edit(
+        self, job: EditJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> Image.Image:
         """An RGB image of exactly ``job.width`` x ``job.height``; raises on failure."""
 
 

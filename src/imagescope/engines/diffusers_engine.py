@@ -24,6 +24,12 @@ classifier-free guidance, against the job's negative prompt or, when empty, ``" 
 the Qwen-Image model card does); with ``true_cfg_scale <= 1`` it is ignored and a step
 costs one transformer pass instead of two.
 
+wanx2.1-imageedit's functions (``job.function``; "edit" is plain instruction editing): an
+instruction-editing pipeline gets the function's instruction before the prompt
+(:data:`INSTRUCTIONS`); an inpaint pipeline given ``expand`` paints the border of the padded
+canvas; ``strength`` goes only to pipelines that take it. Which pipeline serves which
+function is the models file's choice (``imagescope.bindings``).
+
 Cancellation: ``should_stop`` is asked before the call and after every denoising step; on
 stop the step callback raises :class:`Canceled`, so no further step runs and nothing is
 decoded (diffusers' ``pipe._interrupt`` would skip the steps but still decode and return
@@ -36,14 +42,14 @@ import inspect
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .base import EditJob, ImageJob
+from .base import Canceled, EditJob, EngineConfigError, ImageJob, Progress, ShouldStop
 
 try:
     import diffusers
@@ -53,18 +59,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "imagescope's diffusers engines need the 'diffusers' extra: pip install 'imagescope[diffusers]'"
     ) from exc
 
-Progress = Callable[[int, int], None]  # (step, total), after each denoising step
-ShouldStop = Callable[[], bool]
-
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-
-
-class EngineConfigError(Exception):
-    """The engine cannot run as configured: weights missing or incomplete, unknown pipeline."""
-
-
-class Canceled(Exception):
-    """``should_stop()`` said stop; raised between denoising steps."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +220,7 @@ class DiffusersEditEngine(_DiffusersEngine):
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
     ) -> Image.Image:
+        job = self._prepare(job)
         self._check(job)
         kind = self.kind
         images = [image.convert("RGB") for image in job.images]
@@ -256,6 +252,27 @@ class DiffusersEditEngine(_DiffusersEngine):
         image, step = self._run(arguments, job.seed, progress, should_stop)
         return _fit(image, job.width, job.height, step)
 
+    def _prepare(self, job: EditJob) -> EditJob:
+        """A wanx2.1-imageedit function as a job of this pipeline: the function's instruction
+        before the prompt (instruction editing); for ``expand`` on an inpaint pipeline, the
+        padded canvas and the mask of its border; ``strength`` only where the pipeline takes
+        it (0 is one step: the hosted range includes it)."""
+        if job.function == "edit":
+            return job
+        changes: dict[str, Any] = {}
+        options = dict(job.options)
+        if not self.kind.canvas:
+            changes["prompt"] = instruction_prompt(job.function, job.prompt, job.options)
+        if job.function == "expand" and self.kind.mask and job.mask is None:
+            changes["images"], changes["mask"] = _expand_to(job.images[0], job.width, job.height, job.options)
+            options["strength"] = 1.0  # the border is painted from noise
+        if "strength" in options:
+            if self.kind.strength:
+                options["strength"] = max(options["strength"], 1 / self.options.steps)
+            else:  # instruction editing: the model decides how much to change
+                del options["strength"]
+        return replace(job, options=options, **changes)
+
     def _check(self, job: EditJob) -> None:
         kind, name = self.kind, self.options.pipeline
         if not 1 <= len(job.images) <= kind.max_images:
@@ -270,6 +287,42 @@ class DiffusersEditEngine(_DiffusersEngine):
                 raise ValueError(f"{name} takes no strength")
             if not 0 < strength <= 1:
                 raise ValueError(f"strength must be in (0, 1], not {strength}")
+
+
+# wanx2.1-imageedit's functions through an instruction-editing pipeline (Qwen-Image-Edit): what
+# each asks of the model, before the user's prompt. Pipelines that repaint a picture (img2img,
+# inpaint) get the prompt as it is: it describes the picture wanted, not a change.
+INSTRUCTIONS = {
+    "stylization_all": "Restyle the whole image, keeping its composition and content:",
+    "stylization_local": "Restyle only what the instruction names, leaving the rest of the image unchanged:",
+    "remove_watermark": "Remove all watermarks, logos and overlaid text, restoring the picture behind them.",
+    "expand": "Extend the picture beyond its borders, continuing the scene naturally.",
+    "super_resolution": "Restore this image in fine detail: sharpen it and remove blur, noise and "
+                        "compression artefacts, changing nothing else.",
+    "colorization": "Colorize this black-and-white photo naturally.",
+    "doodle": "Turn this doodle into a finished, detailed picture:",
+    "control_cartoon_feature": "Draw this cartoon character, recognisably the same, in a new picture:",
+}
+SKETCH_INSTRUCTION = "Turn this line drawing into a finished, detailed picture that keeps its lines:"
+
+
+def instruction_prompt(function: str, prompt: str, options: dict) -> str:
+    """The prompt for a wanx2.1-imageedit ``function`` run through instruction editing; functions
+    without an instruction (description_edit: the prompt is one) keep the prompt."""
+    if function == "doodle" and options.get("is_sketch"):
+        instruction = SKETCH_INSTRUCTION
+    else:
+        instruction = INSTRUCTIONS.get(function, "")
+    return " ".join(part for part in (instruction, prompt.strip()) if part)
+
+
+def _expand_to(image: Image.Image, width: int, height: int, options: dict):
+    """``expand``'s canvas of width x height and its border mask: ``image`` grown by its scales."""
+    left = round(image.width * (options.get("left_scale", 1.0) - 1) / 2)
+    top = round(image.height * (options.get("top_scale", 1.0) - 1) / 2)
+    right, bottom = max(0, width - image.width - left), max(0, height - image.height - top)
+    canvas, mask = expand_canvas(image, left, top, right, bottom)
+    return (canvas,), mask
 
 
 # --- the pipeline call --------------------------------------------------------------

@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from .base import EditJob, ImageJob, font
+from .base import EditJob, ImageJob, Progress, ShouldStop, font
 
 LABEL = "PREVIEW · imagescope"
 
@@ -60,7 +60,10 @@ def _wrap(text: str, f: ImageFont.FreeTypeFont, width: int, max_lines: int) -> l
 class PreviewEngine:
     name = "preview"
 
-    def generate(self, job: ImageJob) -> Image.Image:
+    def generate(
+        self, job: ImageJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> Image.Image:
+        """Instant: one step, nothing to cancel half-way."""
         rng = _rng(job)
         image = _background(job, rng)
         draw = ImageDraw.Draw(image, "RGBA")
@@ -99,7 +102,9 @@ class PreviewEngine:
 
     # --- editing: outputs visibly made from the inputs ---------------------------------
 
-    def edit(self, job: EditJob) -> Image.Image:
+    def edit(
+        self, job: EditJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> Image.Image:
         rng = np.random.default_rng([job.seed, *_text_digest(job.function, job.prompt)])
         draw_fn = _EDITS.get(job.function, _fuse)
         image = draw_fn(job, rng).convert("RGB")
@@ -107,6 +112,13 @@ class PreviewEngine:
             image = image.resize((job.width, job.height), Image.Resampling.LANCZOS)
         _caption(image, job)
         return image
+
+    # --- interleaved text and images (wan2.6-image, enable_interleave) ------------------
+
+    def interleave(self, prompt: str, count: int) -> list[str]:
+        """The text parts of an interleaved answer: one paragraph before each of ``count``
+        images (each image is then drawn from its paragraph). A preview says it is one."""
+        return [f"[PREVIEW] Part {i + 1} of {count}: {prompt}" for i in range(count)]
 
 
 def _text_digest(*parts: str) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import threading
 
 from PIL import Image
 
-from .base import EditJob
+from .base import EditJob, Progress, ShouldStop
 
 
 class RealEsrganEngine:
@@ -30,7 +30,10 @@ class RealEsrganEngine:
                 self._upscaler = RealEsrganUpscaler(variant=self.variant, tile=self.tile)
             return self._upscaler
 
-    def edit(self, job: EditJob) -> Image.Image:
+    def edit(
+        self, job: EditJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> Image.Image:
+        """Progress counts tiles (256*256 each by default); a cancel stops between tiles."""
         if job.function != "super_resolution":
             raise ValueError(f"the realesrgan engine only does super_resolution, not {job.function}")
-        return self._get().upscale(job.images[0], job.options.get("upscale_factor", 1))
+        return self._get().upscale(job.images[0], job.options.get("upscale_factor", 1), progress, should_stop)

@@ -19,16 +19,13 @@ which the router supplies (data: and oss: are checked and stored now, http(s) wh
 
 from __future__ import annotations
 
-import secrets
-from typing import Any, Callable
+from typing import Any
 
-from ...catalog import IMAGE2IMAGE, NEGATIVE_PROMPT_MAX, SEED_MAX, Catalog, ModelSpec, parse_size
+from ...catalog import NEGATIVE_PROMPT_MAX, ModelSpec, parse_size
 from ...errors import invalid_parameter
 from ...request import GenerationRequest
-from ..fields import boolean, integer, number, obj, text
-
-# (name, reference) → the reference to keep with the task
-TakeImage = Callable[[str, str], str]
+from ..fields import boolean, integer, n_and_seed, number, obj, text
+from ..submit import TakeImage
 
 EXPAND_SCALES = ("top_scale", "bottom_scale", "left_scale", "right_scale")
 STRENGTH_FUNCTIONS = ("stylization_all", "description_edit")
@@ -53,18 +50,12 @@ def _function_options(function: str, params: dict) -> dict:
     return {}
 
 
-def _n_and_seed(params: dict, spec: ModelSpec) -> tuple[int, int]:
-    n = integer(params, "n", 1, spec.n_max, spec.n_default)
-    seed = integer(params, "seed", 0, SEED_MAX, None)
-    return n, secrets.randbelow(SEED_MAX + 1) if seed is None else seed
-
-
-def to_edit_request(body: dict[str, Any], catalog: Catalog, take_image: TakeImage) -> GenerationRequest:
-    spec = catalog.lookup(body.get("model"), IMAGE2IMAGE)
+def to_edit_request(body: dict[str, Any], spec: ModelSpec, take_image: TakeImage) -> GenerationRequest:
+    """``spec``: the body's model, looked up for this endpoint family."""
     inputs = obj(body, "input", required=True)
     params = obj(body, "parameters", required=False)
     negative = text(inputs, "input", "negative_prompt", required=False, limit=NEGATIVE_PROMPT_MAX)
-    n, seed = _n_and_seed(params, spec)
+    n, seed = n_and_seed(params, spec)
     common = dict(
         model=spec.name, negative_prompt=negative, n=n, seed=seed,
         prompt_extend=boolean(params, "prompt_extend", False), watermark=boolean(params, "watermark", False),

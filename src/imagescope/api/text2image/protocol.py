@@ -11,32 +11,23 @@ Answer: ``{"output": {"task_id": "...", "task_status": "PENDING"}, "request_id":
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from ...catalog import NEGATIVE_PROMPT_MAX, SEED_MAX, TEXT2IMAGE, Catalog, parse_size
-from ...errors import invalid_parameter
+from ...catalog import NEGATIVE_PROMPT_MAX, ModelSpec, parse_size
 from ...request import GenerationRequest
-from ..fields import boolean, integer, obj, text
+from ..fields import boolean, n_and_seed, obj, text
+from ..submit import TakeImage
 
 
-def to_generation_request(body: dict[str, Any], catalog: Catalog) -> GenerationRequest:
-    spec = catalog.lookup(body.get("model"), TEXT2IMAGE)
+def to_generation_request(body: dict[str, Any], spec: ModelSpec, take_image: TakeImage) -> GenerationRequest:
+    """``spec``: the body's model, looked up for this endpoint family; it takes no images."""
     inputs = obj(body, "input", required=True)
     params = obj(body, "parameters", required=False)
 
     prompt = text(inputs, "input", "prompt", required=True, limit=spec.prompt_max)
     negative = text(inputs, "input", "negative_prompt", required=False, limit=NEGATIVE_PROMPT_MAX)
     width, height = parse_size(params.get("size"), spec.sizes)
-
-    n = params.get("n")
-    if spec.n_max == 1 and n is not None and n != 1:
-        # The hosted service's own words for qwen-image (spec 001).
-        raise invalid_parameter("num_images_per_prompt must be 1")
-    n = integer(params, "n", 1, spec.n_max, spec.n_default)
-    seed = integer(params, "seed", 0, SEED_MAX, None)
-    if seed is None:
-        seed = secrets.randbelow(SEED_MAX + 1)
+    n, seed = n_and_seed(params, spec)
 
     return GenerationRequest(
         model=spec.name,

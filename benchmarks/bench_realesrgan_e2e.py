@@ -1,0 +1,185 @@
+"""Real-ESRGAN through the service vs a bare model call: end-to-end ÷ bare, target ≤ 1.05.
+
+    python benchmarks/bench_realesrgan_e2e.py [--size 512] [--repeats 1] [--poll 0.05]
+
+One process holds one RealEsrganEngine, shared by both arms:
+
+- bare: ``engine.edit(EditJob(...))`` on the decoded input image (super_resolution, ×4);
+- end-to-end: the real app (create_app, uvicorn on a free port in a thread, 1 worker):
+  POST image2image (wanx2.1-imageedit super_resolution, the input as a PNG data: URI) →
+  poll GET /tasks/{id} every --poll seconds → SUCCEEDED → download the result PNG.
+
+Both paths are warmed first (weights loaded by a small bare call; the HTTP path by a cheap
+preview-engine task on the same input); then the arms alternate (bare, e2e, ...) --repeats
+times. The input is tests/data/chelsea.png scaled to cover --size and centre-cropped (the
+model accepts sides of 512 to 4096). The e2e output is decoded and compared with the bare
+output pixel for pixel. Where the extra time goes: POST, queue wait (scheduled − submit),
+the engine call inside the worker, the rest of the run (input decode, PNG encode, storage,
+database), poll lag (SUCCEEDED seen − end), download.
+
+Measured 2026-04, 2 shared CPU cores, float32, 512*512 ×4, 1 pair: see the report
+(bare 00.0 s, end-to-end 00.0 s, ratio 0.00).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+import uvicorn
+from PIL import Image, ImageOps
+
+from imagescope.app import create_app
+from imagescope.config import Settings
+from imagescope.engines import EditJob, PreviewEngine, RealEsrganEngine
+from imagescope.worker import encode_png
+
+PHOTO = Path(__file__).resolve().parent.parent / "tests" / "data" / "chelsea.png"
+EDIT_PATH = "/api/v1/services/aigc/image2image/image-synthesis"
+
+
+class TimedEngine:
+    """The shared engine as the worker sees it, timing each call (to split the run's time)."""
+
+    def __init__(self, inner: RealEsrganEngine):
+        self.inner, self.name, self.seconds = inner, inner.name, []
+
+    def edit(self, job: EditJob) -> Image.Image:
+        t0 = time.perf_counter()
+        try:
+            return self.inner.edit(job)
+        finally:
+            self.seconds.append(time.perf_counter() - t0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def edit_job(image: Image.Image, factor: int) -> EditJob:
+    return EditJob(model="wanx2.1-imageedit", function="super_resolution", prompt="", negative_prompt="",
+                   images=(image,), mask=None, width=image.width * factor, height=image.height * factor,
+                   seed=0, index=0, count=1, options={"upscale_factor": factor})
+
+
+def bare(engine: RealEsrganEngine, image: Image.Image, factor: int) -> tuple[float, Image.Image]:
+    t0 = time.perf_counter()
+    out = engine.edit(edit_job(image, factor))
+    return time.perf_counter() - t0, out
+
+
+def end_to_end(base: str, session: requests.Session, services, body: dict, poll: float) -> dict:
+    """One task from POST to downloaded PNG bytes; the phases in seconds, and the bytes."""
+    t0 = time.perf_counter()
+    r = session.post(base + EDIT_PATH, json=body, headers={"X-DashScope-Async": "enable"}, timeout=30)
+    r.raise_for_status()
+    task_id = r.json()["output"]["task_id"]
+    t_post, polls = time.perf_counter(), 0
+    while True:
+        polls += 1
+        task = session.get(f"{base}/api/v1/tasks/{task_id}", timeout=30).json()["output"]
+        if task["task_status"] not in ("PENDING", "RUNNING"):
+            break
+        time.sleep(poll)
+    seen, w_seen = time.perf_counter(), time.time()
+    if task["task_status"] != "SUCCEEDED":
+        raise RuntimeError(f"task {task_id} ended {task}")
+    png = session.get(task["results"][0]["url"], timeout=60).content
+    t_end = time.perf_counter()
+    record = services.store.get(task_id)  # exact times, not the API's millisecond strings
+    return {"total": t_end - t0, "post": t_post - t0, "queue": record.scheduled_time - record.submit_time,
+            "run": record.end_time - record.scheduled_time, "poll_lag": w_seen - record.end_time,
+            "download": t_end - seen, "polls": polls, "png": png}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512, help="input side (512 to 4096)")
+    parser.add_argument("--factor", type=int, default=4, choices=[1, 2, 3, 4])
+    parser.add_argument("--repeats", type=int, default=1, help="pairs (bare, e2e)")
+    parser.add_argument("--poll", type=float, default=0.05, help="seconds between task polls")
+    args = parser.parse_args()
+
+    image = ImageOps.fit(Image.open(PHOTO).convert("RGB"), (args.size, args.size), Image.Resampling.LANCZOS)
+    data_uri = "data:image/png;base64," + base64.b64encode(encode_png(image)).decode()
+    body = {"model": "wanx2.1-imageedit",
+            "input": {"function": "super_resolution", "prompt": "", "base_image_url": data_uri},
+            "parameters": {"upscale_factor": args.factor, "n": 1}}
+
+    engine = RealEsrganEngine()  # one instance: the bare arm and the service share its weights
+    timed = TimedEngine(engine)
+    tmp = tempfile.TemporaryDirectory(prefix="imagescope-bench-")
+    settings = Settings.from_env({"IMAGESCOPE_DATA_DIR": tmp.name, "IMAGESCOPE_WORKERS": "1"})
+    app = create_app(settings, engines={"preview": PreviewEngine(), "realesrgan": timed})
+    services = app.state.services
+    key, _ = services.accounts.create_key(name="bench")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+
+    print(f"Real-ESRGAN photo ×{args.factor} of {args.size}*{args.size} (tile {engine.tile}), "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; server on {base}", flush=True)
+    t0 = time.perf_counter()
+    bare(engine, image.crop((0, 0, 64, 64)), args.factor)  # loads the weights, warms the kernels
+    print(f"warm-up: weights + 64*64 bare call {time.perf_counter() - t0:.1f} s", flush=True)
+    warm_body = {**body, "input": {**body["input"], "function": "colorization"}}  # preview engine: fast
+    warm = end_to_end(base, session, services, warm_body, args.poll)
+    print(f"warm-up: HTTP path (colorization, preview engine) {warm['total']:.2f} s", flush=True)
+
+    rows, bare_out, e2e_png = [], None, None
+    for i in range(args.repeats):
+        print(f"pair {i + 1}/{args.repeats}: bare ...", end=" ", flush=True)
+        seconds, bare_out = bare(engine, image, args.factor)
+        t0 = time.perf_counter()
+        encode_png(bare_out.convert("RGB"))  # what the worker does with the engine's image
+        encode_s = time.perf_counter() - t0
+        print(f"{seconds:.1f} s; end-to-end ...", end=" ", flush=True)
+        e2e = end_to_end(base, session, services, body, args.poll)
+        e2e_png = e2e.pop("png")
+        e2e["engine"] = timed.seconds[-1]
+        rows.append({"bare": seconds, "encode": encode_s, **e2e})
+        print(f"{e2e['total']:.1f} s", flush=True)
+
+    server.should_exit = True
+    thread.join(timeout=30)
+
+    print(f"\n{'run':>4} {'bare s':>8} {'e2e s':>8} {'ratio':>7} | {'POST':>6} {'queue':>6} {'engine':>7} "
+          f"{'rest':>6} {'poll lag':>8} {'download':>8} {'polls':>5} | {'PNG encode (bare out)':>21}")
+    for i, r in enumerate(rows, 1):
+        print(f"{i:>4} {r['bare']:>8.2f} {r['total']:>8.2f} {r['total'] / r['bare']:>7.3f} | {r['post']:>6.3f} "
+              f"{r['queue']:>6.3f} {r['engine']:>7.2f} {r['run'] - r['engine']:>6.3f} {r['poll_lag']:>8.3f} "
+              f"{r['download']:>8.3f} {r['polls']:>5} | {r['encode']:>21.3f}")
+    med = {k: statistics.median(r[k] for r in rows) for k in ("bare", "total", "engine")}
+    ratio = med["total"] / med["bare"]
+    print(f"\nmedian bare {med['bare']:.2f} s, median end-to-end {med['total']:.2f} s: "
+          f"end-to-end ÷ bare = {ratio:.3f} (target ≤ 1.05: {'met' if ratio <= 1.05 else 'NOT met'})")
+    print(f"engine call inside the worker: median {med['engine']:.2f} s "
+          f"({med['engine'] / med['bare']:.3f} × the bare call on the main thread)")
+    same = np.array_equal(np.asarray(Image.open(io.BytesIO(e2e_png)).convert("RGB")), np.asarray(bare_out))
+    print(f"e2e output {'equals' if same else 'DIFFERS FROM'} the bare output pixel for pixel "
+          f"({bare_out.width}*{bare_out.height})")
+    tmp.cleanup()
+    sys.exit(0 if same else 1)
+
+
+if __name__ == "__main__":
+    main()
