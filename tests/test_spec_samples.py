@@ -1,9 +1,10 @@
-"""The SDK samples of spec 001–004 run unchanged, apart from the base URL and the key — and for
+"""The SDK samples of spec 001–004 (ImageSynthesis, MultiModalConversation) run unchanged, apart from the base URL and the key — and for
 the editing samples, their public image URLs swapped for the samples' own file:// method (this
 machine cannot reach the hosted service's image CDN), which exercises the SDK's upload flow."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from conftest import download
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -57,6 +60,14 @@ def test_spec_sdk_sample_runs_unchanged_and_downloads_the_png(sample, size, serv
     pngs = list(tmp_path.glob("*.png"))
     assert len(pngs) == 1, out
     assert Image.open(pngs[0]).size == size
+
+
+def test_spec001_multimodal_conversation_sample_prints_the_choices_answer(server, tmp_path):
+    answer = json.loads(run_sample("spec001_sdk_multimodal_call.py", server, tmp_path))
+    assert answer["status_code"] == 200 and answer["output"]["task_metric"]["SUCCEEDED"] == 1
+    [part] = answer["output"]["choices"][0]["message"]["content"]
+    assert download(part["image"]).size == (1328, 1328)
+    assert answer["usage"]["width"] == 1328 and answer["usage"]["image_count"] == 1
 
 
 def photo(path: Path, size: tuple[int, int], seed: int) -> None:

@@ -39,6 +39,7 @@ class Settings:
     public_url: str = ""  # base of result URLs; empty: the Host the client used
     max_attempts: int = 2  # runs of a task interrupted by a crash before it is FAILED
     lease_s: float = 30.0  # a RUNNING task whose process stopped renewing this long runs again
+    sync_timeout_s: float = 600.0  # a synchronous call waits this long for its task at most
     admin_token: str = ""  # Bearer token of the admin API (/admin/v1); empty: admin API off
     # Input images fetched from http(s) URLs: no internal addresses unless allowed.
     input_allow_private: bool = False
@@ -65,6 +66,7 @@ class Settings:
             "IMAGESCOPE_PURGE_INTERVAL_SECONDS": ("purge_interval_s", float),
             "IMAGESCOPE_MAX_ATTEMPTS": ("max_attempts", int),
             "IMAGESCOPE_LEASE_SECONDS": ("lease_s", float),
+            "IMAGESCOPE_SYNC_TIMEOUT_SECONDS": ("sync_timeout_s", float),
             "IMAGESCOPE_INPUT_CONNECT_TIMEOUT_SECONDS": ("input_connect_timeout_s", float),
             "IMAGESCOPE_INPUT_READ_TIMEOUT_SECONDS": ("input_read_timeout_s", float),
             "IMAGESCOPE_INPUT_TOTAL_TIMEOUT_SECONDS": ("input_total_timeout_s", float),

@@ -58,6 +58,16 @@ def internal_error() -> ApiError:
     )
 
 
+def request_timeout() -> ApiError:
+    return ApiError(500, "RequestTimeOut", "Request timed out, please try again later.")
+
+
+def task_error(code: str, message: str) -> ApiError:
+    """A failed task's error, answered by a synchronous call: the caller's fault (400) or ours (500)."""
+    status = 400 if code.startswith(("InvalidParameter", "BadRequest", "DataInspection")) else 500
+    return ApiError(status, code, message)
+
+
 # Codes a task (or one of its images) can end with.
 INTERNAL_ERROR_CODE = "InternalError"
 INTERNAL_ERROR_MESSAGE = internal_error().message

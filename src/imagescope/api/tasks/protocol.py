@@ -2,7 +2,9 @@
 
 Times are UTC+8, ``YYYY-MM-DD HH:mm:ss.SSS``. ``results[]`` carry ``url`` and
 ``orig_prompt`` (and ``actual_prompt`` only when prompt_extend was on), or a per-image
-``code``/``message``; ``usage.image_count`` counts successes only.
+``code``/``message``; ``usage.image_count`` counts successes only. Tasks created on
+``image-generation`` (wan2.6) show ``finished`` and the ``choices`` format instead. While a task
+is RUNNING, ``progress`` (our addition) says which image and which step the engine is at.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from ...catalog import IMAGE_GENERATION
 from ...errors import invalid_parameter
 from ...taskstore import TaskRecord, TaskStatus
+from ..multimodal.protocol import render_task_output
 
 UTC8 = timezone(timedelta(hours=8))
 
@@ -43,6 +47,17 @@ def render_task(task: TaskRecord, url_for: Callable[[str, float], str]) -> dict[
         if (value := getattr(task, name)) is not None:
             output[name] = format_time(value)
     body: dict[str, Any] = {"output": output}
+    if task.status is TaskStatus.RUNNING and task.progress:
+        output["progress"] = task.progress  # our addition: image i of n, step s of total
+    if task.status is TaskStatus.FAILED:
+        output["code"] = task.code
+        output["message"] = task.message
+    if task.endpoint == IMAGE_GENERATION:  # the messages protocol: choices, finished (spec 002)
+        fields, usage = render_task_output(task, lambda key: url_for(key, task.end_time or task.submit_time))
+        output.update(fields)
+        if usage is not None:
+            body["usage"] = usage
+        return body
 
     total = task.request.n
     succeeded = sum(1 for r in task.results if "file" in r)
@@ -62,9 +77,6 @@ def render_task(task: TaskRecord, url_for: Callable[[str, float], str]) -> dict[
             results.append(item)
         output["results"] = results
         body["usage"] = {"image_count": succeeded}
-    if task.status is TaskStatus.FAILED:
-        output["code"] = task.code
-        output["message"] = task.message
     output["task_metrics"] = {"TOTAL": total, "SUCCEEDED": succeeded, "FAILED": failed}
     return body
 
