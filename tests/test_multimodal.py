@@ -18,7 +18,7 @@ from conftest import download
 from imagescope.api.multimodal.protocol import to_generation_request
 from imagescope.catalog import Catalog
 from imagescope.editing import proportional_size
-from test_image2image import pattern, png_uri
+from test_image2image import HOSTILE_AT_SUBMISSION, pattern, png_uri
 
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
 ASYNC_PATH = "/services/aigc/image-generation/generation"
@@ -290,6 +290,16 @@ def test_sdk_uploads_local_files_of_a_message_and_edits_them(sdk, tmp_path):
     assert rsp.status_code == 200, rsp
     [part] = rsp.output.choices[0].message.content
     assert download(part["image"]).size == proportional_size(500, 700, 1024 * 1024)
+
+
+HOSTILE = [(url, message) for url, message in HOSTILE_AT_SUBMISSION if "512 and 4096" not in message]
+
+
+@pytest.mark.parametrize("url, message", HOSTILE, ids=[m for _, m in HOSTILE])
+def test_hostile_image_elements_answer_400_invalid_parameter_and_the_server_stays_up(server, url, message):
+    r = call(server, "qwen-image-edit", {"image": url}, {"text": "x"})
+    assert r.status_code == 400 and r.json()["code"] == "InvalidParameter" and message in r.json()["message"]
+    assert call(server, "qwen-image-plus", {"text": "still up"}).status_code == 200
 
 
 def test_a_sync_call_whose_image_cannot_be_fetched_answers_input_download_failed(server):
