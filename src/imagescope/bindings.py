@@ -133,7 +133,7 @@ class Bindings:
         every pipeline their models use, rather than at first use."""
         wanted = set(self.preload if names is None else names)
         if unknown := wanted - {key.partition(":")[0] for key in self.engines}:
-            raise ValueError(f"no engine named {', '.join(sorted(unknown))}")
+            raise ValueError(f"no engine named {', '.join(sorted(unknown))} serves a model")
         for key, engine in self.engines.items():
             if key.partition(":")[0] in wanted and hasattr(engine, "load"):
                 try:
@@ -255,6 +255,14 @@ class _ModelsFile:
             entry.weights_class = json.loads(index.read_text())["_class_name"]
         except (ValueError, KeyError, TypeError):
             raise self.error(f"{key}.weights", f"{index} is not a diffusers model index") from None
+        self._options(engines, entry, options.get("pipeline", entry.weights_class))
+
+    def _options(self, engines, entry: _Entry, pipeline: str):
+        settings = {k: v for k, v in entry.options.items() if k not in ("weights", "pipeline", "preload", "pipelines")}
+        try:
+            return engines.DiffusersOptions(self._weights(entry), pipeline, **settings)
+        except EngineConfigError as exc:
+            raise self.error(f"engines.{entry.name}", str(exc)) from None
 
     def _weights(self, entry: _Entry) -> Path:
         weights = Path(entry.options["weights"]).expanduser()
@@ -308,10 +316,11 @@ class _ModelsFile:
         if kind == "realesrgan" and function != "super_resolution":
             what = f"{spec.name}'s {function}" if function not in ("", "edit") else spec.name
             raise self.error(where, f"engine {name!r} is a realesrgan engine: it serves only super_resolution, not {what}")
-        if kind != "diffusers":
-            return name
-        entry = self.entries[name]
-        engines = self._diffusers_module(entry)
+        return self._diffusers_key(self.entries[name], spec, function, where) if kind == "diffusers" else name
+
+    def _diffusers_key(self, entry: _Entry, spec: ModelSpec, function: str, where: str) -> str:
+        """The pipeline of ``entry`` serving ``spec``'s ``function``, made on first need."""
+        name, engines = entry.name, self._diffusers_module(entry)
         main = entry.options.get("pipeline", entry.weights_class)
         editing = spec.input_rules is not None
         if editing and main not in engines.EDIT_PIPELINES:
@@ -338,15 +347,13 @@ class _ModelsFile:
         return key
 
     def _diffusers_engine(self, engines, entry: _Entry, key: str, pipeline: str, editing: bool):
-        settings = {k: v for k, v in entry.options.items() if k not in ("weights", "pipeline", "preload", "pipelines")}
-        weights = self._weights(entry)
-        try:
-            options = engines.DiffusersOptions(weights, pipeline, **settings)
-            engines._check_weights(key, weights, engines._pipeline_class(pipeline))
-            cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine
-            return cls(key, options)
+        options = self._options(engines, entry, pipeline)
+        try:  # the parts this pipeline needs are there: cheap, no weights are read
+            engines._check_weights(key, options.weights, engines._pipeline_class(pipeline))
         except EngineConfigError as exc:
-            raise self.error(f"engines.{entry.name}", str(exc)) from None
+            raise self.error(f"engines.{entry.name}.weights", str(exc)) from None
+        cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine
+        return cls(key, options)
 
     def _add(self, key: str, kind: str, engine: Any) -> None:
         self.bindings.engines[key] = engine
