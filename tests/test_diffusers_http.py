@@ -175,7 +175,7 @@ def test_weights_gone_at_run_time_fail_the_task_with_a_message_naming_the_direct
 
 def test_editing_models_run_the_bound_edit_pipelines(serve, weights):
     server = serve(engine_table("edit", weights["edit"])
-                   + '[models]\n"qwen-image-edit-plus" = "edit"\n"wanx2.1-imageedit" = "edit"\n')
+                   + '[models]\n"qwen-image-edit-plus" = "edit"\n"wanx2.1-imageedit" = "edit"\n"wan2.6-image" = "edit"\n')
     ramp, stripes = png_uri(pattern("ramp", (512, 512))), png_uri(pattern("stripes", (640, 512)))
     body = {"model": "qwen-image-edit-plus", "parameters": {"size": "512*512", "prompt_extend": False},
             "input": {"messages": [{"role": "user", "content": [{"image": ramp}, {"image": stripes},
@@ -195,3 +195,10 @@ def test_editing_models_run_the_bound_edit_pipelines(serve, weights):
     done = server.wait(r.json()["output"]["task_id"])
     assert done["output"]["task_status"] == "SUCCEEDED", done
     assert download(done["output"]["results"][0]["url"]).size == (640, 512)
+
+    # Interleaved output has no diffusers engine: the stream ends in an error, never a preview.
+    body = {"model": "wan2.6-image", "parameters": {"enable_interleave": True, "max_images": 1},
+            "input": {"messages": [{"role": "user", "content": [{"text": "a tutorial"}]}]}}
+    r = requests.post(server.api + "/services/aigc/multimodal-generation/generation", json=body, timeout=60,
+                      headers={**server.headers(False), "X-DashScope-Sse": "enable"})
+    assert r.status_code == 200 and "event:error" in r.text and "cannot answer interleaved" in r.text
