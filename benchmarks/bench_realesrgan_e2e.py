@@ -17,8 +17,25 @@ output pixel for pixel. Where the extra time goes: POST, queue wait (scheduled �
 the engine call inside the worker, the rest of the run (input decode, PNG encode, storage,
 database), poll lag (SUCCEEDED seen − end), download.
 
-Measured 2026-04, 2 shared CPU cores, float32, 512*512 ×4, 1 pair: see the report
-(bare 00.0 s, end-to-end 00.0 s, ratio 0.00).
+Measured 2026-11-21, 2 CPU cores (shared: trust runs whose bare CPU/wall is ≈ 2), float32,
+512*512 ×4, one pair each (a single run varies by about ±5 %):
+
+    malloc            --poll   bare s   e2e s   e2e ÷ bare   engine in worker ÷ bare
+    glibc default      0.05     62.6     71.3     1.140          1.134
+    glibc default      0.05     66.7     72.5     1.087          1.081
+    glibc default      1.0      66.5     68.6     1.032          1.020
+    tunables (*)       0.05     56.7     60.6     1.069          1.062
+    tunables (*)       1.0      56.8     57.6     1.014          0.996
+    (*) GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=4294967296:
+        glibc.malloc.mmap_threshold=4294967296 (one string, no spaces), set before Python starts
+
+Outside the engine the service adds ~0.4 s (0.3 s of it the PNG encode of 2048*2048); the rest
+is the engine running slower inside the worker: (1) page faults: glibc mmaps and unmaps
+RRDBNet's large activations on every use (1.9 M minor faults per 256*256 input on the main
+thread); a worker thread's malloc arena grows only by 64 MB heaps, so it faults 25 % more and
+runs 3-6 % slower. With the tunables neither thread faults: same speed, both ~15 % faster.
+(2) polling: each GET /tasks/{id} costs the server 2-3 ms of CPU; one per 50 ms takes ~5.5 %
+from a model that uses both cores (the dashscope SDK polls every 1 s, backing off to 5 s).
 """
 
 from __future__ import annotations
@@ -27,7 +44,7 @@ import argparse
 import base64
 import io
 import os
-import socket
+import resource
 import statistics
 import sys
 import tempfile
@@ -55,18 +72,16 @@ class TimedEngine:
     def __init__(self, inner: RealEsrganEngine):
         self.inner, self.name, self.seconds = inner, inner.name, []
 
-    def edit(self, job: EditJob) -> Image.Image:
+    def edit(self, job: EditJob, **hooks) -> Image.Image:  # hooks: the worker's progress, should_stop
         t0 = time.perf_counter()
         try:
-            return self.inner.edit(job)
+            return self.inner.edit(job, **hooks)
         finally:
             self.seconds.append(time.perf_counter() - t0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def edit_job(image: Image.Image, factor: int) -> EditJob:
@@ -126,13 +141,12 @@ def main() -> None:
     app = create_app(settings, engines={"preview": PreviewEngine(), "realesrgan": timed})
     services = app.state.services
     key, _ = services.accounts.create_key(name="bench")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {key}"
 
@@ -148,26 +162,37 @@ def main() -> None:
     rows, bare_out, e2e_png = [], None, None
     for i in range(args.repeats):
         print(f"pair {i + 1}/{args.repeats}: bare ...", end=" ", flush=True)
+        c0, f0 = time.process_time(), minor_faults()
         seconds, bare_out = bare(engine, image, args.factor)
+        bare_cpu, bare_faults, load_bare = time.process_time() - c0, minor_faults() - f0, os.getloadavg()[0]
         t0 = time.perf_counter()
         encode_png(bare_out.convert("RGB"))  # what the worker does with the engine's image
         encode_s = time.perf_counter() - t0
         print(f"{seconds:.1f} s; end-to-end ...", end=" ", flush=True)
+        c0, f0 = time.process_time(), minor_faults()
         e2e = end_to_end(base, session, services, body, args.poll)
+        e2e_cpu, e2e_faults, load_e2e = time.process_time() - c0, minor_faults() - f0, os.getloadavg()[0]
         e2e_png = e2e.pop("png")
         e2e["engine"] = timed.seconds[-1]
-        rows.append({"bare": seconds, "encode": encode_s, **e2e})
+        rows.append({"bare": seconds, "encode": encode_s, "bare_cpu": bare_cpu / seconds,
+                     "e2e_cpu": e2e_cpu / e2e["total"], "loads": f"{load_bare:.1f}/{load_e2e:.1f}",
+                     "faults": f"{bare_faults / 1e6:.2f}/{e2e_faults / 1e6:.2f}", **e2e})
         print(f"{e2e['total']:.1f} s", flush=True)
 
     server.should_exit = True
     thread.join(timeout=30)
 
     print(f"\n{'run':>4} {'bare s':>8} {'e2e s':>8} {'ratio':>7} | {'POST':>6} {'queue':>6} {'engine':>7} "
-          f"{'rest':>6} {'poll lag':>8} {'download':>8} {'polls':>5} | {'PNG encode (bare out)':>21}")
+          f"{'rest':>6} {'poll lag':>8} {'download':>8} {'polls':>5} | {'encode':>6} | "
+          f"{'CPU/wall':>9} {'load':>7} {'faults M':>9}")
     for i, r in enumerate(rows, 1):
         print(f"{i:>4} {r['bare']:>8.2f} {r['total']:>8.2f} {r['total'] / r['bare']:>7.3f} | {r['post']:>6.3f} "
               f"{r['queue']:>6.3f} {r['engine']:>7.2f} {r['run'] - r['engine']:>6.3f} {r['poll_lag']:>8.3f} "
-              f"{r['download']:>8.3f} {r['polls']:>5} | {r['encode']:>21.3f}")
+              f"{r['download']:>8.3f} {r['polls']:>5} | {r['encode']:>6.3f} | "
+              f"{r['bare_cpu']:>4.2f}/{r['e2e_cpu']:<4.2f} {r['loads']:>7} {r['faults']:>9}")
+    print("(POST … download: the end-to-end's phases; engine: the engine call inside the worker; rest: the "
+          "run's other work;\n encode: PNG encode of the bare output; after each arm, bare/e2e: CPU/wall, "
+          "1-min load average, minor page faults)")
     med = {k: statistics.median(r[k] for r in rows) for k in ("bare", "total", "engine")}
     ratio = med["total"] / med["bare"]
     print(f"\nmedian bare {med['bare']:.2f} s, median end-to-end {med['total']:.2f} s: "
