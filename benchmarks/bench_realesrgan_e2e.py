@@ -18,7 +18,9 @@ the engine call inside the worker, the rest of the run (input decode, PNG encode
 database), poll lag (SUCCEEDED seen − end), download.
 
 Measured 2026-11-21, 2 CPU cores (shared: trust runs whose bare CPU/wall is ≈ 2), float32,
-512*512 ×4, one pair each (a single run varies by about ±5 %):
+512*512 ×4, one pair each (a single run varies by about ±5 %). Since then the script, like
+`imagescope serve`, re-executes itself with glibc's allocator tuned (imagescope/allocator.py);
+`GLIBC_TUNABLES= python benchmarks/bench_realesrgan_e2e.py` measures glibc's defaults:
 
     malloc            --poll   bare s   e2e s   e2e ÷ bare   engine in worker ÷ bare
     glibc default      0.05     62.6     71.3     1.140          1.134
@@ -26,6 +28,8 @@ Measured 2026-11-21, 2 CPU cores (shared: trust runs whose bare CPU/wall is ≈ 
     glibc default      1.0      66.5     68.6     1.032          1.020
     tunables (*)       0.05     56.7     60.6     1.069          1.062
     tunables (*)       1.0      56.8     57.6     1.014          0.996
+    tuned by the script 0.05    56.1     60.6     1.081          1.074
+    tuned by the script 1.0     56.8     56.5     0.995          0.983
     (*) GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=4294967296:
         glibc.malloc.mmap_threshold=4294967296 (one string, no spaces), set before Python starts
 
@@ -57,6 +61,7 @@ import requests
 import uvicorn
 from PIL import Image, ImageOps
 
+from imagescope.allocator import reexec_tuned
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.engines import EditJob, PreviewEngine, RealEsrganEngine
@@ -127,6 +132,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="pairs (bare, e2e)")
     parser.add_argument("--poll", type=float, default=0.05, help="seconds between task polls")
     args = parser.parse_args()
+    # As `imagescope serve` does: glibc's allocator tuned (GLIBC_TUNABLES= measures its defaults).
+    reexec_tuned([os.path.abspath(__file__), *sys.argv[1:]])
+    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}", flush=True)
 
     image = ImageOps.fit(Image.open(PHOTO).convert("RGB"), (args.size, args.size), Image.Resampling.LANCZOS)
     data_uri = "data:image/png;base64," + base64.b64encode(encode_png(image)).decode()

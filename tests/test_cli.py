@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import requests
+
+from imagescope.allocator import TUNABLES
 
 
 def test_first_start_with_no_keys_creates_and_prints_one_and_restart_does_not(make_server):
@@ -37,3 +46,18 @@ def test_keys_are_stored_hashed(server):
     db = sqlite3.connect(server.data_dir / "imagescope.db")
     stored = [row[0] for row in db.execute("select key_hash from api_keys")]
     assert key not in stored and all(len(h) == 64 for h in stored)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_serve_runs_with_glibc_allocator_tuned_unless_the_environment_says_otherwise(server):
+    # The serve process re-executed itself in place (same pid) with the tunables set. (ld.so
+    # rewrites the string in /proc's copy, so only its presence is checked there.)
+    environ = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
+    assert any(entry.startswith(b"GLIBC_TUNABLES=glibc.malloc.") for entry in environ)
+
+    show = "import os; print(os.environ.get('GLIBC_TUNABLES'))"
+    script = f"from imagescope.allocator import reexec_tuned; reexec_tuned(['-c', {show!r}]); print('not re-executed')"
+    clean = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    run = lambda env: subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True).stdout
+    assert run(clean).strip() == TUNABLES
+    assert run({**clean, "GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}).strip() == "not re-executed"
