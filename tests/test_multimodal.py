@@ -393,3 +393,4 @@ def test_bad_request_body_errors_are_plain_json_even_when_streaming_was_asked(se
     r = requests.post(server.api + SYNC_PATH, data=b"{not json", timeout=10,
                       headers={**server.headers(asynchronous=False), "X-DashScope-Sse": "enable"})
     assert r.status_code == 400 and r.json()["message"].startswith("Required body invalid")
+    assert r.headers["x-request-id"] == r.json()["request_id"]  # one id, in the body and the header
