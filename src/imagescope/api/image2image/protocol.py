@@ -14,7 +14,7 @@ wan2.5-i2i-preview (spec 004)::
      "parameters": {"size": "1280*1280", "n": 4, "seed": 42, "prompt_extend": false, "watermark": false}}
 
 Image references are checked for form here; their content is read by ``take_image``,
-which the router supplies (data: and oss: are checked and stored now, http(s) when the task runs).
+which api/submit.py supplies (data: and oss: are checked and stored now, http(s) when the task runs).
 """
 
 from __future__ import annotations
