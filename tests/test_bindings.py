@@ -105,6 +105,9 @@ MISTAKES = {
     "steps": ('[engines.x]\nkind = "diffusers"\nsteps = 1\n', "engines.x.steps: must be at least 2, not 1"),
     "strength": ('[engines.x]\nkind = "diffusers"\nstrength = 0\n', "engines.x.strength: must be in (0, 1], not 0"),
     "preload": ('[engines.x]\nkind = "diffusers"\npreload = "yes"\n', "engines.x.preload: must be true or false"),
+    "controlnet": ('[engines.x]\nkind = "diffusers"\ncontrolnet = 1\n', "engines.x.controlnet: must be a string, not 1"),
+    "controlnet_conditioning_scale": ('[engines.x]\nkind = "diffusers"\ncontrolnet_conditioning_scale = 0\n',
+                                      "engines.x.controlnet_conditioning_scale: must be greater than 0, not 0"),
     "built-in name": ('[engines.realesrgan]\nkind = "realesrgan"\nvariant = "anime"\n',
                       "engines.realesrgan: 'realesrgan' is a built-in engine; give yours another name"),
     "unknown function": ('[models."wanx2.1-imageedit"]\ncolourise = "preview"\n',
@@ -143,7 +146,7 @@ def test_a_missing_models_file_is_an_error_naming_it(tmp_path):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> dict[str, Path]:
-    """Tiny Qwen-Image and Qwen-Image-Edit-2509 weights directories."""
+    """Tiny Qwen-Image and Qwen-Image-Edit-2509 weights directories, and a Qwen-Image ControlNet."""
     pytest.importorskip("diffusers")
     pytest.importorskip("transformers")
     import tiny_qwen
@@ -153,6 +156,7 @@ def weights(tmp_path_factory) -> dict[str, Path]:
         return {
             "qwen": tiny_qwen.build_qwen_image(root / "Qwen-Image"),
             "edit": tiny_qwen.build_qwen_image_edit(root / "Qwen-Image-Edit-2509"),
+            "controlnet": tiny_qwen.build_controlnet(root / "Qwen-Image-ControlNet"),
         }
 
 
@@ -218,6 +222,57 @@ def test_on_qwen_image_weights_imageedit_runs_img2img_and_inpaint():
     assert function_pipeline("QwenImageImg2ImgPipeline", "expand") == "QwenImageInpaintPipeline"
     assert function_pipeline("QwenImageEditInpaintPipeline", "doodle") == "QwenImageEditPipeline"
     assert function_pipeline("QwenImageEditPipeline", "edit") == "QwenImageEditPipeline"
+
+
+def test_doodle_on_qwen_image_weights_with_a_controlnet_runs_the_controlnet_pipeline(tmp_path, weights):
+    assert function_pipeline("QwenImageImg2ImgPipeline", "doodle", controlnet=True) == "QwenImageControlNetPipeline"
+    assert function_pipeline("QwenImageImg2ImgPipeline", "colorization", controlnet=True) == "QwenImageImg2ImgPipeline"
+    assert function_pipeline("QwenImageEditPlusPipeline", "doodle", controlnet=True) == "QwenImageEditPlusPipeline"
+
+    shutil.copytree(weights["controlnet"], tmp_path / "models" / "ControlNet")
+    path = write(tmp_path / "models", engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline",
+                                             controlnet="ControlNet", controlnet_conditioning_scale=0.7)
+                 + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
+    bindings = load_bindings(path, Catalog())
+    functions = listing(bindings)["wanx2.1-imageedit"]["functions"]
+    assert functions["doodle"] == {"engine": "qwen-i2i", "kind": "diffusers",
+                                   "pipeline": "QwenImageControlNetPipeline", "preview": False}
+    assert functions["colorization"]["pipeline"] == "QwenImageImg2ImgPipeline"
+    assert functions["expand"]["pipeline"] == "QwenImageInpaintPipeline"
+    doodle = bindings.engines[bindings.catalog.models["wanx2.1-imageedit"].engine_for("doodle")]
+    assert type(doodle).__name__ == "DiffusersEditEngine"
+    assert doodle.options.controlnet == tmp_path / "models" / "ControlNet"  # relative to the models file
+    assert doodle.options.controlnet_conditioning_scale == 0.7
+
+    # Without a controlnet, doodle stays on img2img.
+    path = write(tmp_path, engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
+                 + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
+    assert listing(load_bindings(path, Catalog()))["wanx2.1-imageedit"]["functions"]["doodle"]["pipeline"] == (
+        "QwenImageImg2ImgPipeline"
+    )
+
+
+def test_a_missing_or_unsuitable_controlnet_directory_is_named_when_the_file_is_read(tmp_path, weights):
+    partial = shutil.copytree(weights["controlnet"], tmp_path / "partial")
+    for part in partial.glob("*.safetensors"):
+        part.unlink()
+    cases = [
+        (engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline", controlnet=str(tmp_path / "absent")),
+         f"engines.q.controlnet: q controlnet not found: {tmp_path / 'absent'} (expected config.json)"),
+        (engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline", controlnet=str(partial)),
+         f"engines.q.controlnet: q controlnet incomplete: {partial} has no weights"),
+        (engine("q", weights["edit"], controlnet=str(weights["controlnet"])),
+         "engines.q.controlnet: a ControlNet runs on Qwen-Image (text-to-image) weights, not on "
+         "QwenImageEditPlusPipeline ones"),
+        (engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
+         + '[engines.q.pipelines]\ndoodle = "QwenImageControlNetPipeline"\n',
+         "engines.q.weights: q:QwenImageControlNetPipeline: QwenImageControlNetPipeline needs controlnet, which"),
+    ]
+    for text, message in cases:
+        path = write(tmp_path, text + '[models]\n"wanx2.1-imageedit" = "q"\n')
+        with pytest.raises(ModelsFileError) as error:
+            load_bindings(path, Catalog())
+        assert str(error.value).startswith(f"{path}: ") and message in str(error.value), text
 
 
 def test_an_engines_pipelines_table_overrides_the_pipeline_of_a_function(tmp_path, weights):

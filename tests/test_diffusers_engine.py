@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -35,6 +36,12 @@ from imagescope.engines.diffusers_engine import (  # noqa: E402
 def qwen_image(tmp_path_factory):
     """A tiny Qwen-Image weights directory: text-to-image, img2img and inpaint."""
     return tiny_qwen.build_qwen_image(tmp_path_factory.mktemp("weights") / "Qwen-Image")
+
+
+@pytest.fixture(scope="session")
+def controlnet(tmp_path_factory):
+    """A tiny ControlNet for the tiny Qwen-Image's transformer."""
+    return tiny_qwen.build_controlnet(tmp_path_factory.mktemp("weights") / "Qwen-Image-ControlNet")
 
 
 @pytest.fixture(scope="session")
@@ -322,3 +329,93 @@ def test_edit_inpaint_fits_its_own_size_to_the_requested_one(qwen_image_edit):
     )
     image = engine.edit(edit_job([picture(64, 48)], width=64, height=48, mask=box_mask(64, 48), strength=1.0))
     assert image.size == (64, 48)
+
+
+# --- ControlNet: a picture drawn from noise, following the control image ----------------------
+
+
+def sketch(width=64, height=64, box=(12, 12, 40, 40)) -> Image.Image:
+    image = Image.new("RGB", (width, height), "white")
+    image.paste((0, 0, 0), box)
+    image.paste((255, 255, 255), (box[0] + 3, box[1] + 3, box[2] - 3, box[3] - 3))
+    return image
+
+
+def doodle_job(image, seed=7, width=64, height=64, **options) -> EditJob:
+    return EditJob("wanx2.1-imageedit", "doodle", "a red house", "", (image,), None, width, height, seed,
+                   index=0, count=1, options=options)
+
+
+def controlnet_engine(weights, controlnet, **overrides) -> DiffusersEditEngine:
+    return DiffusersEditEngine(
+        "doodle", options(weights, "QwenImageControlNetPipeline", controlnet=controlnet, **overrides)
+    )
+
+
+def test_controlnet_draws_the_jobs_size_whatever_the_control_images(qwen_image, controlnet):
+    engine = controlnet_engine(qwen_image, controlnet)
+    assert engine.edit(doodle_job(sketch(96, 80), width=64, height=48)).size == (64, 48)
+    assert engine.edit(doodle_job(sketch(40, 40), width=72, height=40)).size == (72, 40)
+
+
+def test_controlnet_same_seed_same_pixels_another_control_image_another_picture(qwen_image, controlnet):
+    engine = controlnet_engine(qwen_image, controlnet)
+    first, again = (engine.edit(doodle_job(sketch(), is_sketch=True)) for _ in range(2))
+    other = engine.edit(doodle_job(sketch(box=(30, 8, 60, 60)), is_sketch=True))
+    assert np.array_equal(pixels(first), pixels(again))
+    assert not np.array_equal(pixels(first), pixels(other))
+    weaker = controlnet_engine(qwen_image, controlnet, controlnet_conditioning_scale=0.25)
+    assert not np.array_equal(pixels(first), pixels(weaker.edit(doodle_job(sketch(), is_sketch=True))))
+
+
+def test_controlnet_is_loaded_once_and_shares_the_qwen_image_modules(qwen_image, controlnet, tmp_path):
+    from imagescope.engines.diffusers_engine import _shared_pipeline
+
+    text = DiffusersTextToImageEngine("qwen-image", options(qwen_image, controlnet=controlnet))
+    doodle, again = controlnet_engine(qwen_image, controlnet), controlnet_engine(qwen_image, controlnet)
+    copy = shutil.copytree(controlnet, tmp_path / "another-controlnet")
+    other = controlnet_engine(qwen_image, copy)
+    (text_pipe, lock), (pipe, doodle_lock) = (_shared_pipeline(e.name, e.options) for e in (text, doodle))
+    assert type(text_pipe).__name__ == "QwenImagePipeline"  # the option is the ControlNet pipelines' only
+    assert pipe is _shared_pipeline(again.name, again.options)[0]
+    assert pipe.transformer is text_pipe.transformer and doodle_lock is lock
+    other_pipe = _shared_pipeline(other.name, other.options)[0]
+    assert other_pipe is not pipe and other_pipe.controlnet is not pipe.controlnet
+    assert other_pipe.transformer is text_pipe.transformer
+
+
+def test_controlnet_progress_and_cancel(qwen_image, controlnet):
+    engine = controlnet_engine(qwen_image, controlnet, steps=3)
+    seen: list[tuple[int, int]] = []
+    engine.edit(doodle_job(sketch()), progress=lambda *step: seen.append(step))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    seen.clear()
+    with pytest.raises(Canceled, match="after step 1 of 3"):
+        engine.edit(doodle_job(sketch()), progress=lambda *step: seen.append(step), should_stop=lambda: bool(seen))
+    assert seen == [(1, 3)]
+
+
+def test_controlnet_takes_one_image_and_no_mask_or_strength(qwen_image, controlnet):
+    engine = controlnet_engine(qwen_image, controlnet)
+    with pytest.raises(ValueError, match="takes 1 input image, not 2"):
+        engine.edit(replace(doodle_job(sketch()), images=(sketch(), sketch())))
+    with pytest.raises(ValueError, match="takes no mask"):
+        engine.edit(replace(doodle_job(sketch()), mask=box_mask()))
+    with pytest.raises(ValueError, match="takes no strength"):
+        engine.edit(replace(doodle_job(sketch()), function="edit", options={"strength": 0.5}))
+
+
+def test_a_missing_or_incomplete_controlnet_directory_is_a_config_error_naming_it(qwen_image, controlnet, tmp_path):
+    missing = tmp_path / "nowhere" / "Qwen-Image-ControlNet"
+    with pytest.raises(EngineConfigError) as raised:
+        controlnet_engine(qwen_image, missing).load()
+    assert str(raised.value) == f"doodle controlnet not found: {missing} (expected config.json)"
+    partial = shutil.copytree(controlnet, tmp_path / "partial")
+    for weights in partial.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(EngineConfigError, match=f"doodle controlnet incomplete: {partial} has no weights"):
+        controlnet_engine(qwen_image, partial).edit(doodle_job(sketch()))
+    with pytest.raises(EngineConfigError, match="needs controlnet, which .* lacks"):
+        controlnet_engine(qwen_image, None).load()
+    with pytest.raises(EngineConfigError, match="controlnet_conditioning_scale must be greater than 0"):
+        options(qwen_image, controlnet_conditioning_scale=0)

@@ -41,7 +41,8 @@ def weights(tmp_path_factory):
     root = tmp_path_factory.mktemp("weights")
     with tiny_qwen.video_processor_stand_in():
         yield {"image": tiny_qwen.build_qwen_image(root / "Qwen-Image"),
-               "edit": tiny_qwen.build_qwen_image_edit(root / "Qwen-Image-Edit")}
+               "edit": tiny_qwen.build_qwen_image_edit(root / "Qwen-Image-Edit"),
+               "controlnet": tiny_qwen.build_controlnet(root / "Qwen-Image-ControlNet")}
 
 
 class InProcessServer:
@@ -202,3 +203,21 @@ def test_editing_models_run_the_bound_edit_pipelines(serve, weights):
     r = requests.post(server.api + "/services/aigc/multimodal-generation/generation", json=body, timeout=60,
                       headers={**server.headers(False), "X-DashScope-Sse": "enable"})
     assert r.status_code == 200 and "event:error" in r.text and "cannot answer interleaved" in r.text
+
+
+def test_doodle_runs_on_qwen_image_with_a_controlnet_following_the_sketch(serve, weights):
+    server = serve(engine_table("qwen-i2i", weights["image"]) + 'pipeline = "QwenImageImg2ImgPipeline"\n'
+                   + f'controlnet = "{weights["controlnet"]}"\n[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
+    listing = requests.get(server.api + "/models", headers=server.headers(False), timeout=10).json()["data"]
+    [imageedit] = [m for m in listing if m["model"] == "wanx2.1-imageedit"]
+    assert imageedit["functions"]["doodle"]["pipeline"] == "QwenImageControlNetPipeline"
+
+    sketch = pattern("stripes", (512, 512)).convert("L").convert("RGB")
+    doodle = {"model": "wanx2.1-imageedit", "parameters": {"n": 1, "seed": 3, "is_sketch": True},
+              "input": {"function": "doodle", "prompt": "a lighthouse at dusk", "base_image_url": png_uri(sketch)}}
+    r = requests.post(server.api + "/services/aigc/image2image/image-synthesis", json=doodle,
+                      headers=server.headers(), timeout=30)
+    assert r.status_code == 200, r.text
+    done = server.wait(r.json()["output"]["task_id"])
+    assert done["output"]["task_status"] == "SUCCEEDED", done
+    assert download(done["output"]["results"][0]["url"]).size == (512, 512)

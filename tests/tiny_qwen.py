@@ -7,6 +7,7 @@ the tokenizer's BPE vocabulary is trained here on a few sentences.
 
     build_qwen_image(path)       # what Qwen/Qwen-Image holds: text-to-image, img2img, inpaint
     build_qwen_image_edit(path)  # what Qwen/Qwen-Image-Edit(-2509) holds: + processor
+    build_controlnet(path)       # a ControlNet for build_qwen_image's transformer (InstantX's layout)
     build_wan(path)              # a Wan text-to-video pipeline, for Wan's text-to-image
 """
 
@@ -25,6 +26,7 @@ from diffusers import (
     FlowMatchEulerDiscreteScheduler,
     QwenImageEditPipeline,
     QwenImageEditPlusPipeline,
+    QwenImageControlNetModel,
     QwenImagePipeline,
     QwenImageTransformer2DModel,
     WanPipeline,
@@ -194,6 +196,36 @@ def build_transformer() -> QwenImageTransformer2DModel:
         joint_attention_dim=TEXT_HIDDEN,
         axes_dims_rope=(4, 6, 6),  # sums to attention_head_dim
     )
+
+
+def build_controlnet(path: Path) -> Path:
+    """A tiny QwenImageControlNetModel directory (config.json + weights), as
+    InstantX/Qwen-Image-ControlNet-Union holds one, for build_qwen_image's transformer.
+
+    QwenImageControlNetPipeline VAE-encodes the control image and packs its latents 2x2 like
+    the picture's, so the ControlNet's input is the transformer's (Z_DIM * 4) and needs no
+    extra condition channels (those are for the inpainting ControlNet's mask). diffusers
+    zero-initialises the blocks that add the ControlNet's output to the transformer, as
+    training starts; they get random weights here, so the control image changes the picture.
+    """
+    torch.manual_seed(1)
+    controlnet = QwenImageControlNetModel(
+        patch_size=2,
+        in_channels=Z_DIM * 4,
+        out_channels=Z_DIM,
+        num_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=TEXT_HIDDEN,
+        axes_dims_rope=(4, 6, 6),
+        extra_condition_channels=0,
+    )
+    with torch.no_grad():
+        for layer in [*controlnet.controlnet_blocks, controlnet.controlnet_x_embedder]:
+            torch.nn.init.normal_(layer.weight, std=1.0)
+            torch.nn.init.normal_(layer.bias, std=1.0)
+    controlnet.save_pretrained(path)
+    return path
 
 
 def build_vae() -> AutoencoderKLQwenImage:

@@ -30,12 +30,16 @@ pipeline each function needs on the same weights (one copy in memory), unless it
 - description_edit_with_mask, expand → QwenImageEditInpaintPipeline on Qwen-Image-Edit weights,
   QwenImageInpaintPipeline on Qwen-Image weights (expand paints the border of a padded canvas);
 - stylization_all, description_edit → QwenImageImg2ImgPipeline: their ``strength`` applies;
+- doodle, on Qwen-Image weights with a ``controlnet`` (a local ControlNet model directory,
+  e.g. InstantX/Qwen-Image-ControlNet-Union) → QwenImageControlNetPipeline: the sketch guides a
+  picture of the prompt drawn from noise;
 - the others → the engine's own instruction-editing pipeline, with a per-function instruction
   (on Qwen-Image weights, which have none: QwenImageImg2ImgPipeline).
 
 Mistakes are found when the file is read, each a :class:`ModelsFileError` naming the file and the
-key; weights directories are checked then too (present, model_index.json, the parts the pipeline
-needs), while the weights themselves load at first use, or at start with ``preload = true``.
+key; weights and ControlNet directories are checked then too (present, model_index.json or
+config.json, the parts the pipeline needs), while the weights themselves load at first use, or
+at start with ``preload = true``.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {  # kind → option �
     "diffusers": {
         "weights": str, "pipeline": str, "dtype": str, "device": str, "steps": int,
         "true_cfg_scale": _NUMBER, "guidance_scale": _NUMBER, "strength": _NUMBER,
+        "controlnet": str, "controlnet_conditioning_scale": _NUMBER,
         "preload": bool, "pipelines": dict,
     },
 }
@@ -69,11 +74,13 @@ VALUES = {  # option → (check, what it must be)
     "dtype": (lambda v: v in ("bf16", "fp16", "fp32"), "one of bf16, fp16, fp32"),
     "steps": (lambda v: v >= 2, "at least 2"),
     "strength": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "controlnet_conditioning_scale": (lambda v: v > 0, "greater than 0"),
 }
 MASKED = ("description_edit_with_mask", "expand")  # painted by an inpaint pipeline
 STRENGTH = ("stylization_all", "description_edit")  # wanx2.1-imageedit's functions with strength
 EDIT_WEIGHTS = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline", "QwenImageEditInpaintPipeline")
-IMAGE_WEIGHTS = ("QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline")
+IMAGE_WEIGHTS = ("QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline", "QwenImageControlNetPipeline")
+CONTROLLED = ("doodle",)  # on Qwen-Image weights with a ControlNet: drawn following the input
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -81,13 +88,16 @@ class ModelsFileError(Exception):
     """The models file cannot be used as written; the message names the file and the key."""
 
 
-def function_pipeline(main: str, function: str) -> str:
-    """The pipeline on the weights of an editing engine running ``main`` that serves ``function``."""
+def function_pipeline(main: str, function: str, controlnet: bool = False) -> str:
+    """The pipeline on the weights of an editing engine running ``main`` that serves ``function``;
+    ``controlnet``: the engine has a ControlNet."""
     if main not in EDIT_WEIGHTS + IMAGE_WEIGHTS:
         return main
-    edit_weights = main in EDIT_WEIGHTS  # Qwen-Image-Edit; else Qwen-Image (img2img, inpaint)
+    edit_weights = main in EDIT_WEIGHTS  # Qwen-Image-Edit; else Qwen-Image (img2img, inpaint, ControlNet)
     if function in MASKED:
         return "QwenImageEditInpaintPipeline" if edit_weights else "QwenImageInpaintPipeline"
+    if function in CONTROLLED and controlnet and not edit_weights:
+        return "QwenImageControlNetPipeline"
     if function in STRENGTH or not edit_weights:
         return "QwenImageImg2ImgPipeline"
     return "QwenImageEditPipeline" if main == "QwenImageEditInpaintPipeline" else main
@@ -255,18 +265,37 @@ class _ModelsFile:
             entry.weights_class = json.loads(index.read_text())["_class_name"]
         except (ValueError, KeyError, TypeError):
             raise self.error(f"{key}.weights", f"{index} is not a diffusers model index") from None
+        if "controlnet" in options:
+            self._check_controlnet(engines, entry)
         self._options(engines, entry, options.get("pipeline", entry.weights_class))
+
+    def _check_controlnet(self, engines, entry: _Entry) -> None:
+        """A ControlNet steers Qwen-Image's transformer: its directory is there, with weights."""
+        key = f"engines.{entry.name}.controlnet"
+        if entry.weights_class in EDIT_WEIGHTS:
+            raise self.error(key, f"a ControlNet runs on Qwen-Image (text-to-image) weights, not on "
+                                  f"{entry.weights_class} ones")
+        try:
+            engines._check_controlnet(entry.name, self._path(entry, "controlnet"))
+        except EngineConfigError as exc:
+            raise self.error(key, str(exc)) from None
 
     def _options(self, engines, entry: _Entry, pipeline: str):
         settings = {k: v for k, v in entry.options.items() if k not in ("weights", "pipeline", "preload", "pipelines")}
+        if "controlnet" in settings:
+            settings["controlnet"] = self._path(entry, "controlnet")
         try:
             return engines.DiffusersOptions(self._weights(entry), pipeline, **settings)
         except EngineConfigError as exc:
             raise self.error(f"engines.{entry.name}", str(exc)) from None
 
     def _weights(self, entry: _Entry) -> Path:
-        weights = Path(entry.options["weights"]).expanduser()
-        return weights if weights.is_absolute() else self.path.parent / weights
+        return self._path(entry, "weights")
+
+    def _path(self, entry: _Entry, option: str) -> Path:
+        """A directory option, relative to the models file's folder unless absolute."""
+        path = Path(entry.options[option]).expanduser()
+        return path if path.is_absolute() else self.path.parent / path
 
     def _diffusers_module(self, entry: _Entry):
         try:
@@ -331,7 +360,9 @@ class _ModelsFile:
                                     "text-to-image model: set its pipeline to a text-to-image one, e.g. QwenImagePipeline")
         pipeline = main
         if editing:
-            pipeline = entry.options.get("pipelines", {}).get(function) or function_pipeline(main, function)
+            controlnet = "controlnet" in entry.options
+            pipeline = entry.options.get("pipelines", {}).get(function)
+            pipeline = pipeline or function_pipeline(main, function, controlnet)
             kind = engines.EDIT_PIPELINES.get(pipeline)
             problem = (
                 "is not an editing pipeline" if kind is None
@@ -348,8 +379,10 @@ class _ModelsFile:
 
     def _diffusers_engine(self, engines, entry: _Entry, key: str, pipeline: str, editing: bool):
         options = self._options(engines, entry, pipeline)
+        pipeline_class = engines._pipeline_class(pipeline)
+        supplied = ("controlnet",) if engines._controlnet_dir(options, pipeline_class) is not None else ()
         try:  # the parts this pipeline needs are there: cheap, no weights are read
-            engines._check_weights(key, options.weights, engines._pipeline_class(pipeline))
+            engines._check_weights(key, options.weights, pipeline_class, supplied)
         except EngineConfigError as exc:
             raise self.error(f"engines.{entry.name}.weights", str(exc)) from None
         cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine

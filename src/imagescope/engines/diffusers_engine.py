@@ -6,6 +6,10 @@
         "qwen-image-edit", DiffusersOptions("/models/Qwen-Image-Edit-2509", "QwenImageEditPlusPipeline")
     )
     image = editor.edit(job)  # an engines.base.EditJob; strength from job.options
+    doodle = DiffusersEditEngine(
+        "doodle", DiffusersOptions("/models/Qwen-Image", "QwenImageControlNetPipeline",
+                                   controlnet="/models/Qwen-Image-ControlNet-Union")
+    )
 
 Weights are a local diffusers directory, loaded with ``local_files_only=True``. Engines on
 one directory, dtype and device share one copy in memory (Qwen-Image's text-to-image,
@@ -18,6 +22,12 @@ sizes down. The engines ask for the size rounded *up* and centre-crop the result
 the job's size and edge-padded, so the crop returns exactly its pixels' places. A
 pipeline that picks its own size (QwenImageEditInpaintPipeline: the input's aspect at
 about a megapixel) is scaled to cover the job's size and centre-cropped.
+
+ControlNet: QwenImageControlNetPipeline draws a Qwen-Image picture from noise, guided by the
+job's first image (``control_image``, fitted and padded like a picture to repaint) through the
+ControlNet in ``options.controlnet`` (a local diffusers model directory, e.g.
+InstantX/Qwen-Image-ControlNet-Union), loaded once per process and shared by the engines
+naming it; wanx2.1-imageedit's ``doodle`` runs on it when the models file says so.
 
 Negative prompts: with ``true_cfg_scale > 1`` every call runs QwenImagePipeline's true
 classifier-free guidance, against the job's negative prompt or, when empty, ``" "`` (as
@@ -72,6 +82,8 @@ class DiffusersOptions:
     true_cfg_scale: float = 4.0  # > 1: classifier-free guidance with the negative prompt
     guidance_scale: float | None = None  # guidance-distilled models; Wan's CFG scale
     strength: float = 0.6  # img2img / inpaint, when the EditJob names none
+    controlnet: Path | str | None = None  # a local diffusers ControlNet model directory (config.json)
+    controlnet_conditioning_scale: float = 1.0  # how strongly the control image steers the picture
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -82,6 +94,10 @@ class DiffusersOptions:
             raise EngineConfigError(f"steps must be at least 1, not {self.steps}")
         if not 0 < self.strength <= 1:
             raise EngineConfigError(f"strength must be in (0, 1], not {self.strength}")
+        if not self.controlnet_conditioning_scale > 0:
+            raise EngineConfigError(
+                f"controlnet_conditioning_scale must be greater than 0, not {self.controlnet_conditioning_scale}"
+            )
         _pipeline_class(self.pipeline)
 
 
@@ -186,6 +202,7 @@ class _EditKind:
     strength: bool  # takes strength
     canvas: bool  # the input image is the picture to repaint, not a reference
     sized: bool  # honours height/width; else picks ~1 MP at the input's aspect
+    control: bool = False  # the input is a ControlNet's control_image, the picture is drawn from noise
 
 
 EDIT_PIPELINES = {
@@ -194,6 +211,7 @@ EDIT_PIPELINES = {
     "QwenImageImg2ImgPipeline": _EditKind(1, mask=False, strength=True, canvas=True, sized=True),
     "QwenImageInpaintPipeline": _EditKind(1, mask=True, strength=True, canvas=True, sized=True),
     "QwenImageEditInpaintPipeline": _EditKind(1, mask=True, strength=True, canvas=True, sized=False),
+    "QwenImageControlNetPipeline": _EditKind(1, mask=False, strength=False, canvas=True, sized=True, control=True),
 }
 
 
@@ -203,7 +221,9 @@ class DiffusersEditEngine(_DiffusersEngine):
     QwenImageEditPipeline (1 image) and QwenImageEditPlusPipeline (1-3 images) take their
     inputs as references; QwenImageImg2ImgPipeline repaints its input by ``strength``;
     QwenImageInpaintPipeline and QwenImageEditInpaintPipeline repaint where the mask is
-    white (outpainting: :func:`expand_canvas`).
+    white (outpainting: :func:`expand_canvas`); QwenImageControlNetPipeline draws a picture
+    of the prompt that follows its input (a sketch, an edge or depth map) through the
+    ControlNet in ``options.controlnet``.
     """
 
     def __init__(self, name: str, options: DiffusersOptions):
@@ -237,7 +257,10 @@ class DiffusersEditEngine(_DiffusersEngine):
             args = {"prompt": job.prompt, **_guidance(self.options, params, job.negative_prompt)}
             if kind.sized:
                 args.update(width=width, height=height)
-            if kind.canvas and kind.sized:
+            if kind.control:
+                args["control_image"] = _pad(images[0], width, height, "edge")
+                args["controlnet_conditioning_scale"] = self.options.controlnet_conditioning_scale
+            elif kind.canvas and kind.sized:
                 args["image"] = _pad(images[0], width, height, "edge")
                 if mask is not None:
                     args["mask_image"] = _pad(mask, width, height, 0)
@@ -291,7 +314,8 @@ class DiffusersEditEngine(_DiffusersEngine):
 
 # wanx2.1-imageedit's functions through an instruction-editing pipeline (Qwen-Image-Edit): what
 # each asks of the model, before the user's prompt. Pipelines that repaint a picture (img2img,
-# inpaint) get the prompt as it is: it describes the picture wanted, not a change.
+# inpaint) or draw one under a ControlNet get the prompt as it is: it describes the picture
+# wanted, not a change.
 INSTRUCTIONS = {
     "stylization_all": "Restyle the whole image, keeping its composition and content:",
     "stylization_local": "Restyle only what the instruction names, leaving the rest of the image unchanged:",
@@ -398,12 +422,14 @@ def _pad(image: Image.Image, width: int, height: int, fill) -> Image.Image:
 class _Loaded:
     """One weights directory in memory, and the pipelines built on its modules."""
 
-    def __init__(self, pipe):
-        self.pipelines = {type(pipe).__name__: pipe}
+    def __init__(self, pipe, key: str | None = None):
+        # Keyed by class name; CLASS:CONTROLNET-DIRECTORY for a pipeline with a ControlNet.
+        self.pipelines = {key or type(pipe).__name__: pipe}
         self.lock = threading.Lock()  # the modules (and the scheduler's state) are shared
 
 
 _registry: dict[tuple[str, str, str], _Loaded] = {}
+_controlnets: dict[tuple[str, str, str], Any] = {}  # (directory, dtype, device) → the model
 _registry_lock = threading.Lock()
 
 
@@ -412,38 +438,84 @@ def _shared_pipeline(name: str, options: DiffusersOptions):
     cls = _pipeline_class(options.pipeline)
     device = _device(options.device)
     weights = Path(options.weights).expanduser()
+    controlnet = _controlnet_dir(options, cls)
     key = (str(weights.resolve()), options.dtype, str(device))
+    pipe_key = cls.__name__ if controlnet is None else f"{cls.__name__}:{controlnet.resolve()}"
     with _registry_lock:
         loaded = _registry.get(key)
-        pipe = loaded.pipelines.get(cls.__name__) if loaded else None
+        pipe = loaded.pipelines.get(pipe_key) if loaded else None
         if pipe is None:
-            _check_weights(name, weights, cls)
+            _check_weights(name, weights, cls, supplied=() if controlnet is None else ("controlnet",))
             dtype = DTYPES[options.dtype]
+            parts = {}
+            if controlnet is not None:
+                parts["controlnet"] = _shared_controlnet(name, controlnet, options.dtype, device)
             if loaded is None:
-                pipe = _load(name, cls, weights, dtype, device)
-                loaded = _registry[key] = _Loaded(pipe)
+                pipe = _load(name, cls, weights, dtype, device, parts)
+                loaded = _registry[key] = _Loaded(pipe, pipe_key)
             else:
                 base = next(iter(loaded.pipelines.values()))
                 try:
-                    pipe = cls.from_pipe(base, dtype=dtype)
+                    pipe = cls.from_pipe(base, dtype=dtype, **parts)
                 except ValueError as exc:
                     raise EngineConfigError(f"{name}: cannot build {cls.__name__} on {weights}: {exc}") from exc
                 pipe.set_progress_bar_config(disable=True)
-                loaded.pipelines[cls.__name__] = pipe
+                loaded.pipelines[pipe_key] = pipe
     return pipe, loaded.lock
 
 
-def _load(name: str, cls, weights: Path, dtype: torch.dtype, device: torch.device):
+def _load(name: str, cls, weights: Path, dtype: torch.dtype, device: torch.device, parts: dict):
     try:
-        pipe = cls.from_pretrained(weights, dtype=dtype, local_files_only=True)
+        pipe = cls.from_pretrained(weights, dtype=dtype, local_files_only=True, **parts)
     except Exception as exc:  # a truncated file, another version's config, no torchvision, ...
         raise EngineConfigError(f"{name}: cannot load {cls.__name__} from {weights}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
 
-def _check_weights(name: str, weights: Path, cls) -> None:
-    """A clear error for a missing or half-downloaded weights directory, before diffusers' own."""
+def _controlnet_dir(options: DiffusersOptions, cls) -> Path | None:
+    """The ControlNet directory a pipeline of ``cls`` gets; None for pipelines without one."""
+    if options.controlnet is None or "controlnet" not in cls._get_signature_keys(cls)[0]:
+        return None
+    return Path(options.controlnet).expanduser()
+
+
+def _shared_controlnet(name: str, directory: Path, dtype: str, device: torch.device):
+    """The process's ControlNet model in ``directory`` (the caller holds the registry lock)."""
+    key = (str(directory.resolve()), dtype, str(device))
+    if key not in _controlnets:
+        cls = _check_controlnet(name, directory)
+        try:
+            model = cls.from_pretrained(directory, dtype=DTYPES[dtype], local_files_only=True)
+        except Exception as exc:  # a truncated file, a config of another version, ...
+            raise EngineConfigError(f"{name}: cannot load {cls.__name__} from {directory}: {exc}") from exc
+        _controlnets[key] = model.to(device)
+    return _controlnets[key]
+
+
+def _check_controlnet(name: str, directory: Path):
+    """A clear error for a missing or half-downloaded ControlNet directory; its model class."""
+    config = directory / "config.json"
+    if not config.is_file():
+        what = "not found" if not directory.is_dir() else "incomplete"
+        raise EngineConfigError(f"{name} controlnet {what}: {directory} (expected config.json)")
+    try:
+        class_name = json.loads(config.read_text())["_class_name"]
+    except (ValueError, KeyError, TypeError):
+        raise EngineConfigError(f"{name} controlnet incomplete: {config} is not a diffusers model config") from None
+    cls = getattr(diffusers, class_name, None) if isinstance(class_name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.ModelMixin)):
+        raise EngineConfigError(f"{name} controlnet: diffusers {diffusers.__version__} has no model class "
+                                f"{class_name!r} (in {config})")
+    problem = _component_problem(directory)
+    if problem:
+        raise EngineConfigError(f"{name} controlnet incomplete: {directory} {problem}")
+    return cls
+
+
+def _check_weights(name: str, weights: Path, cls, supplied: tuple[str, ...] = ()) -> None:
+    """A clear error for a missing or half-downloaded weights directory, before diffusers' own;
+    ``supplied``: parts that come from elsewhere (a ControlNet of its own directory)."""
     index = weights / "model_index.json"
     if not index.is_file():
         what = "not found" if not weights.is_dir() else "incomplete"
@@ -457,7 +529,7 @@ def _check_weights(name: str, weights: Path, cls) -> None:
     except (ValueError, IndexError, TypeError) as exc:
         raise EngineConfigError(f"{name} weights incomplete: {index} is not a diffusers model index") from exc
     needed, _ = cls._get_signature_keys(cls)
-    missing = set(needed) - set(components) - set(cls._optional_components)
+    missing = set(needed) - set(components) - set(cls._optional_components) - set(supplied)
     if missing:
         raise EngineConfigError(
             f"{name}: {cls.__name__} needs {', '.join(sorted(missing))}, which {weights} lacks "
