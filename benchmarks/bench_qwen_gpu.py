@@ -19,8 +19,8 @@ Arms, alternating after one warm-up of each: bare = one QwenImagePipeline call w
 prompt_embeds (true CFG, true_cfg_scale 4.0); end-to-end = the real service (create_app,
 uvicorn in a thread, 1 worker): POST text2image qwen-image → poll every 50 ms → PNG
 downloaded. Benchmark seam: the in-memory pipeline is put in imagescope's
-diffusers_engine._registry under a fake weights path, so DiffusersTextToImageEngine uses it
-as if loaded; Settings.model_overrides binds qwen-image to that engine (and, for --tiny,
+diffusers_engine.register_pipeline under a fake weights path, so DiffusersTextToImageEngine
+uses it as if loaded; Settings.model_overrides binds qwen-image to that engine (and, for --tiny,
 allows its size).
 
 Measured on one H100 (goal: ≤ 12 s per 1328*1328 image, 50 steps, true CFG):
@@ -42,7 +42,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 import requests
 import torch
@@ -216,8 +215,7 @@ def main() -> None:
     # Text-encoder stand-in for the service path: every prompt encodes to the same embeddings.
     pipe._get_qwen_prompt_embeds = lambda prompt, device=None, dtype=None: (embeds, mask)
     options = DiffusersOptions(weights=FAKE_WEIGHTS, dtype=dtype_name, device=device, steps=steps)
-    key = (str(Path(FAKE_WEIGHTS).resolve()), dtype_name, str(torch.device(device)))
-    diffusers_engine._registry[key] = diffusers_engine._Loaded(pipe)  # benchmark seam: "loaded" weights
+    diffusers_engine.register_pipeline(options, pipe)  # the engine uses it as if loaded from FAKE_WEIGHTS
     engine = TimedEngine(DiffusersTextToImageEngine(ENGINE, options))
 
     def bare() -> float:

@@ -370,7 +370,7 @@ def test_a_missing_or_incomplete_weights_directory_is_named_when_the_file_is_rea
 
 
 def test_weights_paths_are_relative_to_the_models_file_and_preload_loads_them(tmp_path, weights):
-    from imagescope.engines import diffusers_engine
+    from imagescope.engines import diffusers_weights
 
     shutil.copytree(weights["qwen"], tmp_path / "models" / "Qwen-Image")
     path = write(tmp_path / "models", engine("qwen", "Qwen-Image", preload=True) + '[models]\n"qwen-image" = "qwen"\n')
@@ -378,7 +378,7 @@ def test_weights_paths_are_relative_to_the_models_file_and_preload_loads_them(tm
     assert bindings.engines["qwen"].options.weights == tmp_path / "models" / "Qwen-Image"
     assert bindings.preload == ("qwen",)
     bindings.load()
-    assert any(key[0] == str((tmp_path / "models" / "Qwen-Image").resolve()) for key in diffusers_engine._registry)
+    assert any(key[0] == str((tmp_path / "models" / "Qwen-Image").resolve()) for key in diffusers_weights.registry)
     with pytest.raises(ValueError, match="no engine named nope serves a model"):
         bindings.load(["nope"])
 

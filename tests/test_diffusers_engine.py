@@ -166,14 +166,14 @@ def test_threads_share_one_pipeline_and_get_what_they_would_alone(qwen_image):
 
 
 def test_engines_on_one_weights_directory_share_its_modules(qwen_image):
-    from imagescope.engines.diffusers_engine import _shared_pipeline
+    from imagescope.engines.diffusers_engine import shared_pipeline
 
     text = DiffusersTextToImageEngine("qwen-image", options(qwen_image))
     inpaint = DiffusersEditEngine("qwen-image-inpaint", options(qwen_image, "QwenImageInpaintPipeline"))
     text.load()
     inpaint.load()
-    text_pipe, text_lock = _shared_pipeline(text.name, text.options)
-    inpaint_pipe, inpaint_lock = _shared_pipeline(inpaint.name, inpaint.options)
+    text_pipe, text_lock = shared_pipeline(text.name, text.options)
+    inpaint_pipe, inpaint_lock = shared_pipeline(inpaint.name, inpaint.options)
     assert type(inpaint_pipe).__name__ == "QwenImageInpaintPipeline"
     assert inpaint_pipe.transformer is text_pipe.transformer
     assert inpaint_pipe.text_encoder is text_pipe.text_encoder
@@ -369,17 +369,17 @@ def test_controlnet_same_seed_same_pixels_another_control_image_another_picture(
 
 
 def test_controlnet_is_loaded_once_and_shares_the_qwen_image_modules(qwen_image, controlnet, tmp_path):
-    from imagescope.engines.diffusers_engine import _shared_pipeline
+    from imagescope.engines.diffusers_engine import shared_pipeline
 
     text = DiffusersTextToImageEngine("qwen-image", options(qwen_image, controlnet=controlnet))
     doodle, again = controlnet_engine(qwen_image, controlnet), controlnet_engine(qwen_image, controlnet)
     copy = shutil.copytree(controlnet, tmp_path / "another-controlnet")
     other = controlnet_engine(qwen_image, copy)
-    (text_pipe, lock), (pipe, doodle_lock) = (_shared_pipeline(e.name, e.options) for e in (text, doodle))
+    (text_pipe, lock), (pipe, doodle_lock) = (shared_pipeline(e.name, e.options) for e in (text, doodle))
     assert type(text_pipe).__name__ == "QwenImagePipeline"  # the option is the ControlNet pipelines' only
-    assert pipe is _shared_pipeline(again.name, again.options)[0]
+    assert pipe is shared_pipeline(again.name, again.options)[0]
     assert pipe.transformer is text_pipe.transformer and doodle_lock is lock
-    other_pipe = _shared_pipeline(other.name, other.options)[0]
+    other_pipe = shared_pipeline(other.name, other.options)[0]
     assert other_pipe is not pipe and other_pipe.controlnet is not pipe.controlnet
     assert other_pipe.transformer is text_pipe.transformer
 

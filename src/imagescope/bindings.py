@@ -249,7 +249,7 @@ class _ModelsFile:
             if not isinstance(pipeline, str):
                 raise self.error(f"{key}.{option}", f"must be a pipeline class name, not {pipeline!r}")
             try:
-                engines._pipeline_class(pipeline)
+                engines.pipeline_class(pipeline)
             except EngineConfigError as exc:
                 raise self.error(f"{key}.{option}", str(exc)) from None
         if "weights" not in options:
@@ -276,7 +276,7 @@ class _ModelsFile:
             raise self.error(key, f"a ControlNet runs on Qwen-Image (text-to-image) weights, not on "
                                   f"{entry.weights_class} ones")
         try:
-            engines._check_controlnet(entry.name, self._path(entry, "controlnet"))
+            engines.check_controlnet(entry.name, self._path(entry, "controlnet"))
         except EngineConfigError as exc:
             raise self.error(key, str(exc)) from None
 
@@ -379,10 +379,10 @@ class _ModelsFile:
 
     def _diffusers_engine(self, engines, entry: _Entry, key: str, pipeline: str, editing: bool):
         options = self._options(engines, entry, pipeline)
-        pipeline_class = engines._pipeline_class(pipeline)
-        supplied = ("controlnet",) if engines._controlnet_dir(options, pipeline_class) is not None else ()
+        pipeline_class = engines.pipeline_class(pipeline)
+        supplied = ("controlnet",) if engines.controlnet_dir(options, pipeline_class) is not None else ()
         try:  # the parts this pipeline needs are there: cheap, no weights are read
-            engines._check_weights(key, options.weights, pipeline_class, supplied)
+            engines.check_weights(key, options.weights, pipeline_class, supplied)
         except EngineConfigError as exc:
             raise self.error(f"engines.{entry.name}.weights", str(exc)) from None
         cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine
