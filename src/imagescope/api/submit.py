@@ -20,6 +20,8 @@ from ..editing import OSS_RESOLVE_HEADER
 from ..limits import admit_submission
 from ..request import GenerationRequest
 from ..taskstore import TaskRecord
+from . import reply, require_async
+from .fields import parse_body
 
 # (name, reference) → the reference the task keeps (see editing.EditInputs.take)
 TakeImage = Callable[[str, str], str]
@@ -51,3 +53,11 @@ async def accept_task(request: Request, who: Caller, endpoint: str, body: dict[s
     task = await run_in_threadpool(accept)
     services.dispatcher.submit(task.id)
     return task
+
+
+async def create_task(request: Request, who: Caller, endpoint: str, parse: Parse) -> dict:
+    """An asynchronous route's whole answer: ``X-DashScope-Async: enable`` required, the body
+    accepted as a task, ``{"output": {"task_id", "task_status": "PENDING"}}``."""
+    require_async(request)
+    task = await accept_task(request, who, endpoint, parse_body(await request.body()), parse)
+    return reply(request, {"output": {"task_id": task.id, "task_status": task.status.value}})

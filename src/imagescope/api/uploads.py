@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..accounts import Caller
 from ..errors import ApiError, invalid_parameter
-from ..uploads import MAX_UPLOAD_BYTES, upload_refused
+from ..uploads import MAX_UPLOAD_BYTES
 from . import reply
 from .auth import caller
 

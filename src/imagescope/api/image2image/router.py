@@ -6,10 +6,8 @@ from fastapi import APIRouter, Depends, Request
 
 from ...accounts import Caller
 from ...catalog import IMAGE2IMAGE
-from .. import reply, require_async
 from ..auth import caller
-from ..fields import parse_body
-from ..submit import accept_task
+from ..submit import create_task
 from .protocol import to_edit_request
 
 router = APIRouter()
@@ -17,7 +15,4 @@ router = APIRouter()
 
 @router.post("/api/v1/services/aigc/image2image/image-synthesis")
 async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> dict:
-    require_async(request)
-    body = parse_body(await request.body())
-    task = await accept_task(request, who, IMAGE2IMAGE, body, to_edit_request)
-    return reply(request, {"output": {"task_id": task.id, "task_status": task.status.value}})
+    return await create_task(request, who, IMAGE2IMAGE, to_edit_request)

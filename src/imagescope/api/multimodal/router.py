@@ -25,10 +25,10 @@ from ...accounts import Caller
 from ...catalog import IMAGE_GENERATION, MULTIMODAL
 from ...errors import ApiError, request_timeout, task_error
 from ...taskstore import TERMINAL, TaskRecord, TaskStatus
-from .. import reply, require_async
+from .. import reply
 from ..auth import caller
 from ..fields import obj, parse_body
-from ..submit import accept_task
+from ..submit import accept_task, create_task
 from .protocol import render_answer, render_chunk, render_last_chunk, to_generation_request
 
 router = APIRouter()
@@ -68,10 +68,7 @@ async def generation(request: Request, who: Caller = Depends(caller)):
 
 @router.post("/api/v1/services/aigc/image-generation/generation")
 async def image_generation(request: Request, who: Caller = Depends(caller)) -> dict:
-    require_async(request)
-    body = parse_body(await request.body())
-    task = await accept_task(request, who, IMAGE_GENERATION, body, partial(to_generation_request, streaming=False))
-    return reply(request, {"output": {"task_id": task.id, "task_status": task.status.value}})
+    return await create_task(request, who, IMAGE_GENERATION, partial(to_generation_request, streaming=False))
 
 
 def _failure(task: TaskRecord) -> ApiError:
