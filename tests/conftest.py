@@ -36,6 +36,7 @@ class Server:
     key: str = ""
     proc: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
+    command_prefix: list[str] = field(default_factory=list)  # e.g. setpriv: run the server with fewer privileges
 
     @property
     def url(self) -> str:
@@ -49,7 +50,7 @@ class Server:
         env = self._env()
         self.output = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imagescope", "serve", "--port", str(self.port)],
+            [*self.command_prefix, sys.executable, "-m", "imagescope", "serve", "--port", str(self.port)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -56,6 +56,10 @@ class UnknownWorkspace(ValueError):
     pass
 
 
+class WorkspaceExists(ValueError):
+    """An account's workspace names are unique: a key or header may name one by its name."""
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -95,6 +99,9 @@ class Accounts:
     def create_workspace(self, account: str, name: str) -> WorkspaceInfo:
         with Session(self.engine) as session, session.begin():
             owner = self._account(session, account)
+            taken = session.scalar(select(Workspace.id).where(Workspace.account_id == owner.id, Workspace.name == name))
+            if taken is not None:
+                raise WorkspaceExists(f"account '{owner.name}' already has a workspace '{name}'")
             row = self._add_workspace(session, owner, name)
             return WorkspaceInfo(row.id, owner.name, row.name)
 

@@ -10,25 +10,30 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .api import admin, files, models, uploads
+from .api.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
 from .api.image2image import router as image2image
 from .api.multimodal import router as multimodal
 from .api.tasks import router as tasks
 from .api.text2image import router as text2image
 from .config import Settings
 from .engines import Engine
-from .errors import ApiError, body_invalid, internal_error, url_not_found
+from .errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
 from .services import Services, build_services
+from .storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 
 def _error(request: Request, error: ApiError) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
+    # A message is UTF-8 on the wire: a lone surrogate that slipped into one is shown escaped.
+    message = error.message.encode("utf-8", "backslashreplace").decode()
     return JSONResponse(  # RequestIds adds the X-Request-Id header
-        {"request_id": request_id, "code": error.code, "message": error.message}, status_code=error.status
+        {"request_id": request_id, "code": error.code, "message": message}, status_code=error.status
     )
 
 
@@ -59,6 +64,10 @@ class RequestIds:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ApiError as exc:  # refused by a middleware before any route ran (BodyLimit)
+            if response_started:
+                raise
+            await _error(Request(scope), exc)(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if response_started:
@@ -90,11 +99,21 @@ def create_app(settings: Settings | None = None, engines: dict[str, Engine] | No
     def metrics() -> Response:
         return Response(services.metrics.render(), media_type=services.metrics.content_type)
 
+    # The last added runs first: request ids around everything, then the body caps.
+    app.add_middleware(BodyLimit, caps=BodyCaps(family_caps(services.catalog), services.settings.max_body_bytes))
     app.add_middleware(RequestIds, services=services)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
         return _error(request, exc)
+
+    @app.exception_handler(StorageUnavailable)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def service_fault(request: Request, exc: Exception):
+        # Storage or the database failing is the service's trouble: clients retry a 503.
+        log.warning("request %s: service fault: %s", request.state.request_id, exc)
+        return _error(request, service_unavailable())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -102,8 +121,12 @@ def create_app(settings: Settings | None = None, engines: dict[str, Engine] | No
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if isinstance(exc, BodyTooLarge):
+            return _error(request, exc.error)
         if exc.status_code == 404:
             return _error(request, url_not_found())
+        if exc.status_code == 400:  # Starlette's form and body parsers: their words stay here
+            return _error(request, body_invalid())
         return _error(request, ApiError(exc.status_code, "BadRequest", str(exc.detail)))
 
     return app

@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .errors import invalid_parameter, model_not_found
+from .errors import invalid_parameter, model_not_found, shown
 from .inputs import ImageRules
 
 SEED_MAX = 2147483647
 NEGATIVE_PROMPT_MAX = 500
-_SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*\*\s*(\d{1,5})\s*$")
+_SIZE_RE = re.compile(r"^\s*([0-9]{1,5})\s*\*\s*([0-9]{1,5})\s*$")  # ASCII digits only: never "²"
 
 
 class SizeRule(Protocol):
@@ -221,7 +221,7 @@ def parse_size(value: object, rule: SizeRule) -> tuple[int, int]:
     match = _SIZE_RE.match(value) if isinstance(value, str) else None
     if match is None:
         raise invalid_parameter(
-            f"parameters.size must be a string of the form width*height, got {value!r}"
+            f"parameters.size must be a string of the form width*height, got {shown(value)}"
         )
     width, height = int(match[1]), int(match[2])
     if (why := rule.check(width, height)) is not None:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .accounts import DEFAULT_ACCOUNT, Accounts, UnknownWorkspace
+from .accounts import DEFAULT_ACCOUNT, Accounts, UnknownWorkspace, WorkspaceExists
 from .config import Settings
 from .db import make_engine
 from .usage import GRANULARITIES, usage_report
@@ -169,7 +169,11 @@ def accounts_free_only(account: str, enable: bool = typer.Option(True, "--on/--o
 @workspaces_app.command("create")
 def workspaces_create(account: str, name: str) -> None:
     """Create a workspace in an account; its id is the last line of the output."""
-    info = _accounts(Settings.from_env()).create_workspace(account, name)
+    try:
+        info = _accounts(Settings.from_env()).create_workspace(account, name)
+    except WorkspaceExists as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
     console.print(f"Workspace '{info.name}' of account '{info.account}':")
     print(info.id)
 

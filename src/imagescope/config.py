@@ -38,6 +38,8 @@ class Settings:
     purge_interval_s: float = 60.0
     public_url: str = ""  # base of result URLs; empty: the Host the client used
     max_attempts: int = 2  # runs of a task interrupted by a crash before it is FAILED
+    # A task the storage or database failed under waits in the queue; FAILED this long after its first such fault.
+    fault_retry_s: float = 900.0
     lease_s: float = 30.0  # a RUNNING task whose process stopped renewing this long runs again
     sync_timeout_s: float = 600.0  # a synchronous call waits this long for its task at most
     admin_token: str = ""  # Bearer token of the admin API (/admin/v1); empty: admin API off
@@ -52,6 +54,7 @@ class Settings:
     # Deployment-wide replacements of catalog values: {model or "*": {field: value}}.
     model_overrides: dict = field(default_factory=dict)
     models_file: Path | None = None  # which engine serves each model (bindings.py); None: built-in
+    max_body_bytes: int = 0  # cap of request bodies carrying images; 0: what the catalog's largest needs
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -65,12 +68,14 @@ class Settings:
             "IMAGESCOPE_URL_TTL_SECONDS": ("url_ttl_s", float),
             "IMAGESCOPE_PURGE_INTERVAL_SECONDS": ("purge_interval_s", float),
             "IMAGESCOPE_MAX_ATTEMPTS": ("max_attempts", int),
+            "IMAGESCOPE_FAULT_RETRY_SECONDS": ("fault_retry_s", float),
             "IMAGESCOPE_LEASE_SECONDS": ("lease_s", float),
             "IMAGESCOPE_SYNC_TIMEOUT_SECONDS": ("sync_timeout_s", float),
             "IMAGESCOPE_INPUT_CONNECT_TIMEOUT_SECONDS": ("input_connect_timeout_s", float),
             "IMAGESCOPE_INPUT_READ_TIMEOUT_SECONDS": ("input_read_timeout_s", float),
             "IMAGESCOPE_INPUT_TOTAL_TIMEOUT_SECONDS": ("input_total_timeout_s", float),
             "IMAGESCOPE_INPUT_MAX_REDIRECTS": ("input_max_redirects", int),
+            "IMAGESCOPE_MAX_BODY_BYTES": ("max_body_bytes", int),
         }
         for name, (attr, kind) in number_fields.items():
             if v := env.get(name):

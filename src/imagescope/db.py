@@ -76,6 +76,10 @@ class Task(Base):
     # The process running it, and until when it counts as alive (renewed while it runs).
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Service faults (storage or database failing under a run): when the first one sent the task
+    # back to the queue (its retry deadline counts from there), and when it may be claimed again.
+    faulted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    retry_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     # JSON list, one entry per image (or text part); while RUNNING, the entries made so far.
     results: Mapped[str | None] = mapped_column(Text, nullable=True)
     progress: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, while RUNNING

@@ -52,7 +52,7 @@ class EditInputs:
             raise url_scheme_unsupported(scheme)  # file:// is the SDK's to upload; others unknown
         decode_image(data, rules)  # format, bytes, dimensions, bombs, corruption
         key = f"{task_id}/inputs/{name.replace('[', '').replace(']', '')}"
-        self.storage.save(key, data)
+        self.storage.save(key, data)  # StorageUnavailable: the submission answers 503
         return STORED + key
 
     def _upload(self, reference: str, account_id: int) -> bytes:
@@ -64,10 +64,10 @@ class EditInputs:
     def load(self, reference: str, rules: ImageRules, mode: str = "RGB") -> InputImage:
         """The image behind a kept reference (downloads http(s) now)."""
         if reference.startswith(STORED):
-            path = self.storage.open_path(reference.removeprefix(STORED))
-            if path is None:
+            data = self.storage.read(reference.removeprefix(STORED))  # StorageUnavailable: not the task's fault
+            if data is None:
                 raise invalid_parameter("The input image is no longer stored.")
-            return decode_image(path.read_bytes(), rules, mode)
+            return decode_image(data, rules, mode)
         return self.fetcher.fetch(reference, rules, mode=mode)
 
 

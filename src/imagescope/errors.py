@@ -14,6 +14,19 @@ class ApiError(Exception):
         self.message = message
 
 
+SHOWN_CHARS = 48  # an error message repeats at most this much of a bad value
+
+
+def shown(value: object) -> str:
+    """A bad value as an error message repeats it: its ``repr``, ASCII only, cut short, so a
+    1 MB value never makes a 1 MB error and no lone surrogate can break the error body."""
+    try:
+        text = ascii(value)
+    except ValueError:  # an int past Python's digit limit
+        return "<a number too long to show>"
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
 def invalid_parameter(message: str) -> ApiError:
     return ApiError(400, "InvalidParameter", message)
 
@@ -75,3 +88,9 @@ INTERRUPTED_CODE = "InternalError.Interrupted"
 INTERRUPTED_MESSAGE = (
     "The task was interrupted by a service restart and could not be completed, please try again."
 )
+
+
+def service_unavailable() -> ApiError:
+    """Storage or the database failed for the service's reasons: nothing was accepted. 503 is
+    the status HTTP clients treat as "try again" (the dashscope SDK repeats 503 task queries)."""
+    return ApiError(503, "ServiceUnavailable", "Service temporarily unavailable, please try again later.")

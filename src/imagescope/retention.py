@@ -1,6 +1,7 @@
 """Background upkeep of the task store.
 
-- Retention: after the task lifetime (24 h by default) a task and its files are purged.
+- Retention: after the task lifetime (24 h by default) a task and its files are purged, and
+  temporary files of a process that stopped mid-write are swept.
 - Leases: this process renews the leases of the tasks it runs, and hands tasks whose
   lease ran out (their process died) back to the queue.
 """
@@ -16,6 +17,11 @@ from .taskstore import TaskStore
 from .uploads import UPLOAD_TTL_S, Uploads
 
 log = logging.getLogger(__name__)
+
+# A save writes ``*.tmp`` and renames it within milliseconds; one this old was left by a process
+# that stopped in between (a failed save removes its own). The sweep walks every file: hourly.
+STALE_TEMPORARY_S = 600.0
+SWEEP_INTERVAL_S = 3600.0
 
 
 class Periodic:
@@ -59,6 +65,7 @@ class Purger(Periodic):
         self.store = store
         self.storage = storage
         self.ttl_s = ttl_s
+        self._swept = 0.0  # the first tick sweeps
 
     def purge_once(self) -> list[str]:
         ids = self.store.purge(older_than=time.time() - self.ttl_s)
@@ -66,6 +73,10 @@ class Purger(Periodic):
             self.storage.delete_task(task_id)
         if ids:
             log.info("purged %d expired tasks", len(ids))
+        if time.time() - self._swept >= SWEEP_INTERVAL_S:
+            self._swept = time.time()
+            if swept := self.storage.sweep_temporary(older_than=time.time() - STALE_TEMPORARY_S):
+                log.info("removed %d stale temporary files", swept)
         if self.uploads is not None:
             self.uploads.purge(time.time() - UPLOAD_TTL_S)
         return ids

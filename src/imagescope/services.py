@@ -103,6 +103,7 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         edit_inputs=edit_inputs,
         owner=owner,
         lease_s=settings.lease_s,
+        fault_retry_s=settings.fault_retry_s,
     )
     return Services(
         settings=settings,

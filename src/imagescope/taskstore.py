@@ -6,6 +6,9 @@ process dies its leases run out and ``recover_expired`` hands those tasks to the
 (or FAILs them once they have used their attempts), so one process of several can
 restart alone without anyone re-running another's live tasks.
 
+A run stopped by a service fault (faults.py) is not the task's failure: ``defer`` puts it back
+PENDING, claimable after ``retry_at``, without spending an attempt, until its deadline runs out.
+
 Every accepted task also gets an ``Invocation`` row that outlives the task's purge:
 the usage reports count those.
 """
@@ -24,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from .accounts import Caller
 from .db import Invocation, Task, write_locked
-from .errors import INTERRUPTED_CODE, INTERRUPTED_MESSAGE
+from .errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INTERRUPTED_CODE, INTERRUPTED_MESSAGE
+from .faults import retry_delay
 from .request import GenerationRequest
 
 
@@ -181,14 +185,15 @@ class TaskStore:
         account/model wait PENDING, and tasks behind them are not held up. The claim
         is leased to ``owner`` for ``lease_s`` seconds (see ``renew``).
         """
+        claimable = (Task.status == TaskStatus.PENDING, Task.retry_at.is_(None) | (Task.retry_at <= time.time()))
         # Idle workers poll: look without the write lock first, so polling never blocks submissions.
         with Session(self.engine) as session:
-            if session.scalar(select(Task.id).where(Task.status == TaskStatus.PENDING).limit(1)) is None:
+            if session.scalar(select(Task.id).where(*claimable).limit(1)) is None:
                 return None
         with write_locked(self.engine) as session:
             candidates = session.execute(
                 select(Task.id, Task.account_id, Task.model)
-                .where(Task.status == TaskStatus.PENDING)
+                .where(*claimable)
                 .order_by(Task.submit_time)
                 .limit(scan)
             ).all()
@@ -315,6 +320,43 @@ class TaskStore:
             task_id, (TaskStatus.PENDING, TaskStatus.RUNNING), TaskStatus.FAILED, *conditions,
             code=code, message=message,
         )
+
+    def defer(self, task_id: str, owner: str, deadline_s: float) -> TaskStatus | None:
+        """A service fault stopped ``owner``'s run: RUNNING → PENDING, partial results dropped,
+        claimable after ``retry_delay``, the run not counted as an attempt (those are for crashes);
+        FAILED (InternalError) once ``deadline_s`` has passed since its first fault. None: not ours."""
+        mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
+        with write_locked(self.engine) as session:
+            row = session.scalar(select(Task).where(*mine))
+            if row is None:
+                return None
+            now = time.time()
+            first = row.faulted_at if row.faulted_at is not None else now
+            row.results = row.progress = None
+            if now - first < deadline_s:
+                row.status = TaskStatus.PENDING
+                row.faulted_at, row.retry_at = first, now + retry_delay(now - first)
+                row.attempts, row.scheduled_time = max(row.attempts - 1, 0), None
+                row.lease_owner = row.lease_until = None
+                return TaskStatus.PENDING
+            row.status, row.end_time = TaskStatus.FAILED, now
+            row.code, row.message = INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
+            session.flush()
+            self._ended(session, row)
+        self._notify(row)
+        return TaskStatus.FAILED
+
+    def fail_overdue(self, faulted_before: float) -> list[str]:
+        """PENDING tasks whose first service fault was before ``faulted_before`` → FAILED
+        (InternalError): their deadline ran out while the workers were paused."""
+        overdue = (Task.status == TaskStatus.PENDING, Task.faulted_at < faulted_before)
+        with Session(self.engine) as session:
+            ids = list(session.scalars(select(Task.id).where(*overdue)))
+        return [
+            task_id for task_id in ids
+            if self._end(task_id, (TaskStatus.PENDING,), TaskStatus.FAILED, overdue[1],
+                         code=INTERNAL_ERROR_CODE, message=INTERNAL_ERROR_MESSAGE)
+        ]
 
     def recover_expired(self, max_attempts: int) -> tuple[list[str], list[str]]:
         """RUNNING tasks whose lease ran out (their process died) run again, or FAIL once

@@ -6,6 +6,10 @@
    with the policy, its signature and ``key = upload_dir/filename``; we check all three.
 3. Requests name ``oss://{key}`` with ``X-DashScope-OssResourceResolve: enable``; the key
    resolves to the stored file when it lies in an upload directory of the caller's account.
+
+Every key read here (the upload's, an ``oss://`` input's) is confined the same way: made of
+plain names only (``plain_key``), then compared with the caller's prefix. ``imagescope/1/../2/…``
+starts with account 1's prefix but names account 2's file, hence the first step.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import base64
 import hashlib
 import hmac
 import json
-import posixpath
 import time
 import uuid
+from urllib.parse import unquote
 from dataclasses import dataclass
 
 from .errors import ApiError
@@ -28,8 +32,44 @@ UPLOAD_TTL_S = 48 * 3600  # what the hosted service keeps uploads for
 ACCESS_KEY_ID = "imagescope"
 
 
+UPLOADS_ROOT = "imagescope"
+MAX_NAME_BYTES = 255  # one path segment on every common file system
+
+
 def upload_refused(message: str) -> ApiError:
     return ApiError(403, "AccessDenied", message)
+
+
+def invalid_object_name() -> ApiError:
+    return ApiError(400, "InvalidObjectName", "The specified object is not valid.")
+
+
+def account_prefix(account_id: int) -> str:
+    return f"{UPLOADS_ROOT}/{account_id}/"
+
+
+def plain_name(segment: str) -> bool:
+    """One path segment that names a file and nothing else: not empty, ``.`` or ``..``; no
+    slash, backslash, NUL or other control character; valid UTF-8 of at most 255 bytes. Its
+    percent-decoded forms must pass too (``%2e%2e``, ``%2f``, ``%5c``, ``%00``, twice encoded)."""
+    for _ in range(3):
+        if segment in ("", ".", "..") or any(c in "/\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in segment):
+            return False
+        try:
+            if len(segment.encode()) > MAX_NAME_BYTES:
+                return False
+        except UnicodeEncodeError:  # a lone surrogate
+            return False
+        decoded = unquote(segment)
+        if decoded == segment:
+            return True
+        segment = decoded
+    return False  # still encoded after three rounds: no honest name looks like that
+
+
+def plain_key(key: str) -> bool:
+    """A storage key of plain names joined by single slashes: nothing in it can climb out."""
+    return all(plain_name(segment) for segment in key.split("/"))
 
 
 @dataclass(frozen=True)
@@ -49,7 +89,7 @@ class Uploads:
 
     def policy_for(self, account_id: int, upload_host: str) -> dict:
         """The ``output`` of getPolicy, shaped as the SDK reads it."""
-        upload_dir = f"imagescope/{account_id}/{uuid.uuid4().hex}"
+        upload_dir = account_prefix(account_id) + uuid.uuid4().hex
         document = {
             "expiration": time.time() + POLICY_TTL_S,
             "conditions": [["content-length-range", 0, MAX_UPLOAD_BYTES], ["starts-with", "$key", upload_dir + "/"]],
@@ -70,7 +110,8 @@ class Uploads:
 
     def check(self, policy: str, signature: str, key: str) -> Policy:
         """The policy, if it is ours, unexpired, and ``key`` lies directly in its directory."""
-        if not policy or not signature or not hmac.compare_digest(self._sign(policy), signature):
+        signed = policy.isascii() and signature.isascii()  # base64 both; compare_digest wants ASCII
+        if not policy or not signature or not signed or not hmac.compare_digest(self._sign(policy), signature):
             raise upload_refused("The request signature we calculated does not match the signature you provided.")
         document = json.loads(base64.b64decode(policy))
         if document["expiration"] < time.time():
@@ -78,8 +119,10 @@ class Uploads:
         conditions = {c[0]: c[1:] for c in document["conditions"]}
         prefix = conditions["starts-with"][1]
         name = key[len(prefix):] if key.startswith(prefix) else ""
-        if not name or "/" in name or name in (".", "..") or posixpath.normpath(key) != key:
+        if not name or "/" in name or "\\" in name:
             raise upload_refused("Invalid according to Policy: Policy Condition failed: [\"starts-with\", \"$key\"]")
+        if not plain_name(name):
+            raise invalid_object_name()
         return Policy(prefix.rstrip("/"), document["expiration"], conditions["content-length-range"][1])
 
     def save(self, key: str, data: bytes) -> None:
@@ -90,10 +133,9 @@ class Uploads:
     def read(self, oss_url: str, account_id: int) -> bytes | None:
         """The bytes of ``oss://{key}`` if the caller's account uploaded them, else None."""
         key = oss_url.removeprefix("oss://")
-        if not key.startswith(f"imagescope/{account_id}/"):
+        if not plain_key(key) or not key.startswith(account_prefix(account_id)):
             return None
-        path = self.storage.open_path(key)
-        return path.read_bytes() if path else None
+        return self.storage.read(key)
 
     def purge(self, older_than: float) -> int:
         """Delete uploads older than ``older_than`` (Unix seconds); returns how many."""

@@ -6,12 +6,18 @@ an interleaved answer) is published as it is made, with the engine's progress, s
 query and streamed responses see them; a cancel is noticed there and stops the engine
 between steps. A failing image becomes a per-image ``{code, message}`` entry; the task FAILS
 only when no image was made.
+
+A service fault under a run (storage or database failing, see faults.py) is not the task's:
+the run stops, the task goes back to the queue with a backoff (what it wrote is discarded,
+its kept inputs stay) and this process's workers claim nothing more until a probe write
+succeeds. It FAILS only when its fault deadline (``fault_retry_s`` from its first fault) runs out.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -24,10 +30,11 @@ from .db import Task
 from .editing import EditInputs, load_inputs, output_size
 from .engines import Canceled, EditJob, Engine, EngineConfigError, ImageJob
 from .errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, ApiError
+from .faults import SERVICE_FAULTS, Breaker
 from .limits import effective_limits
 from .rewriter import Rewriter
 from .storage import LocalStorage
-from .taskstore import TaskRecord, TaskStore
+from .taskstore import TaskRecord, TaskStatus, TaskStore
 from .watermark import apply_watermark
 
 log = logging.getLogger(__name__)
@@ -87,24 +94,53 @@ class Worker:
     edit_inputs: EditInputs
     owner: str  # this process, as named in the leases of the tasks it runs
     lease_s: float
+    # A task that met a service fault is FAILED once this long has passed since its first one.
+    fault_retry_s: float = 900.0
+    breaker: Breaker = field(init=False)
+    # Tasks whose return to the queue failed too (the database was down): returned before any claim.
+    _unsettled: set[str] = field(init=False, default_factory=set)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.breaker = Breaker(self._probe)
 
     def run_next(self) -> bool:
-        """Claim and run the next task that may run now; False if there is none."""
-        task_id = self.store.claim_next(self._concurrency, self.owner, self.lease_s)
+        """Claim and run the next task that may run now; False if there is none (or while
+        storage or the database is failing)."""
+        if not self.breaker.allows() or not self._settled():
+            return False
+        try:
+            task_id = self.store.claim_next(self._concurrency, self.owner, self.lease_s)
+        except SERVICE_FAULTS as exc:
+            log.warning("cannot claim tasks now: %s", exc)
+            self.breaker.trip()
+            return False
         if task_id is None:
             return False
         self.execute(task_id)
         return True
 
     def execute(self, task_id: str) -> None:
-        """Run a task this worker has claimed (it is RUNNING) to its end."""
-        task = self.store.get(task_id)
-        run = _Run(self.store, task_id, self.owner, task.request.n)
+        """Run a task this worker has claimed (it is RUNNING) to its end, or back to the queue."""
         try:
+            self._run(task_id)
+        except SERVICE_FAULTS as exc:  # from the run, or from recording how it ended
+            log.warning("task %s goes back to the queue: %s", task_id, exc)
+            self.breaker.trip()
+            self._defer(task_id)
+        else:
+            self.breaker.healthy()
+
+    def _run(self, task_id: str) -> None:
+        try:
+            task = self.store.get(task_id)
+            run = _Run(self.store, task_id, self.owner, task.request.n)
             actual_prompt = self._generate(task, run)
         except Canceled:
             log.info("task %s stopped: canceled, or no longer this worker's", task_id)
             return
+        except SERVICE_FAULTS:
+            raise
         except ApiError as exc:  # the request's input images: cannot be fetched, or are not acceptable
             log.info("task %s failed: %s", task_id, exc)
             self.store.fail(task_id, exc.code, exc.message, owner=self.owner)
@@ -114,6 +150,44 @@ class Worker:
             self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, owner=self.owner)
             return
         self.store.complete(task_id, self.owner, run.results, actual_prompt, on_images=self._bill)
+
+    def _defer(self, task_id: str) -> None:
+        """Back to the queue (or FAILED past its deadline), then drop what this run wrote.
+        Files go after the task is back: it cannot be claimed again before ``retry_at``, and
+        while it is still ours no other run can be writing them."""
+        try:
+            status = self.store.defer(task_id, self.owner, self.fault_retry_s)
+        except SERVICE_FAULTS:
+            with self._lock:
+                self._unsettled.add(task_id)
+            return
+        if status is None:
+            return  # canceled meanwhile, or another process's now
+        if status == TaskStatus.FAILED:
+            log.error("task %s failed: storage or database failing for %.0f s", task_id, self.fault_retry_s)
+        self.storage.discard_outputs(task_id)
+
+    def _settled(self) -> bool:
+        """Return the tasks whose return to the queue failed; False while some still cannot be."""
+        with self._lock:
+            pending, self._unsettled = self._unsettled, set()
+        for task_id in pending:
+            self._defer(task_id)
+        if self._unsettled:
+            self.breaker.trip()
+            return False
+        return True
+
+    def _probe(self) -> None:
+        """The breaker's probe: tasks past their fault deadline fail while the workers wait,
+        then a small write under the files directory must succeed."""
+        try:
+            failed = self.store.fail_overdue(time.time() - self.fault_retry_s)
+        except SERVICE_FAULTS:
+            failed = []
+        if failed:
+            log.error("%d tasks failed: storage or database failing for %.0f s", len(failed), self.fault_retry_s)
+        self.storage.probe()
 
     def _concurrency(self, session: Session, account_id: int, model: str) -> int:
         return effective_limits(session, account_id, self.catalog.models[model]).concurrency
@@ -174,8 +248,8 @@ class Worker:
             key = f"{task.id}/{part}.png"
             self.storage.save(key, encode_png(image.convert("RGB")))
             result = {"index": part, "file": key, "width": width, "height": height}
-        except Canceled:
-            raise
+        except (Canceled, *SERVICE_FAULTS):
+            raise  # a cancel, or the service's trouble: the run stops, no per-image error
         except ValueError as exc:  # the engine cannot do this job as asked
             log.info("task %s image %d refused: %s", task.id, index, exc)
             result = {"index": part, "code": "InvalidParameter", "message": str(exc)}

@@ -10,15 +10,16 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import asdict
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..accounts import Accounts, UnknownWorkspace
+from ..accounts import Accounts, UnknownWorkspace, WorkspaceExists
 from ..db import Account, LedgerEntry
-from ..errors import ApiError, invalid_parameter, url_not_found
+from ..errors import ApiError, invalid_parameter, shown, url_not_found
 from ..usage import GRANULARITIES, usage_report
 from . import reply
 
@@ -39,35 +40,56 @@ router = APIRouter(prefix="/admin/v1", dependencies=[Depends(admin)])
 def _existing(accounts: Accounts, name: str):
     info = accounts.get_account(name)
     if info is None:
-        raise ApiError(404, "NotFound", f"Account '{name}' does not exist.")
+        raise ApiError(404, "NotFound", f"Account {shown(name)} does not exist.")
     return info
 
 
-class NewAccount(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+def _unicode(value: str) -> str:
+    """No lone surrogates: a name is stored and shown as UTF-8."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode") from None
+    return value
 
 
-class NewKey(BaseModel):
-    name: str = ""
-    workspace: str | None = None  # id or name; default workspace when absent
+# Names as stored (String(128) columns); counts within what a database integer holds with room.
+Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_unicode)]
+Label = Annotated[str, Field(max_length=128), AfterValidator(_unicode)]
+MAX_COUNT = 10**9
 
 
-class NewWorkspace(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+class AdminBody(BaseModel):
+    """Admin bodies take exactly their types: ``"yes"`` is not a boolean, ``"5"`` not a number."""
+
+    model_config = ConfigDict(strict=True)
 
 
-class Limits(BaseModel):
-    model: str = "*"
-    submit_rps: int | None = Field(default=None, ge=1)
-    concurrency: int | None = Field(default=None, ge=1)
+class NewAccount(AdminBody):
+    name: Name
 
 
-class Quota(BaseModel):
-    model: str = "*"
-    free_quota: int = Field(ge=0)
+class NewKey(AdminBody):
+    name: Label = ""
+    workspace: Name | None = None  # id or name; default workspace when absent
 
 
-class FreeOnly(BaseModel):
+class NewWorkspace(AdminBody):
+    name: Name
+
+
+class Limits(AdminBody):
+    model: Name = "*"
+    submit_rps: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+
+
+class Quota(AdminBody):
+    model: Name = "*"
+    free_quota: int = Field(ge=0, le=MAX_COUNT)
+
+
+class FreeOnly(AdminBody):
     free_only: bool
 
 
@@ -98,7 +120,7 @@ def list_keys(request: Request, accounts: Accounts = Depends(admin)) -> dict:
 
 @router.delete("/keys/{key_id}")
 def revoke_key(key_id: int, request: Request, accounts: Accounts = Depends(admin)) -> dict:
-    if not accounts.revoke(key_id):
+    if not 0 < key_id < 2**63 or not accounts.revoke(key_id):  # beyond a database integer: no such key
         raise ApiError(404, "NotFound", f"No active key with id {key_id}.")
     return reply(request, {"revoked": key_id})
 
@@ -106,7 +128,11 @@ def revoke_key(key_id: int, request: Request, accounts: Accounts = Depends(admin
 @router.post("/accounts/{name}/workspaces")
 def create_workspace(name: str, body: NewWorkspace, request: Request, accounts: Accounts = Depends(admin)) -> dict:
     _existing(accounts, name)
-    return reply(request, {"workspace": asdict(accounts.create_workspace(name, body.name))})
+    try:
+        workspace = accounts.create_workspace(name, body.name)
+    except WorkspaceExists as exc:
+        raise ApiError(409, "Conflict", f"{exc}.") from None
+    return reply(request, {"workspace": asdict(workspace)})
 
 
 @router.get("/workspaces")
@@ -144,8 +170,9 @@ def _window(start: float | None, end: float | None, default_span: float) -> tupl
 def usage(
     request: Request,
     granularity: str = Query("hour"),
-    start: float | None = Query(None, description="Unix seconds; default: 24 h (hour) or 30 days (day) back"),
-    end: float | None = Query(None, description="Unix seconds; default: now"),
+    start: float | None = Query(None, allow_inf_nan=False,
+                                description="Unix seconds; default: 24 h (hour) or 30 days (day) back"),
+    end: float | None = Query(None, allow_inf_nan=False, description="Unix seconds; default: now"),
     account: str | None = None,
     model: str | None = None,
 ) -> dict:
@@ -162,8 +189,8 @@ def ledger(
     request: Request,
     account: str | None = None,
     model: str | None = None,
-    start: float | None = None,
-    end: float | None = None,
+    start: float | None = Query(None, allow_inf_nan=False),
+    end: float | None = Query(None, allow_inf_nan=False),
     limit: int = Query(1000, ge=1, le=10000),
 ) -> dict:
     """Ledger rows, newest first (at most ``limit``), and the totals of every matching row."""

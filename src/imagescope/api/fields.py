@@ -7,17 +7,40 @@ import secrets
 from typing import Any
 
 from ..catalog import SEED_MAX, ModelSpec
-from ..errors import body_invalid, invalid_parameter
+from ..errors import body_invalid, invalid_parameter, shown
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
+    """A JSON object, or the hosted "Required body invalid" error: not JSON, not an object,
+    nested too deep for the parser, or holding a lone surrogate (``"\\ud800"``), which no
+    UTF-8 text — a database row, an error body — can carry."""
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise body_invalid() from None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or not encodable(body):
         raise body_invalid()
     return body
+
+
+def encodable(value: object) -> bool:
+    """Whether every string (key or value) in a parsed JSON value is valid Unicode: no lone
+    surrogates. Iterative, and ASCII strings (data: URIs) are not copied."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return False
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def obj(body: dict, name: str, required: bool) -> dict:
@@ -36,9 +59,9 @@ def integer(params: dict, name: str, low: int, high: int, default: int | None) -
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_parameter(f"parameters.{name} must be an integer, got {value!r}")
+        raise invalid_parameter(f"parameters.{name} must be an integer, got {shown(value)}")
     if not low <= value <= high:
-        raise invalid_parameter(f"parameters.{name} must be in [{low}, {high}], got {value}")
+        raise invalid_parameter(f"parameters.{name} must be in [{low}, {high}], got {shown(value)}")
     return value
 
 
@@ -47,7 +70,7 @@ def boolean(params: dict, name: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise invalid_parameter(f"parameters.{name} must be a boolean, got {value!r}")
+        raise invalid_parameter(f"parameters.{name} must be a boolean, got {shown(value)}")
     return value
 
 
@@ -67,9 +90,9 @@ def number(params: dict, name: str, low: float, high: float, default: float) -> 
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise invalid_parameter(f"parameters.{name} must be a number, got {value!r}")
+        raise invalid_parameter(f"parameters.{name} must be a number, got {shown(value)}")
     if not low <= value <= high:
-        raise invalid_parameter(f"parameters.{name} must be in [{low}, {high}], got {value}")
+        raise invalid_parameter(f"parameters.{name} must be in [{low}, {high}], got {shown(value)}")
     return float(value)
 
 

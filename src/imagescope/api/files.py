@@ -10,7 +10,8 @@ from ..errors import ApiError
 router = APIRouter()
 
 
-@router.get("/files/{key:path}")
+# HEAD answers as GET without the body: curl -I, browsers and CDNs ask it first.
+@router.api_route("/files/{key:path}", methods=["GET", "HEAD"])
 def result_file(key: str, request: Request) -> FileResponse:
     services = request.app.state.services
     params = request.query_params

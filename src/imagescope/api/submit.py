@@ -3,11 +3,13 @@
 Look the model up for the route's endpoint family, parse the body with the family's
 protocol (input images given as data: URIs or uploads are checked and kept now, under the
 new task's id), then persist the task PENDING after the account's rate and quota checks —
-or, when anything refuses it, drop the inputs already kept.
+or, when anything refuses it, drop the inputs already kept. When storage or the database
+fails for the service's reasons the answer is 503 ServiceUnavailable, which clients retry.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any, Callable
 
@@ -17,11 +19,15 @@ from starlette.concurrency import run_in_threadpool
 from ..accounts import Caller
 from ..catalog import ModelSpec
 from ..editing import OSS_RESOLVE_HEADER
+from ..errors import service_unavailable
+from ..faults import SERVICE_FAULTS
 from ..limits import admit_submission
 from ..request import GenerationRequest
 from ..taskstore import TaskRecord
 from . import reply, require_async
 from .fields import parse_body
+
+log = logging.getLogger(__name__)
 
 # (name, reference) → the reference the task keeps (see editing.EditInputs.take)
 TakeImage = Callable[[str, str], str]
@@ -50,7 +56,11 @@ async def accept_task(request: Request, who: Caller, endpoint: str, body: dict[s
             services.storage.delete_task(task_id)  # inputs kept for a task that was not accepted
             raise
 
-    task = await run_in_threadpool(accept)
+    try:
+        task = await run_in_threadpool(accept)
+    except SERVICE_FAULTS as exc:  # the service's trouble; what failed stays in the log
+        log.warning("submission %s not accepted: %s", request.state.request_id, exc)
+        raise service_unavailable() from None
     services.dispatcher.submit(task.id)
     return task
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...catalog import NEGATIVE_PROMPT_MAX, ModelSpec, parse_size
-from ...errors import invalid_parameter
+from ...errors import invalid_parameter, shown
 from ...request import GenerationRequest
 from ..fields import boolean, integer, n_and_seed, number, obj, text
 from ..submit import TakeImage
@@ -63,9 +63,9 @@ def to_edit_request(body: dict[str, Any], spec: ModelSpec, take_image: TakeImage
 
     if spec.functions:  # wanx2.1-imageedit
         function = inputs.get("function")
-        if function not in spec.functions:
+        if not isinstance(function, str) or function not in spec.functions:
             raise invalid_parameter(
-                f"input.function must be one of {', '.join(sorted(spec.functions))}, got {function!r}"
+                f"input.function must be one of {', '.join(sorted(spec.functions))}, got {shown(function)}"
             )
         # The prompt may be empty (spec 003: colorization, removing small objects with a mask).
         prompt = text(inputs, "input", "prompt", required=False, limit=spec.prompt_max)

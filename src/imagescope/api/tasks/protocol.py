@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ...catalog import IMAGE_GENERATION
-from ...errors import invalid_parameter
+from ...errors import invalid_parameter, shown
 from ...taskstore import TaskRecord, TaskStatus
 from ..multimodal.protocol import render_task_output
 
@@ -33,7 +33,7 @@ def parse_list_time(value: str | None, name: str) -> float | None:
     try:
         return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=UTC8).timestamp()
     except ValueError:
-        raise invalid_parameter(f"{name} must be formatted as YYYYMMDDhhmmss, got {value!r}") from None
+        raise invalid_parameter(f"{name} must be formatted as YYYYMMDDhhmmss, got {shown(value)}") from None
 
 
 def unknown_task(task_id: str) -> dict[str, Any]:

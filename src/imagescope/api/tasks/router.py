@@ -8,7 +8,7 @@ import time
 from fastapi import APIRouter, Depends, Request
 
 from ...accounts import Caller
-from ...errors import cancel_unsupported, invalid_parameter
+from ...errors import cancel_unsupported, invalid_parameter, shown
 from ...taskstore import TaskQuery, TaskStatus
 from .. import reply
 from ..auth import caller
@@ -45,8 +45,9 @@ def cancel_task(task_id: str, request: Request, who: Caller = Depends(caller)) -
 def _positive_int(value: str | None, name: str, default: int, high: int) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= high:
-        raise invalid_parameter(f"{name} must be an integer in [1, {high}], got {value!r}")
+    # ASCII digits, and few enough of them: int() refuses "²" and 5,000-digit numbers.
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(high))) or not 1 <= int(value) <= high:
+        raise invalid_parameter(f"{name} must be an integer in [1, {high}], got {shown(value)}")
     return int(value)
 
 
@@ -56,7 +57,7 @@ def list_tasks(request: Request, who: Caller = Depends(caller)) -> dict:
     params = request.query_params
     status = params.get("status") or None
     if status is not None and status not in TaskStatus.__members__:
-        raise invalid_parameter(f"status must be one of {', '.join(TaskStatus)}, got {status!r}")
+        raise invalid_parameter(f"status must be one of {', '.join(TaskStatus)}, got {shown(status)}")
     query = TaskQuery(
         start_time=parse_list_time(params.get("start_time"), "start_time"),
         end_time=parse_list_time(params.get("end_time"), "end_time"),
