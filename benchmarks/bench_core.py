@@ -23,7 +23,7 @@ from rich.progress import track
 from rich.table import Table
 
 from imagescope.engines import ImageJob, PreviewEngine
-from imagescope.worker import encode_png
+from imagescope.tasks.worker import encode_png
 
 console = Console()
 

@@ -50,10 +50,11 @@ from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, Q
 from diffusers import QwenImageTransformer2DModel
 
 from imagescope.app import create_app
-from imagescope.catalog import QWEN_SIZES, FixedSizes
+from imagescope.models.catalog import QWEN_SIZES, FixedSizes
 from imagescope.config import Settings
-from imagescope.engines import ImageJob, PreviewEngine, RealEsrganEngine, diffusers_engine
-from imagescope.engines.diffusers_engine import DiffusersOptions, DiffusersTextToImageEngine
+from imagescope.engines import ImageJob, PreviewEngine, RealEsrganEngine
+from imagescope.engines.diffusers import engine as diffusers_engine
+from imagescope.engines.diffusers.engine import DiffusersOptions, DiffusersTextToImageEngine
 
 ENGINE = "qwen-bench"
 FAKE_WEIGHTS = "/nonexistent/imagescope-bench/qwen-image-random"  # a registry key, never read

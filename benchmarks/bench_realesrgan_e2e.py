@@ -61,11 +61,11 @@ import requests
 import uvicorn
 from PIL import Image, ImageOps
 
-from imagescope.allocator import reexec_tuned
+from imagescope.ops.allocator import reexec_tuned
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.engines import EditJob, PreviewEngine, RealEsrganEngine
-from imagescope.worker import encode_png
+from imagescope.tasks.worker import encode_png
 
 PHOTO = Path(__file__).resolve().parent.parent / "tests" / "data" / "chelsea.png"
 EDIT_PATH = "/api/v1/services/aigc/image2image/image-synthesis"

@@ -12,7 +12,7 @@ import uvicorn
 from dashscope import ImageSynthesis
 
 from conftest import Server
-from imagescope.accounts import Accounts
+from imagescope.accounting.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.db import make_engine

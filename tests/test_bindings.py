@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from imagescope.bindings import ModelsFileError, function_pipeline, load_bindings
-from imagescope.catalog import Catalog
+from imagescope.models.models_file import ModelsFileError, function_pipeline, load_bindings
+from imagescope.models.catalog import Catalog
 from imagescope.config import Settings
 
 # --- the built-in defaults -----------------------------------------------------------------
@@ -370,7 +370,7 @@ def test_a_missing_or_incomplete_weights_directory_is_named_when_the_file_is_rea
 
 
 def test_weights_paths_are_relative_to_the_models_file_and_preload_loads_them(tmp_path, weights):
-    from imagescope.engines import diffusers_weights
+    from imagescope.engines.diffusers import weights as diffusers_weights
 
     shutil.copytree(weights["qwen"], tmp_path / "models" / "Qwen-Image")
     path = write(tmp_path / "models", engine("qwen", "Qwen-Image", preload=True) + '[models]\n"qwen-image" = "qwen"\n')

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from imagescope.allocator import TUNABLES
+from imagescope.ops.allocator import TUNABLES
 
 
 def test_first_start_with_no_keys_creates_and_prints_one_and_restart_does_not(make_server):
@@ -56,7 +56,7 @@ def test_serve_runs_with_glibc_allocator_tuned_unless_the_environment_says_other
     assert any(entry.startswith(b"GLIBC_TUNABLES=glibc.malloc.") for entry in environ)
 
     show = "import os; print(os.environ.get('GLIBC_TUNABLES'))"
-    script = f"from imagescope.allocator import reexec_tuned; reexec_tuned(['-c', {show!r}]); print('not re-executed')"
+    script = f"from imagescope.ops.allocator import reexec_tuned; reexec_tuned(['-c', {show!r}]); print('not re-executed')"
     clean = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
     run = lambda env: subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True).stdout
     assert run(clean).strip() == TUNABLES

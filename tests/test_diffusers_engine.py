@@ -21,8 +21,8 @@ pytest.importorskip("transformers")
 from PIL import Image  # noqa: E402
 
 import tiny_qwen  # noqa: E402
-from imagescope.engines import EditJob, ImageJob  # noqa: E402
-from imagescope.engines.diffusers_engine import (  # noqa: E402
+from imagescope.engines import EditJob, ImageJob
+from imagescope.engines.diffusers.engine import (
     Canceled,
     DiffusersEditEngine,
     DiffusersOptions,
@@ -166,7 +166,7 @@ def test_threads_share_one_pipeline_and_get_what_they_would_alone(qwen_image):
 
 
 def test_engines_on_one_weights_directory_share_its_modules(qwen_image):
-    from imagescope.engines.diffusers_engine import shared_pipeline
+    from imagescope.engines.diffusers.engine import shared_pipeline
 
     text = DiffusersTextToImageEngine("qwen-image", options(qwen_image))
     inpaint = DiffusersEditEngine("qwen-image-inpaint", options(qwen_image, "QwenImageInpaintPipeline"))
@@ -369,7 +369,7 @@ def test_controlnet_same_seed_same_pixels_another_control_image_another_picture(
 
 
 def test_controlnet_is_loaded_once_and_shares_the_qwen_image_modules(qwen_image, controlnet, tmp_path):
-    from imagescope.engines.diffusers_engine import shared_pipeline
+    from imagescope.engines.diffusers.engine import shared_pipeline
 
     text = DiffusersTextToImageEngine("qwen-image", options(qwen_image, controlnet=controlnet))
     doodle, again = controlnet_engine(qwen_image, controlnet), controlnet_engine(qwen_image, controlnet)

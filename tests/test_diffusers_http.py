@@ -25,12 +25,12 @@ import uvicorn  # noqa: E402
 
 import tiny_qwen  # noqa: E402
 from conftest import download, free_port  # noqa: E402
-from imagescope.accounts import Accounts  # noqa: E402
-from imagescope.app import create_app  # noqa: E402
-from imagescope.config import Settings  # noqa: E402
-from imagescope.db import make_engine  # noqa: E402
-from imagescope.engines import ImageJob  # noqa: E402
-from imagescope.engines.diffusers_engine import DiffusersOptions, DiffusersTextToImageEngine  # noqa: E402
+from imagescope.accounting.accounts import Accounts
+from imagescope.app import create_app
+from imagescope.config import Settings
+from imagescope.db import make_engine
+from imagescope.engines import ImageJob
+from imagescope.engines.diffusers.engine import DiffusersOptions, DiffusersTextToImageEngine
 from test_image2image import pattern, png_uri  # noqa: E402
 
 T2I = "/services/aigc/text2image/image-synthesis"

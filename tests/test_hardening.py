@@ -14,8 +14,8 @@ import requests
 from PIL import Image
 
 from conftest import Server
-from imagescope.api.body_size import TEXT_BODY_BYTES, data_uri_bytes, family_caps
-from imagescope.catalog import IMAGE2IMAGE, MULTIMODAL, TEXT2IMAGE, Catalog
+from imagescope.http.body_size import TEXT_BODY_BYTES, data_uri_bytes, family_caps
+from imagescope.models.catalog import IMAGE2IMAGE, MULTIMODAL, TEXT2IMAGE, Catalog
 from test_image2image import EDIT_PATH, imageedit, pattern, png_uri
 
 ADMIN = "hardening-admin-token"

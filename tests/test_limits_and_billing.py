@@ -130,7 +130,7 @@ def test_free_quota_is_used_first_then_refused_if_free_only_else_paid(make_serve
 
 
 def test_expired_free_quota_refuses_free_only_accounts(make_server):
-    from imagescope.accounts import Accounts
+    from imagescope.accounting.accounts import Accounts
     from imagescope.db import make_engine
 
     s = make_server(IMAGESCOPE_WORKERS="0")

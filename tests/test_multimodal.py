@@ -15,9 +15,9 @@ from dashscope.aigc.image_generation import ImageGeneration
 from PIL import Image
 
 from conftest import download
-from imagescope.api.multimodal.protocol import to_generation_request
-from imagescope.catalog import Catalog
-from imagescope.editing import proportional_size
+from imagescope.http.multimodal.protocol import to_generation_request
+from imagescope.models.catalog import Catalog
+from imagescope.inputs.intake import proportional_size
 from test_image2image import HOSTILE_AT_SUBMISSION, pattern, png_uri
 
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"

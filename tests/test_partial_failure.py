@@ -14,7 +14,7 @@ import dashscope
 
 from conftest import Server, download
 from test_limits_and_billing import ledger
-from imagescope.accounts import Accounts
+from imagescope.accounting.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.db import make_engine

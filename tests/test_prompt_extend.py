@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from imagescope.rewriter import RuleBasedRewriter
+from imagescope.engines.rewriter import RuleBasedRewriter
 
 
 def test_rule_based_rewriter_is_deterministic_and_keeps_the_prompt():

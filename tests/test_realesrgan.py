@@ -20,13 +20,7 @@ from imagescope.engines.realesrgan import (
     model_files,
     shared_model,
 )
-from imagescope.engines.realesrgan.ncnn import (
-    TAG_FLOAT16,
-    Convolution,
-    NcnnGraph,
-    read_bin,
-    read_param,
-)
+from imagescope.engines.realesrgan.ncnn import TAG_FLOAT16, Convolution, NcnnGraph, read_bin, read_param
 
 PHOTO = Path(__file__).parent / "data" / "chelsea.png"  # CC0, see tests/data/README.md
 ANIME = model_files("anime")

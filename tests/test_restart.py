@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from imagescope.accounts import Accounts, Caller
+from imagescope.accounting.accounts import Accounts, Caller
 from imagescope.db import make_engine
 from imagescope.errors import INTERRUPTED_CODE
-from imagescope.request import GenerationRequest
-from imagescope.taskstore import TaskStatus, TaskStore
+from imagescope.tasks.spec import GenerationRequest
+from imagescope.tasks.store import TaskStatus, TaskStore
 
 
 def test_kill_9_with_tasks_in_flight_then_restart_every_task_finishes(make_server):

@@ -28,16 +28,16 @@ from sqlalchemy.exc import OperationalError
 
 from conftest import ASYNC_PATH, Server, download
 from test_image2image import EDIT_PATH, imageedit, pattern, png_uri
-from imagescope.accounts import Accounts
+from imagescope.accounting.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.engines import PreviewEngine
 from imagescope.errors import INTERNAL_ERROR_MESSAGE
-from imagescope.faults import SERVICE_FAULTS, Breaker, retry_delay
-from imagescope.request import GenerationRequest
-from imagescope.services import build_services
-from imagescope.storage import LocalStorage, StorageUnavailable
-from imagescope.taskstore import TaskStatus
+from imagescope.tasks.faults import SERVICE_FAULTS, Breaker, retry_delay
+from imagescope.tasks.spec import GenerationRequest
+from imagescope.wiring import build_services
+from imagescope.storage.local import LocalStorage, StorageUnavailable
+from imagescope.tasks.store import TaskStatus
 
 SETPRIV = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
 FLASH = {"model": "wan2.2-t2i-flash", "parameters": {"n": 1, "size": "512*512"}}
@@ -265,7 +265,7 @@ def test_failed_save_removes_its_temporary_file_now_or_after_the_fault(tmp_path,
             raise PermissionError(13, "Permission denied")
         return real_unlink(self, missing_ok=missing_ok)
 
-    monkeypatch.setattr("imagescope.storage.os.replace", refuse_replace)
+    monkeypatch.setattr("imagescope.storage.local.os.replace", refuse_replace)
     with pytest.raises(StorageUnavailable):
         storage.save("t1/0.png", b"png")
     assert temporary_files(storage.root) == []  # removed at once when it can be
@@ -302,7 +302,7 @@ def test_breaker_pauses_claims_probes_with_backoff_and_logs_each_change_once(cap
             raise StorageUnavailable("read-only")
 
     breaker = Breaker(probe, first_delay_s=0.5, max_delay_s=4, clock=lambda: now[0])
-    caplog.set_level(logging.WARNING, logger="imagescope.faults")
+    caplog.set_level(logging.WARNING, logger="imagescope.tasks.faults")
     assert breaker.allows()
     breaker.trip()
     breaker.trip()  # a second worker's fault: no second log line

@@ -232,7 +232,7 @@ def test_prompt_extend_defaults_on_and_actual_prompt_only_when_on(server):
 
 @pytest.mark.parametrize("model, text", [("wan2.2-t2i-flash", "AI-generated"), ("qwen-image", "Qwen-Image")])
 def test_watermark_only_in_the_bottom_right_corner(server, model, text):
-    from imagescope.watermark import watermark_box
+    from imagescope.engines.watermark import watermark_box
 
     size = "1328*1328" if model == "qwen-image" else "1024*768"
     def image(watermark):

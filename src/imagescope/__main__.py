@@ -1,3 +1,3 @@
-from .cli import app
+from imagescope.cli import app
 
 app()

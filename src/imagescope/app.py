@@ -13,17 +13,17 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import admin, files, models, uploads
-from .api.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
-from .api.image2image import router as image2image
-from .api.multimodal import router as multimodal
-from .api.tasks import router as tasks
-from .api.text2image import router as text2image
-from .config import Settings
-from .engines import Engine
-from .errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
-from .services import Services, build_services
-from .storage import StorageUnavailable
+from imagescope.http import admin, files, models, uploads
+from imagescope.http.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
+from imagescope.http.image2image import router as image2image
+from imagescope.http.multimodal import router as multimodal
+from imagescope.http.tasks import router as tasks
+from imagescope.http.text2image import router as text2image
+from imagescope.config import Settings
+from imagescope.engines import Engine
+from imagescope.errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
+from imagescope.wiring import Services, build_services
+from imagescope.storage.local import StorageUnavailable
 
 log = logging.getLogger(__name__)
 

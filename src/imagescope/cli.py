@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .accounts import DEFAULT_ACCOUNT, Accounts, UnknownWorkspace, WorkspaceExists
-from .config import Settings
-from .db import make_engine
-from .usage import GRANULARITIES, usage_report
+from imagescope.accounting.accounts import DEFAULT_ACCOUNT, Accounts, UnknownWorkspace, WorkspaceExists
+from imagescope.config import Settings
+from imagescope.db import make_engine
+from imagescope.accounting.usage import GRANULARITIES, usage_report
 
 app = typer.Typer(help="imagescope: a self-hosted DashScope image API.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -51,12 +51,12 @@ def serve(
     """Start the API server (base URL for clients: http://HOST:PORT/api/v1)."""
     import uvicorn
 
-    from .allocator import reexec_tuned
+    from imagescope.ops.allocator import reexec_tuned
 
     reexec_tuned(["-m", "imagescope", *sys.argv[1:]])  # models run faster with glibc's allocator tuned
 
-    from .app import create_app
-    from .bindings import ModelsFileError
+    from imagescope.app import create_app
+    from imagescope.models.models_file import ModelsFileError
 
     settings = Settings.from_env()
     if workers:

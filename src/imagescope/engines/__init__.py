@@ -1,8 +1,17 @@
 """Engines turn one image job into one picture. One engine per file."""
 
-from .base import Canceled, EditEngine, EditJob, Engine, EngineConfigError, ImageJob, Progress, ShouldStop
-from .preview import PreviewEngine
-from .superres import RealEsrganEngine
+from imagescope.engines.base import (
+    Canceled,
+    EditEngine,
+    EditJob,
+    Engine,
+    EngineConfigError,
+    ImageJob,
+    Progress,
+    ShouldStop,
+)
+from imagescope.engines.preview import PreviewEngine
+from imagescope.engines.superres import RealEsrganEngine
 
 __all__ = [
     "Canceled", "EditEngine", "EditJob", "Engine", "EngineConfigError", "ImageJob", "PreviewEngine", "Progress",

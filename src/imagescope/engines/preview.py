@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from .base import EditJob, ImageJob, Progress, ShouldStop, font
+from imagescope.engines.base import EditJob, ImageJob, Progress, ShouldStop, font
 
 LABEL = "PREVIEW · imagescope"
 

@@ -10,7 +10,7 @@ import threading
 
 from PIL import Image
 
-from .base import EditJob, Progress, ShouldStop
+from imagescope.engines.base import EditJob, Progress, ShouldStop
 
 
 class RealEsrganEngine:
@@ -25,7 +25,7 @@ class RealEsrganEngine:
     def _get(self):
         with self._lock:
             if self._upscaler is None:
-                from .realesrgan import RealEsrganUpscaler
+                from imagescope.engines.realesrgan import RealEsrganUpscaler
 
                 self._upscaler = RealEsrganUpscaler(variant=self.variant, tile=self.tile)
             return self._upscaler

@@ -6,10 +6,10 @@
     mask = fetcher.fetch(mask_url, rules, mode="L")
 """
 
-from .addresses import HostAllowlist, is_public_address, system_resolve
-from .decode import FORMATS, ImageRules, InputImage, decode_image, sniff_format
-from .errors import DOWNLOAD_FAILED_CODE, DOWNLOAD_FAILED_MESSAGE, InputDownloadFailed
-from .fetcher import ImageFetcher, ResolveOss, read_data_uri
+from imagescope.inputs.addresses import HostAllowlist, is_public_address, system_resolve
+from imagescope.inputs.decode import FORMATS, ImageRules, InputImage, decode_image, sniff_format
+from imagescope.inputs.errors import DOWNLOAD_FAILED_CODE, DOWNLOAD_FAILED_MESSAGE, InputDownloadFailed
+from imagescope.inputs.fetch import ImageFetcher, ResolveOss, read_data_uri
 
 __all__ = [
     "DOWNLOAD_FAILED_CODE",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import errors
+from imagescope.inputs import errors
 
 MB = 1024 * 1024
 FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF")

@@ -14,8 +14,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .addresses import HostAllowlist, Resolver, is_public_address, parse_address
-from .errors import InputDownloadFailed
+from imagescope.inputs.addresses import HostAllowlist, Resolver, is_public_address, parse_address
+from imagescope.inputs.errors import InputDownloadFailed
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

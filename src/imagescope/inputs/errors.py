@@ -6,7 +6,7 @@ content that is fetched but is not an acceptable image is ``InvalidParameter``.
 
 from __future__ import annotations
 
-from ..errors import ApiError, invalid_parameter
+from imagescope.errors import ApiError, invalid_parameter
 
 DOWNLOAD_FAILED_CODE = "BadRequest.InputDownloadFailed"
 DOWNLOAD_FAILED_MESSAGE = "Reference image download failed, please check image url."

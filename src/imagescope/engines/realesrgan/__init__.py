@@ -5,9 +5,9 @@
     big = RealEsrganUpscaler(variant="photo").upscale(image, factor=4)
 """
 
-from .ncnn import NcnnFormatError
-from .rrdbnet import RRDBNet, load_rrdbnet
-from .upscaler import VARIANTS, RealEsrganUpscaler, model_files, shared_model
+from imagescope.engines.realesrgan.ncnn import NcnnFormatError
+from imagescope.engines.realesrgan.rrdbnet import RRDBNet, load_rrdbnet
+from imagescope.engines.realesrgan.upscaler import VARIANTS, RealEsrganUpscaler, model_files, shared_model
 
 __all__ = ["VARIANTS", "NcnnFormatError", "RRDBNet", "RealEsrganUpscaler", "load_rrdbnet",
            "model_files", "shared_model"]

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .ncnn import Convolution, NcnnFormatError, NcnnGraph, read_bin, read_param
+from imagescope.engines.realesrgan.ncnn import Convolution, NcnnFormatError, NcnnGraph, read_bin, read_param
 
 LRELU_SLOPE = 0.2
 RESIDUAL_SCALE = 0.2

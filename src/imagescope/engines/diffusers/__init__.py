@@ -1,0 +1,1 @@
+"""Open-weight pipelines through diffusers: the engine and its one-copy-per-process weights."""

@@ -1,0 +1,427 @@
+"""diffusers engines: Qwen-Image text-to-image and image editing on a GPU.
+
+    engine = DiffusersTextToImageEngine("qwen-image", DiffusersOptions("/models/Qwen-Image"))
+    image = engine.generate(job)  # loads the weights on first use; engine.load() loads now
+    editor = DiffusersEditEngine(
+        "qwen-image-edit", DiffusersOptions("/models/Qwen-Image-Edit-2509", "QwenImageEditPlusPipeline")
+    )
+    image = editor.edit(job)  # an engines.base.EditJob; strength from job.options
+    doodle = DiffusersEditEngine(
+        "doodle", DiffusersOptions("/models/Qwen-Image", "QwenImageControlNetPipeline",
+                                   controlnet="/models/Qwen-Image-ControlNet-Union")
+    )
+
+Weights are a local diffusers directory, loaded with ``local_files_only=True``. Engines on
+one directory, dtype and device share one copy in memory (Qwen-Image's text-to-image,
+img2img and inpaint pipelines are the same weights, built on each other with
+``from_pipe``), and their calls take one lock, one at a time.
+
+Sizes: the pipelines work in 16-pixel steps (8x VAE, 2x2 latent patches) and round other
+sizes down. The engines ask for the size rounded *up* and centre-crop the result (at most
+15 pixels per axis, no resampling). A picture to repaint (img2img, inpaint) is fitted to
+the job's size and edge-padded, so the crop returns exactly its pixels' places. A
+pipeline that picks its own size (QwenImageEditInpaintPipeline: the input's aspect at
+about a megapixel) is scaled to cover the job's size and centre-cropped.
+
+ControlNet: QwenImageControlNetPipeline draws a Qwen-Image picture from noise, guided by the
+job's first image (``control_image``, fitted and padded like a picture to repaint) through the
+ControlNet in ``options.controlnet`` (a local diffusers model directory, e.g.
+InstantX/Qwen-Image-ControlNet-Union), loaded once per process and shared by the engines
+naming it; wanx2.1-imageedit's ``doodle`` runs on it when the models file says so.
+
+Negative prompts: with ``true_cfg_scale > 1`` every call runs QwenImagePipeline's true
+classifier-free guidance, against the job's negative prompt or, when empty, ``" "`` (as
+the Qwen-Image model card does); with ``true_cfg_scale <= 1`` it is ignored and a step
+costs one transformer pass instead of two.
+
+wanx2.1-imageedit's functions (``job.function``; "edit" is plain instruction editing): an
+instruction-editing pipeline gets the function's instruction before the prompt
+(:data:`INSTRUCTIONS`); an inpaint pipeline given ``expand`` paints the border of the padded
+canvas; ``strength`` goes only to pipelines that take it. Which pipeline serves which
+function is the models file's choice (``imagescope.models.models_file``).
+
+Cancellation: ``should_stop`` is asked before the call and after every denoising step; on
+stop the step callback raises :class:`Canceled`, so no further step runs and nothing is
+decoded (diffusers' ``pipe._interrupt`` would skip the steps but still decode and return
+a half-denoised picture).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from imagescope.engines.base import Canceled, EditJob, EngineConfigError, ImageJob, Progress, ShouldStop
+
+try:
+    import diffusers  # noqa: F401 - the extra is installed
+    import torch
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "imagescope's diffusers engines need the 'diffusers' extra: pip install 'imagescope[diffusers]'"
+    ) from exc
+
+from imagescope.engines.diffusers.weights import (
+    DTYPES,
+    check_controlnet,
+    check_weights,
+    controlnet_dir,
+    pipeline_class,
+    register_pipeline,
+    shared_pipeline,
+)
+
+__all__ = [
+    "DTYPES", "DiffusersEditEngine", "DiffusersOptions", "DiffusersTextToImageEngine", "check_controlnet",
+    "check_weights", "controlnet_dir", "expand_canvas", "pipeline_class", "register_pipeline", "shared_pipeline",
+]
+
+
+@dataclass(frozen=True)
+class DiffusersOptions:
+    weights: Path | str  # a local diffusers directory with model_index.json
+    pipeline: str = "QwenImagePipeline"  # a diffusers pipeline class name
+    dtype: str = "bf16"  # bf16 | fp16 | fp32
+    device: str = "auto"  # auto (cuda when there is one) | cuda | cuda:N | cpu
+    steps: int = 50  # at least 2 for Qwen-Image: its schedule (shift_terminal) has no 1-step form
+    true_cfg_scale: float = 4.0  # > 1: classifier-free guidance with the negative prompt
+    guidance_scale: float | None = None  # guidance-distilled models; Wan's CFG scale
+    strength: float = 0.6  # img2img / inpaint, when the EditJob names none
+    controlnet: Path | str | None = None  # a local diffusers ControlNet model directory (config.json)
+    controlnet_conditioning_scale: float = 1.0  # how strongly the control image steers the picture
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise EngineConfigError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise EngineConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
+        if self.steps < 1:
+            raise EngineConfigError(f"steps must be at least 1, not {self.steps}")
+        if not 0 < self.strength <= 1:
+            raise EngineConfigError(f"strength must be in (0, 1], not {self.strength}")
+        if not self.controlnet_conditioning_scale > 0:
+            raise EngineConfigError(
+                f"controlnet_conditioning_scale must be greater than 0, not {self.controlnet_conditioning_scale}"
+            )
+        pipeline_class(self.pipeline)
+
+
+def _strength(job: EditJob) -> float | None:
+    """How much to repaint (img2img / inpaint); None: the engine's default."""
+    return job.options.get("strength")
+
+
+def expand_canvas(
+    image: Image.Image, left: int, top: int, right: int, bottom: int
+) -> tuple[Image.Image, Image.Image]:
+    """Outpainting input: ``image`` on a canvas grown by the given pixels, and the mask of the border.
+
+    The border repeats the image's edge pixels, a better start than a flat colour when
+    ``strength < 1``. Paint it with an inpaint engine:
+    ``EditJob(images=(canvas,), mask=mask, width=canvas.width, height=canvas.height, options={"strength": 1.0}, ...)``.
+    """
+    pixels = np.asarray(image.convert("RGB"))
+    canvas = np.pad(pixels, ((top, bottom), (left, right), (0, 0)), mode="edge")
+    mask = np.full(canvas.shape[:2], 255, dtype=np.uint8)
+    mask[top : top + image.height, left : left + image.width] = 0
+    return Image.fromarray(canvas, "RGB"), Image.fromarray(mask, "L")
+
+
+class _DiffusersEngine:
+    def __init__(self, name: str, options: DiffusersOptions):
+        self.name = name
+        self.options = options
+
+    def load(self) -> None:
+        """Load the weights now rather than on the first call (takes minutes for real weights)."""
+        shared_pipeline(self.name, self.options)
+
+    def _run(
+        self,
+        arguments: Callable[[Any], dict],
+        seed: int,
+        progress: Progress | None,
+        should_stop: ShouldStop | None,
+    ) -> tuple[Image.Image, int]:
+        """One pipeline call for one picture: (the picture, the pipeline's size step).
+
+        ``arguments(pipe)`` gives the call's job-specific arguments for the loaded pipeline.
+        """
+        pipe, lock = shared_pipeline(self.name, self.options)
+        with lock:
+            if should_stop is not None and should_stop():
+                raise Canceled(f"{self.name}: canceled before the first step")
+            output = pipe(
+                **arguments(pipe),
+                num_inference_steps=self.options.steps,
+                generator=torch.Generator(pipe.device).manual_seed(seed),
+                output_type="pil",
+                callback_on_step_end=_step_callback(self.name, self.options.steps, progress, should_stop),
+            )
+        images = getattr(output, "images", None)
+        if images is None:  # video pipelines (Wan) asked for one frame
+            images = output.frames[0]
+        return images[0].convert("RGB"), _size_step(pipe)
+
+
+class DiffusersTextToImageEngine(_DiffusersEngine):
+    """``generate(job)`` with a diffusers text-to-image pipeline (QwenImagePipeline by default).
+
+    Any text-to-image class diffusers has can be named in ``options.pipeline``; arguments the
+    pipeline does not take (``true_cfg_scale``) are left out, and video pipelines (WanPipeline,
+    for Wan's text-to-image weights) are asked for one frame.
+    """
+
+    def __init__(self, name: str, options: DiffusersOptions):
+        if options.pipeline in EDIT_PIPELINES:
+            raise EngineConfigError(f"{name}: {options.pipeline} is an edit pipeline: DiffusersEditEngine")
+        super().__init__(name, options)
+
+    def generate(
+        self,
+        job: ImageJob,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
+    ) -> Image.Image:
+        def arguments(pipe) -> dict:
+            step = _size_step(pipe)
+            params = inspect.signature(type(pipe).__call__).parameters
+            args = {
+                "prompt": job.prompt,
+                "width": _round_up(job.width, step),
+                "height": _round_up(job.height, step),
+                **_guidance(self.options, params, job.negative_prompt),
+            }
+            if "num_frames" in params:
+                args["num_frames"] = 1
+            return args
+
+        image, step = self._run(arguments, job.seed, progress, should_stop)
+        return _fit(image, job.width, job.height, step)
+
+
+@dataclass(frozen=True)
+class _EditKind:
+    max_images: int
+    mask: bool  # takes mask_image
+    strength: bool  # takes strength
+    canvas: bool  # the input image is the picture to repaint, not a reference
+    sized: bool  # honours height/width; else picks ~1 MP at the input's aspect
+    control: bool = False  # the input is a ControlNet's control_image, the picture is drawn from noise
+
+
+EDIT_PIPELINES = {
+    "QwenImageEditPipeline": _EditKind(1, mask=False, strength=False, canvas=False, sized=True),
+    "QwenImageEditPlusPipeline": _EditKind(3, mask=False, strength=False, canvas=False, sized=True),
+    "QwenImageImg2ImgPipeline": _EditKind(1, mask=False, strength=True, canvas=True, sized=True),
+    "QwenImageInpaintPipeline": _EditKind(1, mask=True, strength=True, canvas=True, sized=True),
+    "QwenImageEditInpaintPipeline": _EditKind(1, mask=True, strength=True, canvas=True, sized=False),
+    "QwenImageControlNetPipeline": _EditKind(1, mask=False, strength=False, canvas=True, sized=True, control=True),
+}
+
+
+class DiffusersEditEngine(_DiffusersEngine):
+    """``edit(job)`` with a Qwen-Image editing pipeline, named in ``options.pipeline``.
+
+    QwenImageEditPipeline (1 image) and QwenImageEditPlusPipeline (1-3 images) take their
+    inputs as references; QwenImageImg2ImgPipeline repaints its input by ``strength``;
+    QwenImageInpaintPipeline and QwenImageEditInpaintPipeline repaint where the mask is
+    white (outpainting: :func:`expand_canvas`); QwenImageControlNetPipeline draws a picture
+    of the prompt that follows its input (a sketch, an edge or depth map) through the
+    ControlNet in ``options.controlnet``.
+    """
+
+    def __init__(self, name: str, options: DiffusersOptions):
+        if options.pipeline not in EDIT_PIPELINES:
+            raise EngineConfigError(
+                f"{name}: {options.pipeline} is not an edit pipeline; one of {', '.join(EDIT_PIPELINES)}"
+            )
+        super().__init__(name, options)
+        self.kind = EDIT_PIPELINES[options.pipeline]
+
+    def edit(
+        self,
+        job: EditJob,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
+    ) -> Image.Image:
+        job = self._prepare(job)
+        self._check(job)
+        kind = self.kind
+        images = [image.convert("RGB") for image in job.images]
+        mask = job.mask.convert("L") if job.mask is not None else None
+        if kind.canvas:
+            # The picture to repaint, at the job's size (aspect kept, centre-cropped).
+            images = [_fit(images[0], job.width, job.height)]
+            mask = _fit(mask, job.width, job.height) if mask is not None else None
+
+        def arguments(pipe) -> dict:
+            step = _size_step(pipe)
+            width, height = _round_up(job.width, step), _round_up(job.height, step)
+            params = inspect.signature(type(pipe).__call__).parameters
+            args = {"prompt": job.prompt, **_guidance(self.options, params, job.negative_prompt)}
+            if kind.sized:
+                args.update(width=width, height=height)
+            if kind.control:
+                args["control_image"] = _pad(images[0], width, height, "edge")
+                args["controlnet_conditioning_scale"] = self.options.controlnet_conditioning_scale
+            elif kind.canvas and kind.sized:
+                args["image"] = _pad(images[0], width, height, "edge")
+                if mask is not None:
+                    args["mask_image"] = _pad(mask, width, height, 0)
+            else:
+                args["image"] = images if kind.max_images > 1 else images[0]
+                if mask is not None:
+                    args["mask_image"] = mask
+            if kind.strength:
+                args["strength"] = _strength(job) if _strength(job) is not None else self.options.strength
+            return args
+
+        image, step = self._run(arguments, job.seed, progress, should_stop)
+        return _fit(image, job.width, job.height, step)
+
+    def _prepare(self, job: EditJob) -> EditJob:
+        """A wanx2.1-imageedit function as a job of this pipeline: the function's instruction
+        before the prompt (instruction editing); for ``expand`` on an inpaint pipeline, the
+        padded canvas and the mask of its border; ``strength`` only where the pipeline takes
+        it (0 is one step: the hosted range includes it)."""
+        if job.function == "edit":
+            return job
+        changes: dict[str, Any] = {}
+        options = dict(job.options)
+        if not self.kind.canvas:
+            changes["prompt"] = instruction_prompt(job.function, job.prompt, job.options)
+        if job.function == "expand" and self.kind.mask and job.mask is None:
+            changes["images"], changes["mask"] = _expand_to(job.images[0], job.width, job.height, job.options)
+            options["strength"] = 1.0  # the border is painted from noise
+        if "strength" in options:
+            if self.kind.strength:
+                options["strength"] = max(options["strength"], 1 / self.options.steps)
+            else:  # instruction editing: the model decides how much to change
+                del options["strength"]
+        return replace(job, options=options, **changes)
+
+    def _check(self, job: EditJob) -> None:
+        kind, name = self.kind, self.options.pipeline
+        if not 1 <= len(job.images) <= kind.max_images:
+            wanted = "1 input image" if kind.max_images == 1 else f"1 to {kind.max_images} input images"
+            raise ValueError(f"{name} takes {wanted}, not {len(job.images)}")
+        if kind.mask and job.mask is None:
+            raise ValueError(f"{name} needs a mask")
+        if not kind.mask and job.mask is not None:
+            raise ValueError(f"{name} takes no mask")
+        if (strength := _strength(job)) is not None:
+            if not kind.strength:
+                raise ValueError(f"{name} takes no strength")
+            if not 0 < strength <= 1:
+                raise ValueError(f"strength must be in (0, 1], not {strength}")
+
+
+# wanx2.1-imageedit's functions through an instruction-editing pipeline (Qwen-Image-Edit): what
+# each asks of the model, before the user's prompt. Pipelines that repaint a picture (img2img,
+# inpaint) or draw one under a ControlNet get the prompt as it is: it describes the picture
+# wanted, not a change.
+INSTRUCTIONS = {
+    "stylization_all": "Restyle the whole image, keeping its composition and content:",
+    "stylization_local": "Restyle only what the instruction names, leaving the rest of the image unchanged:",
+    "remove_watermark": "Remove all watermarks, logos and overlaid text, restoring the picture behind them.",
+    "expand": "Extend the picture beyond its borders, continuing the scene naturally.",
+    "super_resolution": "Restore this image in fine detail: sharpen it and remove blur, noise and "
+                        "compression artefacts, changing nothing else.",
+    "colorization": "Colorize this black-and-white photo naturally.",
+    "doodle": "Turn this doodle into a finished, detailed picture:",
+    "control_cartoon_feature": "Draw this cartoon character, recognisably the same, in a new picture:",
+}
+SKETCH_INSTRUCTION = "Turn this line drawing into a finished, detailed picture that keeps its lines:"
+
+
+def instruction_prompt(function: str, prompt: str, options: dict) -> str:
+    """The prompt for a wanx2.1-imageedit ``function`` run through instruction editing; functions
+    without an instruction (description_edit: the prompt is one) keep the prompt."""
+    if function == "doodle" and options.get("is_sketch"):
+        instruction = SKETCH_INSTRUCTION
+    else:
+        instruction = INSTRUCTIONS.get(function, "")
+    return " ".join(part for part in (instruction, prompt.strip()) if part)
+
+
+def _expand_to(image: Image.Image, width: int, height: int, options: dict):
+    """``expand``'s canvas of width x height and its border mask: ``image`` grown by its scales."""
+    left = round(image.width * (options.get("left_scale", 1.0) - 1) / 2)
+    top = round(image.height * (options.get("top_scale", 1.0) - 1) / 2)
+    right, bottom = max(0, width - image.width - left), max(0, height - image.height - top)
+    canvas, mask = expand_canvas(image, left, top, right, bottom)
+    return (canvas,), mask
+
+
+# --- the pipeline call --------------------------------------------------------------
+
+
+def _guidance(options: DiffusersOptions, params, negative_prompt: str) -> dict:
+    args: dict = {}
+    if "true_cfg_scale" in params:  # Qwen-Image: true CFG runs when a negative prompt is passed
+        args["true_cfg_scale"] = options.true_cfg_scale
+        if options.true_cfg_scale > 1:
+            args["negative_prompt"] = negative_prompt or " "
+    elif negative_prompt and "negative_prompt" in params:
+        args["negative_prompt"] = negative_prompt
+    if options.guidance_scale is not None:
+        args["guidance_scale"] = options.guidance_scale
+    return args
+
+
+def _step_callback(name: str, steps: int, progress: Progress | None, should_stop: ShouldStop | None):
+    def on_step_end(pipe, step: int, timestep, tensors: dict) -> dict:
+        total = getattr(pipe, "num_timesteps", None) or steps  # fewer than steps with strength < 1
+        if progress is not None:
+            progress(step + 1, total)
+        if should_stop is not None and should_stop():
+            raise Canceled(f"{name}: canceled after step {step + 1} of {total}")
+        return {}
+
+    return on_step_end
+
+
+# --- sizes ---------------------------------------------------------------------------
+
+
+def _size_step(pipe) -> int:
+    """The pixel step of the pipeline's sizes: the VAE's scale times the 2x2 latent patches."""
+    scale = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_scale_factor", 8)
+    return 2 * int(scale)
+
+
+def _round_up(size: int, step: int) -> int:
+    return -(-size // step) * step
+
+
+def _fit(image: Image.Image, width: int, height: int, step: int = 1) -> Image.Image:
+    """Exactly width x height: a centre crop when ``image`` is at most a size step larger,
+    else scaled to cover and centre-cropped (aspect kept)."""
+    if image.size == (width, height):
+        return image
+    if width <= image.width < width + step and height <= image.height < height + step:
+        left, top = (image.width - width) // 2, (image.height - height) // 2
+        return image.crop((left, top, left + width, top + height))
+    return ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
+
+
+def _pad(image: Image.Image, width: int, height: int, fill) -> Image.Image:
+    """``image`` centred on a width x height canvas (the inverse of ``_fit``'s crop)."""
+    if image.size == (width, height):
+        return image
+    left, top = (width - image.width) // 2, (height - image.height) // 2
+    pixels = np.asarray(image)
+    pad = [(top, height - image.height - top), (left, width - image.width - left)]
+    pad += [(0, 0)] * (pixels.ndim - 2)
+    if fill == "edge":
+        padded = np.pad(pixels, pad, mode="edge")
+    else:
+        padded = np.pad(pixels, pad, mode="constant", constant_values=fill)
+    return Image.fromarray(padded, image.mode)

@@ -1,0 +1,188 @@
+"""diffusers weights in memory: one copy per process, shared by every pipeline built on it.
+
+    pipe, lock = shared_pipeline("qwen-image", options)  # loads on first use; calls take ``lock``
+    register_pipeline(options, pipe)                     # an already-built pipeline (benchmarks)
+
+A weights directory (and dtype and device) is loaded once; further pipeline classes on it
+(Qwen-Image's img2img, inpaint, ControlNet pipelines) are built with ``from_pipe`` on the same
+modules. A ControlNet directory is loaded once too. Directories are checked before diffusers
+sees them, so a missing or half-downloaded one is an :class:`EngineConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import diffusers
+import torch
+
+from imagescope.engines.base import EngineConfigError
+
+if TYPE_CHECKING:
+    from imagescope.engines.diffusers.engine import DiffusersOptions
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+
+class Loaded:
+    """One weights directory in memory, and the pipelines built on its modules."""
+
+    def __init__(self, pipe, key: str | None = None):
+        # Keyed by class name; CLASS:CONTROLNET-DIRECTORY for a pipeline with a ControlNet.
+        self.pipelines = {key or type(pipe).__name__: pipe}
+        self.lock = threading.Lock()  # the modules (and the scheduler's state) are shared
+
+
+registry: dict[tuple[str, str, str], Loaded] = {}
+_controlnets: dict[tuple[str, str, str], Any] = {}  # (directory, dtype, device) → the model
+_lock = threading.Lock()
+
+
+def shared_pipeline(name: str, options: DiffusersOptions):
+    """The process's pipeline for these options, and the lock its calls take."""
+    cls = pipeline_class(options.pipeline)
+    device = torch_device(options.device)
+    weights = Path(options.weights).expanduser()
+    controlnet = controlnet_dir(options, cls)
+    key = (str(weights.resolve()), options.dtype, str(device))
+    pipe_key = cls.__name__ if controlnet is None else f"{cls.__name__}:{controlnet.resolve()}"
+    with _lock:
+        loaded = registry.get(key)
+        pipe = loaded.pipelines.get(pipe_key) if loaded else None
+        if pipe is None:
+            check_weights(name, weights, cls, supplied=() if controlnet is None else ("controlnet",))
+            dtype = DTYPES[options.dtype]
+            parts = {}
+            if controlnet is not None:
+                parts["controlnet"] = _shared_controlnet(name, controlnet, options.dtype, device)
+            if loaded is None:
+                pipe = _load(name, cls, weights, dtype, device, parts)
+                loaded = registry[key] = Loaded(pipe, pipe_key)
+            else:
+                base = next(iter(loaded.pipelines.values()))
+                try:
+                    pipe = cls.from_pipe(base, dtype=dtype, **parts)
+                except ValueError as exc:
+                    raise EngineConfigError(f"{name}: cannot build {cls.__name__} on {weights}: {exc}") from exc
+                pipe.set_progress_bar_config(disable=True)
+                loaded.pipelines[pipe_key] = pipe
+    return pipe, loaded.lock
+
+
+def _load(name: str, cls, weights: Path, dtype: torch.dtype, device: torch.device, parts: dict):
+    try:
+        pipe = cls.from_pretrained(weights, dtype=dtype, local_files_only=True, **parts)
+    except Exception as exc:  # a truncated file, another version's config, no torchvision, ...
+        raise EngineConfigError(f"{name}: cannot load {cls.__name__} from {weights}: {exc}") from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def controlnet_dir(options: DiffusersOptions, cls) -> Path | None:
+    """The ControlNet directory a pipeline of ``cls`` gets; None for pipelines without one."""
+    if options.controlnet is None or "controlnet" not in cls._get_signature_keys(cls)[0]:
+        return None
+    return Path(options.controlnet).expanduser()
+
+
+def _shared_controlnet(name: str, directory: Path, dtype: str, device: torch.device):
+    """The process's ControlNet model in ``directory`` (the caller holds the registry lock)."""
+    key = (str(directory.resolve()), dtype, str(device))
+    if key not in _controlnets:
+        cls = check_controlnet(name, directory)
+        try:
+            model = cls.from_pretrained(directory, dtype=DTYPES[dtype], local_files_only=True)
+        except Exception as exc:  # a truncated file, a config of another version, ...
+            raise EngineConfigError(f"{name}: cannot load {cls.__name__} from {directory}: {exc}") from exc
+        _controlnets[key] = model.to(device)
+    return _controlnets[key]
+
+
+def check_controlnet(name: str, directory: Path):
+    """A clear error for a missing or half-downloaded ControlNet directory; its model class."""
+    config = directory / "config.json"
+    if not config.is_file():
+        what = "not found" if not directory.is_dir() else "incomplete"
+        raise EngineConfigError(f"{name} controlnet {what}: {directory} (expected config.json)")
+    try:
+        class_name = json.loads(config.read_text())["_class_name"]
+    except (ValueError, KeyError, TypeError):
+        raise EngineConfigError(f"{name} controlnet incomplete: {config} is not a diffusers model config") from None
+    cls = getattr(diffusers, class_name, None) if isinstance(class_name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.ModelMixin)):
+        raise EngineConfigError(f"{name} controlnet: diffusers {diffusers.__version__} has no model class "
+                                f"{class_name!r} (in {config})")
+    problem = _component_problem(directory)
+    if problem:
+        raise EngineConfigError(f"{name} controlnet incomplete: {directory} {problem}")
+    return cls
+
+
+def check_weights(name: str, weights: Path, cls, supplied: tuple[str, ...] = ()) -> None:
+    """A clear error for a missing or half-downloaded weights directory, before diffusers' own;
+    ``supplied``: parts that come from elsewhere (a ControlNet of its own directory)."""
+    index = weights / "model_index.json"
+    if not index.is_file():
+        what = "not found" if not weights.is_dir() else "incomplete"
+        raise EngineConfigError(f"{name} weights {what}: {weights} (expected model_index.json)")
+    try:
+        components = {
+            key: spec
+            for key, spec in json.loads(index.read_text()).items()
+            if not key.startswith("_") and isinstance(spec, list) and spec[0] is not None
+        }
+    except (ValueError, IndexError, TypeError) as exc:
+        raise EngineConfigError(f"{name} weights incomplete: {index} is not a diffusers model index") from exc
+    needed, _ = cls._get_signature_keys(cls)
+    missing = set(needed) - set(components) - set(cls._optional_components) - set(supplied)
+    if missing:
+        raise EngineConfigError(
+            f"{name}: {cls.__name__} needs {', '.join(sorted(missing))}, which {weights} lacks "
+            f"(it holds {', '.join(sorted(components))}): weights for another pipeline?"
+        )
+    for key in sorted(components):
+        problem = _component_problem(weights / key)
+        if problem:
+            raise EngineConfigError(f"{name} weights incomplete: {weights / key} {problem}")
+
+
+def _component_problem(folder: Path) -> str | None:
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return "is missing or empty"
+    if not (folder / "config.json").is_file():
+        return None  # a tokenizer, processor or scheduler: config files only
+    for shard_index in folder.glob("*.index.json"):
+        shards = set(json.loads(shard_index.read_text()).get("weight_map", {}).values())
+        absent = sorted(shard for shard in shards if not (folder / shard).is_file())
+        if absent:
+            return f"lacks {len(absent)} of {len(shards)} weight shards, e.g. {absent[0]}"
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        return "has no weights (*.safetensors)"
+    return None
+
+
+def pipeline_class(name: str):
+    cls = getattr(diffusers, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.DiffusionPipeline)):
+        raise EngineConfigError(f"diffusers {diffusers.__version__} has no pipeline class {name!r}")
+    return cls
+
+
+def torch_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EngineConfigError(f"device {device!r}: this torch sees no CUDA device")
+    return torch.device(device)
+
+
+def register_pipeline(options: "DiffusersOptions", pipe) -> None:
+    """Use ``pipe`` as if it had been loaded from ``options.weights`` (a benchmark seam: a
+    pipeline built in memory, e.g. with random full-size weights)."""
+    key = (str(Path(options.weights).expanduser().resolve()), options.dtype, str(torch_device(options.device)))
+    with _lock:
+        registry[key] = Loaded(pipe)

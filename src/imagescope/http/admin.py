@@ -1,0 +1,223 @@
+"""``/admin/v1``: administration over HTTP (our addition to the DashScope API).
+
+Guarded by the deployment's admin token (``IMAGESCOPE_ADMIN_TOKEN``), sent as
+``Authorization: Bearer …``; a user's API key never opens it. Without a configured
+token the admin API does not exist (404).
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from imagescope.accounting.accounts import Accounts, UnknownWorkspace, WorkspaceExists
+from imagescope.db import Account, LedgerEntry
+from imagescope.errors import ApiError, invalid_parameter, shown, url_not_found
+from imagescope.accounting.usage import GRANULARITIES, usage_report
+from imagescope.http import reply
+
+
+def admin(request: Request) -> Accounts:
+    token = request.app.state.services.settings.admin_token
+    if not token:
+        raise url_not_found()
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(401, "InvalidApiKey", "Invalid admin token.")
+    return request.app.state.services.accounts
+
+
+router = APIRouter(prefix="/admin/v1", dependencies=[Depends(admin)])
+
+
+def _existing(accounts: Accounts, name: str):
+    info = accounts.get_account(name)
+    if info is None:
+        raise ApiError(404, "NotFound", f"Account {shown(name)} does not exist.")
+    return info
+
+
+def _unicode(value: str) -> str:
+    """No lone surrogates: a name is stored and shown as UTF-8."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode") from None
+    return value
+
+
+# Names as stored (String(128) columns); counts within what a database integer holds with room.
+Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_unicode)]
+Label = Annotated[str, Field(max_length=128), AfterValidator(_unicode)]
+MAX_COUNT = 10**9
+
+
+class AdminBody(BaseModel):
+    """Admin bodies take exactly their types: ``"yes"`` is not a boolean, ``"5"`` not a number."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class NewAccount(AdminBody):
+    name: Name
+
+
+class NewKey(AdminBody):
+    name: Label = ""
+    workspace: Name | None = None  # id or name; default workspace when absent
+
+
+class NewWorkspace(AdminBody):
+    name: Name
+
+
+class Limits(AdminBody):
+    model: Name = "*"
+    submit_rps: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+
+
+class Quota(AdminBody):
+    model: Name = "*"
+    free_quota: int = Field(ge=0, le=MAX_COUNT)
+
+
+class FreeOnly(AdminBody):
+    free_only: bool
+
+
+@router.get("/accounts")
+def list_accounts(request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    return reply(request, {"accounts": [asdict(a) for a in accounts.list_accounts()]})
+
+
+@router.post("/accounts")
+def create_account(body: NewAccount, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    return reply(request, {"account": asdict(accounts.create_account(body.name))})
+
+
+@router.post("/accounts/{name}/keys")
+def create_key(name: str, body: NewKey, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    _existing(accounts, name)
+    try:
+        key, info = accounts.create_key(name, body.name, body.workspace)
+    except UnknownWorkspace as exc:
+        raise invalid_parameter(str(exc)) from None
+    return reply(request, {"key": key, "key_info": asdict(info)})  # the key is shown this once
+
+
+@router.get("/keys")
+def list_keys(request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    return reply(request, {"keys": [asdict(k) for k in accounts.list_keys()]})
+
+
+@router.delete("/keys/{key_id}")
+def revoke_key(key_id: int, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    if not 0 < key_id < 2**63 or not accounts.revoke(key_id):  # beyond a database integer: no such key
+        raise ApiError(404, "NotFound", f"No active key with id {key_id}.")
+    return reply(request, {"revoked": key_id})
+
+
+@router.post("/accounts/{name}/workspaces")
+def create_workspace(name: str, body: NewWorkspace, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    _existing(accounts, name)
+    try:
+        workspace = accounts.create_workspace(name, body.name)
+    except WorkspaceExists as exc:
+        raise ApiError(409, "Conflict", f"{exc}.") from None
+    return reply(request, {"workspace": asdict(workspace)})
+
+
+@router.get("/workspaces")
+def list_workspaces(request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    return reply(request, {"workspaces": [asdict(w) for w in accounts.list_workspaces()]})
+
+
+@router.put("/accounts/{name}/limits")
+def set_limits(name: str, body: Limits, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    _existing(accounts, name)
+    accounts.set_model_values(name, body.model, submit_rps=body.submit_rps, concurrency=body.concurrency)
+    return reply(request, {"account": asdict(accounts.get_account(name))})
+
+
+@router.put("/accounts/{name}/quota")
+def set_quota(name: str, body: Quota, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    _existing(accounts, name)
+    accounts.set_model_values(name, body.model, free_quota=body.free_quota)
+    return reply(request, {"account": asdict(accounts.get_account(name))})
+
+
+@router.put("/accounts/{name}/free-only")
+def set_free_only(name: str, body: FreeOnly, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+    _existing(accounts, name)
+    accounts.set_free_only(name, body.free_only)
+    return reply(request, {"account": asdict(accounts.get_account(name))})
+
+
+def _window(start: float | None, end: float | None, default_span: float) -> tuple[float, float]:
+    end = time.time() if end is None else end
+    return (end - default_span if start is None else start), end
+
+
+@router.get("/usage")
+def usage(
+    request: Request,
+    granularity: str = Query("hour"),
+    start: float | None = Query(None, allow_inf_nan=False,
+                                description="Unix seconds; default: 24 h (hour) or 30 days (day) back"),
+    end: float | None = Query(None, allow_inf_nan=False, description="Unix seconds; default: now"),
+    account: str | None = None,
+    model: str | None = None,
+) -> dict:
+    if granularity not in GRANULARITIES:
+        raise invalid_parameter(f"granularity must be one of: {', '.join(GRANULARITIES)}")
+    begin, finish = _window(start, end, 86400 if granularity == "hour" else 30 * 86400)
+    rows = usage_report(request.app.state.services.db, granularity, begin, finish, account, model)
+    return reply(request, {"granularity": granularity, "start": begin, "end": finish,
+                           "usage": [r.to_dict() for r in rows]})
+
+
+@router.get("/ledger")
+def ledger(
+    request: Request,
+    account: str | None = None,
+    model: str | None = None,
+    start: float | None = Query(None, allow_inf_nan=False),
+    end: float | None = Query(None, allow_inf_nan=False),
+    limit: int = Query(1000, ge=1, le=10000),
+) -> dict:
+    """Ledger rows, newest first (at most ``limit``), and the totals of every matching row."""
+    conditions = []
+    if account:
+        conditions.append(LedgerEntry.account_id == select(Account.id).where(Account.name == account).scalar_subquery())
+    if model:
+        conditions.append(LedgerEntry.model == model)
+    if start is not None:
+        conditions.append(LedgerEntry.at >= start)
+    if end is not None:
+        conditions.append(LedgerEntry.at < end)
+    with Session(request.app.state.services.db) as session:
+        entries = session.scalars(
+            select(LedgerEntry).where(*conditions).order_by(LedgerEntry.at.desc()).limit(limit)
+        ).all()
+        images, amount = session.execute(
+            select(func.coalesce(func.sum(LedgerEntry.images), 0), func.coalesce(func.sum(LedgerEntry.amount), 0.0))
+            .where(*conditions)
+        ).one()
+    rows = [
+        {c: getattr(e, c) for c in ("task_id", "account_id", "api_key_id", "model", "images",
+                                    "unit_price", "kind", "amount", "at")}
+        for e in entries
+    ]
+    return reply(request, {
+        "entries": rows,
+        "total_images": int(images),
+        "total_amount": round(float(amount), 6),
+    })

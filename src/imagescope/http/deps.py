@@ -1,0 +1,29 @@
+"""``Authorization: Bearer sk-…`` → the calling account; anything else → 401 InvalidApiKey.
+
+A key belongs to one workspace of its account. ``X-DashScope-WorkSpace`` may name it;
+naming any other workspace is refused with 403 Workspace.AccessDenied, as the hosted
+service does.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from imagescope.accounting.accounts import Caller
+from imagescope.errors import invalid_api_key, workspace_access_denied
+
+WORKSPACE_HEADER = "x-dashscope-workspace"
+
+
+def caller(request: Request) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise invalid_api_key()
+    found = request.app.state.services.accounts.authenticate(key.strip())
+    if found is None:
+        raise invalid_api_key()
+    workspace = request.headers.get(WORKSPACE_HEADER, "").strip()
+    if workspace and workspace != found.workspace_id:
+        raise workspace_access_denied()
+    return found

@@ -1,0 +1,137 @@
+"""The messages protocol's routes.
+
+- ``POST .../multimodal-generation/generation``: synchronous. The request becomes a task like
+  any other (same limits, billing, workers, usage), and the call waits for it: the answer is the
+  finished task in the ``choices`` format. With ``X-DashScope-Sse: enable`` (and
+  ``parameters.stream`` not false) the answer is a stream of server-sent events instead, one
+  per part as the worker publishes it.
+- ``POST .../image-generation/generation``: asynchronous (wan2.6): answers PENDING and a task id;
+  the task query shows the ``choices`` format (see ``api/tasks/protocol.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from functools import partial
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from imagescope.accounting.accounts import Caller
+from imagescope.models.catalog import IMAGE_GENERATION, MULTIMODAL
+from imagescope.errors import ApiError, request_timeout, task_error
+from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
+from imagescope.http import reply
+from imagescope.http.deps import caller
+from imagescope.http.params import obj, parse_body
+from imagescope.tasks.accept import accept_task, create_task
+from imagescope.http.multimodal.protocol import (
+    render_answer,
+    render_chunk,
+    render_last_chunk,
+    to_generation_request,
+)
+
+router = APIRouter()
+
+POLL_FIRST_S = 0.02  # how soon a waiting call first looks again; then 1.5x, up to POLL_MAX_S
+POLL_MAX_S = 0.2
+SSE_HEADER = "x-dashscope-sse"
+
+
+@router.post("/api/v1/services/aigc/multimodal-generation/generation")
+async def generation(request: Request, who: Caller = Depends(caller)):
+    body = parse_body(await request.body())
+    # The header decides: the SDK streams with it alone (parameters.stream is its own argument,
+    # never sent); an explicit parameters.stream false still asks for one answer.
+    streaming = (
+        request.headers.get(SSE_HEADER, "").lower() == "enable"
+        and obj(body, "parameters", required=False).get("stream") is not False
+    )
+    task = await accept_task(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
+    services = request.app.state.services
+    family = services.catalog.models[task.model].family
+    base = str(request.base_url).rstrip("/")
+
+    def url_for(ended_at: float):
+        return lambda key: services.result_url(base, key, ended_at)
+
+    if streaming:
+        return StreamingResponse(
+            _events(request, task.id, family, url_for), media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    done = await _wait(request, task.id)
+    if done.status is not TaskStatus.SUCCEEDED:
+        raise _failure(done)
+    return reply(request, render_answer(done, family, url_for(done.end_time)))
+
+
+@router.post("/api/v1/services/aigc/image-generation/generation")
+async def image_generation(request: Request, who: Caller = Depends(caller)) -> dict:
+    return await create_task(request, who, IMAGE_GENERATION, partial(to_generation_request, streaming=False))
+
+
+def _failure(task: TaskRecord) -> ApiError:
+    if task.status is TaskStatus.CANCELED:
+        return ApiError(500, "RequestCanceled", "The request was canceled before it finished.")
+    return task_error(task.code or "InternalError", task.message or "")
+
+
+async def _updates(request: Request, task_id: str) -> AsyncIterator[TaskRecord]:
+    """The task as it changes, until it ends; stops early if the caller hangs up. A call
+    waiting longer than the configured limit gets RequestTimeOut (a PENDING task is canceled)."""
+    services = request.app.state.services
+    deadline = time.monotonic() + services.settings.sync_timeout_s
+    delay = POLL_FIRST_S
+    while True:
+        task = await run_in_threadpool(services.store.get, task_id)
+        yield task
+        if task.status in TERMINAL or await request.is_disconnected():
+            return
+        if time.monotonic() > deadline:
+            await run_in_threadpool(services.store.cancel, task_id, task.account_id)
+            raise request_timeout()
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, POLL_MAX_S)
+
+
+async def _wait(request: Request, task_id: str) -> TaskRecord:
+    async for task in _updates(request, task_id):
+        pass
+    return task
+
+
+def _event(event_id: int, body: dict, status: int = 200) -> str:
+    """One server-sent event as the hosted service frames them; ``status:`` is what the SDK
+    reads for an error's HTTP status."""
+    kind = "result" if status == 200 else "error"
+    extra = "" if status == 200 else f"status:{status}\n"
+    data = json.dumps(body, ensure_ascii=False)
+    return f"id:{event_id}\nevent:{kind}\n:HTTP_STATUS/{status}\n{extra}data:{data}\n\n"
+
+
+async def _events(request: Request, task_id: str, family: str, url_for) -> AsyncIterator[str]:
+    request_id = request.state.request_id
+    sent = event_id = 0
+    try:
+        async for task in _updates(request, task_id):
+            parts = sorted(task.results, key=lambda r: r["index"])
+            for result in parts[sent:]:
+                if (chunk := render_chunk(result, family, url_for(task.end_time or time.time()))) is not None:
+                    event_id += 1
+                    yield _event(event_id, {**chunk, "request_id": request_id})
+            sent = len(parts)
+        if task.status is TaskStatus.SUCCEEDED:
+            yield _event(event_id + 1, {**render_last_chunk(task, family), "request_id": request_id})
+        elif task.status in TERMINAL:
+            error = _failure(task)
+            body = {"code": error.code, "message": error.message, "request_id": request_id}
+            yield _event(event_id + 1, body, error.status)
+    except ApiError as error:  # timed out
+        body = {"code": error.code, "message": error.message, "request_id": request_id}
+        yield _event(event_id + 1, body, error.status)

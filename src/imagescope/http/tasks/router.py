@@ -1,0 +1,78 @@
+"""``/api/v1/tasks``: query, cancel and list the caller's tasks."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from fastapi import APIRouter, Depends, Request
+
+from imagescope.accounting.accounts import Caller
+from imagescope.errors import cancel_unsupported, invalid_parameter, shown
+from imagescope.tasks.store import TaskQuery, TaskStatus
+from imagescope.http import reply
+from imagescope.http.deps import caller
+from imagescope.http.tasks.protocol import parse_list_time, render_list_item, render_task, unknown_task
+
+router = APIRouter()
+
+MAX_PAGE_SIZE = 100
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.get("/api/v1/tasks/{task_id}")
+def get_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    services = request.app.state.services
+    task = services.visible_task(task_id, who.account_id)
+    if task is None:
+        return reply(request, {"output": unknown_task(task_id)})
+    base = _base_url(request)
+    return reply(request, render_task(task, lambda key, ended: services.result_url(base, key, ended)))
+
+
+@router.post("/api/v1/tasks/{task_id}/cancel")
+def cancel_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+    services = request.app.state.services
+    visible = services.visible_task(task_id, who.account_id)
+    if visible is None or not services.store.cancel(task_id, who.account_id):
+        raise cancel_unsupported()
+    return reply(request, {})
+
+
+def _positive_int(value: str | None, name: str, default: int, high: int) -> int:
+    if value is None:
+        return default
+    # ASCII digits, and few enough of them: int() refuses "²" and 5,000-digit numbers.
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(high))) or not 1 <= int(value) <= high:
+        raise invalid_parameter(f"{name} must be an integer in [1, {high}], got {shown(value)}")
+    return int(value)
+
+
+@router.get("/api/v1/tasks")
+def list_tasks(request: Request, who: Caller = Depends(caller)) -> dict:
+    services = request.app.state.services
+    params = request.query_params
+    status = params.get("status") or None
+    if status is not None and status not in TaskStatus.__members__:
+        raise invalid_parameter(f"status must be one of {', '.join(TaskStatus)}, got {shown(status)}")
+    query = TaskQuery(
+        start_time=parse_list_time(params.get("start_time"), "start_time"),
+        end_time=parse_list_time(params.get("end_time"), "end_time"),
+        model=params.get("model_name") or None,
+        status=status,
+        page_no=_positive_int(params.get("page_no"), "page_no", 1, 10**9),
+        page_size=_positive_int(params.get("page_size"), "page_size", 10, MAX_PAGE_SIZE),
+    )
+    tasks, total = services.store.list(
+        who.account_id, query, not_before=time.time() - services.settings.task_ttl_s
+    )
+    return reply(request, {
+        "data": [render_list_item(t) for t in tasks],
+        "total": total,
+        "total_page": math.ceil(total / query.page_size),
+        "page_no": query.page_no,
+        "page_size": query.page_size,
+    })

@@ -1,0 +1,48 @@
+"""The SDK's upload flow (see ``uploads.py``): ``GET /api/v1/uploads?action=getPolicy`` and the
+form POST to ``upload_host``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from imagescope.accounting.accounts import Caller
+from imagescope.errors import ApiError, invalid_parameter
+from imagescope.http import reply
+from imagescope.http.deps import caller
+from imagescope.http.body_size import upload_too_large
+
+router = APIRouter()
+
+
+@router.get("/api/v1/uploads")
+def get_policy(request: Request, who: Caller = Depends(caller)) -> dict:
+    if request.query_params.get("action") != "getPolicy":
+        raise invalid_parameter("action must be getPolicy")
+    services = request.app.state.services
+    if not request.query_params.get("model"):
+        raise invalid_parameter("Field required: model")
+    base = services.settings.public_url or str(request.base_url).rstrip("/")
+    policy = services.uploads.policy_for(who.account_id, f"{base}/uploads/oss")
+    # The hosted documentation shows the policy under "data"; the SDK reads "output". Both.
+    return reply(request, {"data": policy, "output": policy})
+
+
+@router.post("/uploads/oss")
+async def upload(request: Request) -> Response:
+    length = request.headers.get("content-length")
+    if length is None:  # a larger one never got here (body_size.BodyLimit)
+        raise ApiError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+    services = request.app.state.services
+    async with request.form(max_files=1, max_fields=16) as form:
+        policy = services.uploads.check(str(form.get("policy", "")), str(form.get("Signature", "")),
+                                        str(form.get("key", "")))
+        file = form.get("file")
+        if file is None or isinstance(file, str):
+            raise invalid_parameter("The form has no file.")
+        data = await file.read(policy.max_bytes + 1)
+        if len(data) > policy.max_bytes:
+            raise upload_too_large()
+        await run_in_threadpool(services.uploads.save, str(form["key"]), data)
+    return Response(status_code=200)

@@ -1,0 +1,1 @@
+"""Which models exist (catalog) and which engine serves each (models file)."""

@@ -1,0 +1,398 @@
+"""The models file: which engine serves each public model name, and each function.
+
+    [engines.qwen]                  # a named engine; the models bound to it share one instance
+    kind = "diffusers"              # preview | realesrgan | diffusers
+    weights = "/models/Qwen-Image"  # relative paths are relative to this file
+    dtype = "bf16"
+
+    [engines.sr-anime]
+    kind = "realesrgan"
+    variant = "anime"
+
+    [models]
+    "qwen-image" = "qwen"
+
+    [models."wanx2.1-imageedit"]    # a table: an engine per function
+    default = "qwen-edit"
+    super_resolution = "sr-anime"
+
+Without a file every model runs on the built-in ``preview`` engine, and wanx2.1-imageedit's
+super_resolution on the built-in ``realesrgan`` (variant photo). A file changes only what it
+names: a model bound with a plain string keeps its other built-in function bindings
+(super_resolution stays on realesrgan unless the table names it).
+
+A ``diffusers`` engine runs one pipeline class (``pipeline``, by default the class the weights
+were saved as: model_index.json's ``_class_name``). A text-to-image pipeline serves text-to-image
+models, an editing pipeline editing models. Bound to wanx2.1-imageedit, the engine builds the
+pipeline each function needs on the same weights (one copy in memory), unless its
+``pipelines`` table names another:
+
+- description_edit_with_mask, expand → QwenImageEditInpaintPipeline on Qwen-Image-Edit weights,
+  QwenImageInpaintPipeline on Qwen-Image weights (expand paints the border of a padded canvas);
+- stylization_all, description_edit → QwenImageImg2ImgPipeline: their ``strength`` applies;
+- doodle, on Qwen-Image weights with a ``controlnet`` (a local ControlNet model directory,
+  e.g. InstantX/Qwen-Image-ControlNet-Union) → QwenImageControlNetPipeline: the sketch guides a
+  picture of the prompt drawn from noise;
+- the others → the engine's own instruction-editing pipeline, with a per-function instruction
+  (on Qwen-Image weights, which have none: QwenImageImg2ImgPipeline).
+
+Mistakes are found when the file is read, each a :class:`ModelsFileError` naming the file and the
+key; weights and ControlNet directories are checked then too (present, model_index.json or
+config.json, the parts the pipeline needs), while the weights themselves load at first use, or
+at start with ``preload = true``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from imagescope.models.catalog import Catalog, ModelSpec
+from imagescope.engines import EngineConfigError, PreviewEngine, RealEsrganEngine, builtin_engines
+
+KINDS = ("preview", "realesrgan", "diffusers")
+BUILTIN = {"preview": "preview", "realesrgan": "realesrgan"}  # engine name → kind
+_NUMBER = (int, float)
+OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {  # kind → option → its TOML type
+    "preview": {},
+    "realesrgan": {"variant": str, "tile": int},
+    "diffusers": {
+        "weights": str, "pipeline": str, "dtype": str, "device": str, "steps": int,
+        "true_cfg_scale": _NUMBER, "guidance_scale": _NUMBER, "strength": _NUMBER,
+        "controlnet": str, "controlnet_conditioning_scale": _NUMBER,
+        "preload": bool, "pipelines": dict,
+    },
+}
+VALUES = {  # option → (check, what it must be)
+    "variant": (lambda v: v in ("photo", "anime"), "photo or anime"),
+    "tile": (lambda v: v >= 1, "at least 1"),
+    "dtype": (lambda v: v in ("bf16", "fp16", "fp32"), "one of bf16, fp16, fp32"),
+    "steps": (lambda v: v >= 2, "at least 2"),
+    "strength": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "controlnet_conditioning_scale": (lambda v: v > 0, "greater than 0"),
+}
+MASKED = ("description_edit_with_mask", "expand")  # painted by an inpaint pipeline
+STRENGTH = ("stylization_all", "description_edit")  # wanx2.1-imageedit's functions with strength
+EDIT_WEIGHTS = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline", "QwenImageEditInpaintPipeline")
+IMAGE_WEIGHTS = ("QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline", "QwenImageControlNetPipeline")
+CONTROLLED = ("doodle",)  # on Qwen-Image weights with a ControlNet: drawn following the input
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class ModelsFileError(Exception):
+    """The models file cannot be used as written; the message names the file and the key."""
+
+
+def function_pipeline(main: str, function: str, controlnet: bool = False) -> str:
+    """The pipeline on the weights of an editing engine running ``main`` that serves ``function``;
+    ``controlnet``: the engine has a ControlNet."""
+    if main not in EDIT_WEIGHTS + IMAGE_WEIGHTS:
+        return main
+    edit_weights = main in EDIT_WEIGHTS  # Qwen-Image-Edit; else Qwen-Image (img2img, inpaint, ControlNet)
+    if function in MASKED:
+        return "QwenImageEditInpaintPipeline" if edit_weights else "QwenImageInpaintPipeline"
+    if function in CONTROLLED and controlnet and not edit_weights:
+        return "QwenImageControlNetPipeline"
+    if function in STRENGTH or not edit_weights:
+        return "QwenImageImg2ImgPipeline"
+    return "QwenImageEditPipeline" if main == "QwenImageEditInpaintPipeline" else main
+
+
+@dataclass
+class Bindings:
+    """The catalog with each model's engine names, and the engines under those names.
+
+    Engine names are the file's, plus ``NAME:PIPELINE`` for the other pipelines a diffusers
+    engine runs for wanx2.1-imageedit's functions.
+    """
+
+    catalog: Catalog
+    engines: dict[str, Any]
+    kinds: dict[str, str] = field(default_factory=lambda: dict(BUILTIN))  # engine name → kind
+    preload: tuple[str, ...] = ()  # engines of the file marked ``preload = true``
+    source: Path | None = None
+
+    def describe(self) -> list[dict]:
+        """Each model and what serves it: GET /api/v1/models's ``data``."""
+        listing = []
+        for name, spec in self.catalog.models.items():
+            entry = {"model": name, "endpoints": sorted(spec.endpoints), **self._engine(spec.engine)}
+            if spec.functions:
+                entry["functions"] = {f: self._engine(spec.engine_for(f)) for f in sorted(spec.functions)}
+            listing.append(entry)
+        return listing
+
+    def _engine(self, key: str) -> dict:
+        kind = self.kinds.get(key, "unknown")
+        info: dict[str, Any] = {"engine": key.partition(":")[0], "kind": kind}
+        engine = self.engines.get(key)
+        if kind == "diffusers":
+            info["pipeline"] = engine.options.pipeline
+        elif kind == "realesrgan":
+            info["variant"] = engine.variant
+        info["preview"] = kind == "preview"
+        return info
+
+    def load(self, names: Iterable[str] | None = None) -> None:
+        """Load the weights of the named engines now (default: those marked ``preload``),
+        every pipeline their models use, rather than at first use."""
+        wanted = set(self.preload if names is None else names)
+        if unknown := wanted - {key.partition(":")[0] for key in self.engines}:
+            raise ValueError(f"no engine named {', '.join(sorted(unknown))} serves a model")
+        for key, engine in self.engines.items():
+            if key.partition(":")[0] in wanted and hasattr(engine, "load"):
+                try:
+                    engine.load()
+                except EngineConfigError as exc:
+                    raise ModelsFileError(f"{self.source}: engines.{key.partition(':')[0]}: {exc}") from exc
+
+
+def load_bindings(path: Path | None, catalog: Catalog) -> Bindings:
+    """The bindings of the models file at ``path``; None: the built-in ones."""
+    if path is None:
+        return Bindings(catalog, builtin_engines())
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ModelsFileError(f"{path}: cannot read the models file: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelsFileError(f"{path}: not valid TOML: {exc}") from None
+    return _ModelsFile(path, catalog).bind(document)
+
+
+@dataclass
+class _Entry:
+    name: str
+    kind: str
+    options: dict[str, Any]
+    weights_class: str = ""  # diffusers: the class the weights were saved as
+
+
+class _ModelsFile:
+    def __init__(self, path: Path, catalog: Catalog):
+        self.path, self.catalog = path, catalog
+        self.entries: dict[str, _Entry] = {}
+        self.bindings = Bindings(catalog, builtin_engines(), source=path)
+
+    def error(self, key: str, message: str) -> ModelsFileError:
+        return ModelsFileError(f"{self.path}: {key}: {message}")
+
+    def bind(self, document: dict) -> Bindings:
+        if unknown := set(document) - {"engines", "models"}:
+            raise self.error(sorted(unknown)[0], "unknown section; a models file has [engines.NAME] and [models]")
+        for name, table in self._table(document, "engines").items():
+            self.entries[name] = self._entry(name, table)
+        models = dict(self.catalog.models)
+        for model, binding in self._table(document, "models").items():
+            models[model] = self._model(model, binding)
+        bound = {key.partition(":")[0] for key in self.bindings.engines}
+        preload = tuple(name for name, entry in self.entries.items() if entry.options.get("preload") and name in bound)
+        return replace(self.bindings, catalog=Catalog(models), preload=preload)
+
+    def _table(self, document: dict, key: str) -> dict:
+        table = document.get(key, {})
+        if not isinstance(table, dict):
+            raise self.error(key, "must be a table")
+        return table
+
+    # --- [engines.NAME] ----------------------------------------------------------------
+
+    def _entry(self, name: str, table: Any) -> _Entry:
+        key = f"engines.{name}"
+        if not isinstance(table, dict):
+            raise self.error(key, f"must be a table ([{key}] with kind = ...)")
+        if name in BUILTIN:
+            raise self.error(key, f"{name!r} is a built-in engine; give yours another name")
+        if not _NAME.fullmatch(name):
+            raise self.error(key, "an engine name is letters, digits, '.', '_' and '-'")
+        kind = table.get("kind")
+        if kind not in KINDS:
+            what = "is required" if kind is None else f"{kind!r} is not an engine kind"
+            raise self.error(f"{key}.kind", f"{what}; one of {', '.join(KINDS)}")
+        options = {option: value for option, value in table.items() if option != "kind"}
+        for option, value in options.items():
+            expected = OPTIONS[kind].get(option)
+            if expected is None:
+                known = ", ".join(OPTIONS[kind]) or "none"
+                raise self.error(f"{key}.{option}", f"unknown option of a {kind} engine (options: {known})")
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+                raise self.error(f"{key}.{option}", f"must be {_type_name(expected)}, not {value!r}")
+            if option in VALUES and not VALUES[option][0](value):
+                raise self.error(f"{key}.{option}", f"must be {VALUES[option][1]}, not {value!r}")
+        entry = _Entry(name, kind, options)
+        if kind == "preview":
+            self._add(name, kind, PreviewEngine())
+        elif kind == "realesrgan":
+            self._add(name, kind, RealEsrganEngine(**options))
+        else:
+            self._check_diffusers(entry)
+        return entry
+
+    def _check_diffusers(self, entry: _Entry) -> None:
+        """The pipelines exist in this diffusers; the weights directory is there, saved as some pipeline."""
+        key, options = f"engines.{entry.name}", entry.options
+        engines = self._diffusers_module(entry)
+        named = {"pipeline": options.get("pipeline")}
+        named.update({f"pipelines.{function}": pipeline for function, pipeline in options.get("pipelines", {}).items()})
+        functions = {"edit"}.union(*(spec.functions for spec in self.catalog.models.values()))
+        for option, pipeline in named.items():
+            if option.startswith("pipelines.") and option.partition(".")[2] not in functions:
+                raise self.error(f"{key}.{option}", f"unknown function; one of {', '.join(sorted(functions))}")
+            if pipeline is None:
+                continue
+            if not isinstance(pipeline, str):
+                raise self.error(f"{key}.{option}", f"must be a pipeline class name, not {pipeline!r}")
+            try:
+                engines.pipeline_class(pipeline)
+            except EngineConfigError as exc:
+                raise self.error(f"{key}.{option}", str(exc)) from None
+        if "weights" not in options:
+            raise self.error(f"{key}.weights", "is required: a local diffusers weights directory")
+        weights = self._weights(entry)
+        if not weights.is_dir():
+            raise self.error(f"{key}.weights", f"weights directory not found: {weights}")
+        index = weights / "model_index.json"
+        if not index.is_file():
+            raise self.error(f"{key}.weights", f"{weights} has no model_index.json: "
+                                               "incomplete, or not a diffusers weights directory")
+        try:
+            entry.weights_class = json.loads(index.read_text())["_class_name"]
+        except (ValueError, KeyError, TypeError):
+            raise self.error(f"{key}.weights", f"{index} is not a diffusers model index") from None
+        if "controlnet" in options:
+            self._check_controlnet(engines, entry)
+        self._options(engines, entry, options.get("pipeline", entry.weights_class))
+
+    def _check_controlnet(self, engines, entry: _Entry) -> None:
+        """A ControlNet steers Qwen-Image's transformer: its directory is there, with weights."""
+        key = f"engines.{entry.name}.controlnet"
+        if entry.weights_class in EDIT_WEIGHTS:
+            raise self.error(key, f"a ControlNet runs on Qwen-Image (text-to-image) weights, not on "
+                                  f"{entry.weights_class} ones")
+        try:
+            engines.check_controlnet(entry.name, self._path(entry, "controlnet"))
+        except EngineConfigError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def _options(self, engines, entry: _Entry, pipeline: str):
+        settings = {k: v for k, v in entry.options.items() if k not in ("weights", "pipeline", "preload", "pipelines")}
+        if "controlnet" in settings:
+            settings["controlnet"] = self._path(entry, "controlnet")
+        try:
+            return engines.DiffusersOptions(self._weights(entry), pipeline, **settings)
+        except EngineConfigError as exc:
+            raise self.error(f"engines.{entry.name}", str(exc)) from None
+
+    def _weights(self, entry: _Entry) -> Path:
+        return self._path(entry, "weights")
+
+    def _path(self, entry: _Entry, option: str) -> Path:
+        """A directory option, relative to the models file's folder unless absolute."""
+        path = Path(entry.options[option]).expanduser()
+        return path if path.is_absolute() else self.path.parent / path
+
+    def _diffusers_module(self, entry: _Entry):
+        try:
+            from imagescope.engines.diffusers import engine as diffusers_engine
+        except ImportError as exc:
+            raise self.error(
+                f"engines.{entry.name}.kind",
+                f"diffusers engines need the diffusers extra: pip install 'imagescope[diffusers]' ({exc})",
+            ) from None
+        return diffusers_engine
+
+    # --- [models] ------------------------------------------------------------------------
+
+    def _model(self, model: str, binding: Any) -> ModelSpec:
+        key = f'models."{model}"'
+        spec = self.catalog.models.get(model)
+        if spec is None:
+            raise self.error(key, f"unknown model; models: {', '.join(self.catalog.models)}")
+        if isinstance(binding, dict) and not spec.functions:
+            raise self.error(key, f"{model} has no functions: bind it to an engine name, not a table")
+        if not isinstance(binding, (str, dict)):
+            raise self.error(key, f"must be an engine name{' or a table of functions' if spec.functions else ''}")
+        named = {"default": binding} if isinstance(binding, str) else binding
+
+        def at(function: str) -> str:
+            return key if isinstance(binding, str) else f"{key}.{function}"
+
+        for function, engine in named.items():
+            if function != "default" and function not in spec.functions:
+                raise self.error(at(function), f"unknown function of {model}; one of {', '.join(sorted(spec.functions))}")
+            if not isinstance(engine, str) or engine not in {*BUILTIN, *self.entries}:
+                raise self.error(at(function), f"unknown engine {engine!r}; engines: {', '.join([*BUILTIN, *self.entries])}")
+        default = named.get("default", spec.engine)
+        builtin = dict(spec.function_engines)  # kept unless the file names the function
+        main = self._key(default, spec, "edit" if spec.input_rules is not None else "", at("default"))
+        function_engines = []
+        for function in sorted(spec.functions):
+            name = named.get(function, builtin.get(function, default))
+            engine_key = self._key(name, spec, function, at(function if function in named else "default"))
+            if engine_key != main:
+                function_engines.append((function, engine_key))
+        return replace(spec, engine=main, function_engines=tuple(function_engines))
+
+    def _key(self, name: str, spec: ModelSpec, function: str, where: str) -> str:
+        """The name in the engines of what serves ``spec``'s ``function`` as engine ``name``."""
+        kind = self.entries[name].kind if name in self.entries else self.bindings.kinds.get(name, "")
+        if kind == "realesrgan" and function != "super_resolution":
+            what = f"{spec.name}'s {function}" if function not in ("", "edit") else spec.name
+            raise self.error(where, f"engine {name!r} is a realesrgan engine: it serves only super_resolution, not {what}")
+        return self._diffusers_key(self.entries[name], spec, function, where) if kind == "diffusers" else name
+
+    def _diffusers_key(self, entry: _Entry, spec: ModelSpec, function: str, where: str) -> str:
+        """The pipeline of ``entry`` serving ``spec``'s ``function``, made on first need."""
+        name, engines = entry.name, self._diffusers_module(entry)
+        main = entry.options.get("pipeline", entry.weights_class)
+        editing = spec.input_rules is not None
+        if editing and main not in engines.EDIT_PIPELINES:
+            raise self.error(where, f"engine {name!r} runs {main}, a text-to-image pipeline, but {spec.name} is an "
+                                    f"editing model: set its pipeline to one of {', '.join(engines.EDIT_PIPELINES)}")
+        if not editing and main in engines.EDIT_PIPELINES:
+            raise self.error(where, f"engine {name!r} runs {main}, an editing pipeline, but {spec.name} is a "
+                                    "text-to-image model: set its pipeline to a text-to-image one, e.g. QwenImagePipeline")
+        pipeline = main
+        if editing:
+            controlnet = "controlnet" in entry.options
+            pipeline = entry.options.get("pipelines", {}).get(function)
+            pipeline = pipeline or function_pipeline(main, function, controlnet)
+            kind = engines.EDIT_PIPELINES.get(pipeline)
+            problem = (
+                "is not an editing pipeline" if kind is None
+                else "takes no mask" if function == "description_edit_with_mask" and not kind.mask
+                else "needs a mask" if kind.mask and function not in MASKED
+                else ""
+            )
+            if problem:
+                raise self.error(f"engines.{name}", f"{pipeline}, for {spec.name}'s {function}, {problem}")
+        key = name if pipeline == main else f"{name}:{pipeline}"
+        if key not in self.bindings.engines:
+            self._add(key, "diffusers", self._diffusers_engine(engines, entry, key, pipeline, editing))
+        return key
+
+    def _diffusers_engine(self, engines, entry: _Entry, key: str, pipeline: str, editing: bool):
+        options = self._options(engines, entry, pipeline)
+        pipeline_class = engines.pipeline_class(pipeline)
+        supplied = ("controlnet",) if engines.controlnet_dir(options, pipeline_class) is not None else ()
+        try:  # the parts this pipeline needs are there: cheap, no weights are read
+            engines.check_weights(key, options.weights, pipeline_class, supplied)
+        except EngineConfigError as exc:
+            raise self.error(f"engines.{entry.name}.weights", str(exc)) from None
+        cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine
+        return cls(key, options)
+
+    def _add(self, key: str, kind: str, engine: Any) -> None:
+        self.bindings.engines[key] = engine
+        self.bindings.kinds[key] = kind
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", dict: "a table", _NUMBER: "a number"}
+    return names[expected]

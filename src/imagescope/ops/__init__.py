@@ -1,0 +1,1 @@
+"""Running the service: metrics, the memory allocator."""

@@ -1,0 +1,1 @@
+"""Where images live: local files behind signed URLs, and the SDK's upload flow."""

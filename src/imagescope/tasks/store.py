@@ -1,0 +1,419 @@
+"""Durable tasks: every state change is one conditional UPDATE, so a task is claimed,
+canceled or completed exactly once, by whichever thread or process gets there first.
+
+A RUNNING task holds a lease: its process renews it while it runs (``renew``). When a
+process dies its leases run out and ``recover_expired`` hands those tasks to the others
+(or FAILs them once they have used their attempts), so one process of several can
+restart alone without anyone re-running another's live tasks.
+
+A run stopped by a service fault (faults.py) is not the task's failure: ``defer`` puts it back
+PENDING, claimable after ``retry_at``, without spending an attempt, until its deadline runs out.
+
+Every accepted task also gets an ``Invocation`` row that outlives the task's purge:
+the usage reports count those.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Callable
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from imagescope.accounting.accounts import Caller
+from imagescope.db import Invocation, Task, write_locked
+from imagescope.errors import (
+    INTERNAL_ERROR_CODE,
+    INTERNAL_ERROR_MESSAGE,
+    INTERRUPTED_CODE,
+    INTERRUPTED_MESSAGE,
+)
+from imagescope.tasks.faults import retry_delay
+from imagescope.tasks.spec import GenerationRequest
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+
+TERMINAL = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    account_id: int
+    api_key_id: int
+    endpoint: str
+    model: str
+    status: TaskStatus
+    request: GenerationRequest
+    request_id: str
+    submit_time: float
+    scheduled_time: float | None
+    end_time: float | None
+    attempts: int
+    results: list[dict]
+    actual_prompt: str | None
+    code: str | None
+    message: str | None
+    progress: dict | None = None  # while RUNNING: what ``report`` last wrote
+
+    @classmethod
+    def from_row(cls, row: Task) -> "TaskRecord":
+        return cls(
+            id=row.id,
+            account_id=row.account_id,
+            api_key_id=row.api_key_id,
+            endpoint=row.endpoint,
+            model=row.model,
+            status=TaskStatus(row.status),
+            request=GenerationRequest.from_dict(json.loads(row.request)),
+            request_id=row.request_id,
+            submit_time=row.submit_time,
+            scheduled_time=row.scheduled_time,
+            end_time=row.end_time,
+            attempts=row.attempts,
+            results=json.loads(row.results) if row.results else [],
+            actual_prompt=row.actual_prompt,
+            code=row.code,
+            message=row.message,
+            progress=json.loads(row.progress) if row.progress else None,
+        )
+
+
+@dataclass(frozen=True)
+class TaskEnd:
+    """A task reached a terminal status (what metrics observe)."""
+
+    model: str
+    status: TaskStatus
+    submit_time: float
+    end_time: float
+    images: int
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Filters of ``GET /api/v1/tasks``; times are Unix seconds."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    model: str | None = None
+    status: str | None = None
+    page_no: int = 1
+    page_size: int = 10
+
+
+class TaskStore:
+    def __init__(self, engine: Engine, on_end: Callable[[TaskEnd], None] | None = None):
+        self.engine = engine
+        self.on_end = on_end  # called after each terminal transition this process makes
+
+    def _ended(self, session: Session, row: Task, images: int = 0) -> None:
+        """Record the end of ``row`` (already updated) in its invocation, in the same transaction."""
+        session.execute(
+            update(Invocation)
+            .where(Invocation.task_id == row.id)
+            .values(status=row.status, finished_at=row.end_time, images=images)
+        )
+
+    def _notify(self, row: Task, images: int = 0) -> None:
+        if self.on_end is not None:
+            self.on_end(TaskEnd(row.model, TaskStatus(row.status), row.submit_time, row.end_time, images))
+
+    def create(
+        self,
+        caller: Caller,
+        endpoint: str,
+        request: GenerationRequest,
+        request_id: str,
+        admit: Callable[[Session], None] | None = None,
+        task_id: str | None = None,
+    ) -> TaskRecord:
+        """Persist a PENDING task; ``admit`` may refuse it (raise) in the same transaction."""
+        row = Task(
+            id=task_id or str(uuid.uuid4()),
+            account_id=caller.account_id,
+            api_key_id=caller.api_key_id,
+            workspace_id=caller.workspace_id,
+            endpoint=endpoint,
+            model=request.model,
+            status=TaskStatus.PENDING,
+            request=json.dumps(request.to_dict(), ensure_ascii=False),
+            request_id=request_id,
+            submit_time=time.time(),
+            attempts=0,
+        )
+        with write_locked(self.engine) as session:
+            if admit is not None:
+                admit(session)
+            session.add(row)
+            session.add(
+                Invocation(
+                    task_id=row.id,
+                    account_id=row.account_id,
+                    workspace_id=row.workspace_id,
+                    api_key_id=row.api_key_id,
+                    model=row.model,
+                    submitted_at=row.submit_time,
+                    status=row.status,
+                )
+            )
+        return TaskRecord.from_row(row)
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        with Session(self.engine) as session:
+            row = session.get(Task, task_id)
+            return TaskRecord.from_row(row) if row else None
+
+    def claim_next(
+        self,
+        concurrency: Callable[[Session, int, str], int],
+        owner: str,
+        lease_s: float,
+        scan: int = 200,
+    ) -> str | None:
+        """Claim the oldest PENDING task whose account and model have a free slot.
+
+        ``concurrency(session, account_id, model)`` gives the slots; tasks of a full
+        account/model wait PENDING, and tasks behind them are not held up. The claim
+        is leased to ``owner`` for ``lease_s`` seconds (see ``renew``).
+        """
+        claimable = (Task.status == TaskStatus.PENDING, Task.retry_at.is_(None) | (Task.retry_at <= time.time()))
+        # Idle workers poll: look without the write lock first, so polling never blocks submissions.
+        with Session(self.engine) as session:
+            if session.scalar(select(Task.id).where(*claimable).limit(1)) is None:
+                return None
+        with write_locked(self.engine) as session:
+            candidates = session.execute(
+                select(Task.id, Task.account_id, Task.model)
+                .where(*claimable)
+                .order_by(Task.submit_time)
+                .limit(scan)
+            ).all()
+            if not candidates:
+                return None
+            running = dict(
+                ((a, m), n)
+                for a, m, n in session.execute(
+                    select(Task.account_id, Task.model, func.count())
+                    .where(Task.status == TaskStatus.RUNNING)
+                    .group_by(Task.account_id, Task.model)
+                )
+            )
+            slots: dict[tuple[int, str], int] = {}
+            for task_id, account_id, model in candidates:
+                key = (account_id, model)
+                if key not in slots:
+                    slots[key] = concurrency(session, account_id, model)
+                if running.get(key, 0) < slots[key]:
+                    now = time.time()
+                    session.execute(
+                        update(Task)
+                        .where(Task.id == task_id)
+                        .values(
+                            status=TaskStatus.RUNNING,
+                            scheduled_time=now,
+                            attempts=Task.attempts + 1,
+                            lease_owner=owner,
+                            lease_until=now + lease_s,
+                        )
+                    )
+                    return task_id
+            return None
+
+    def renew(self, owner: str, lease_s: float) -> int:
+        """Extend the leases of every task ``owner`` is running; returns how many."""
+        stmt = (
+            update(Task)
+            .where(Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
+            .values(lease_until=time.time() + lease_s)
+        )
+        with Session(self.engine) as session, session.begin():
+            return session.execute(stmt).rowcount
+
+    def _end(self, task_id: str, source: tuple[str, ...], status: TaskStatus, *conditions, **values) -> bool:
+        """Move a task from one of ``source`` to a terminal ``status`` (no images made)."""
+        with write_locked(self.engine) as session:
+            row = session.scalar(select(Task).where(Task.id == task_id, Task.status.in_(source), *conditions))
+            if row is None:
+                return False
+            row.status = status
+            row.end_time = time.time()
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.flush()
+            self._ended(session, row)
+        self._notify(row)
+        return True
+
+    def cancel(self, task_id: str, account_id: int) -> bool:
+        """PENDING or RUNNING → CANCELED. A RUNNING task's worker notices at its next ``report``
+        and stops (engines check between denoising steps); what it made is discarded."""
+        return self._end(
+            task_id, (TaskStatus.PENDING, TaskStatus.RUNNING), TaskStatus.CANCELED, Task.account_id == account_id
+        )
+
+    def report(
+        self, task_id: str, owner: str, results: list[dict] | None = None, progress: dict | None = None
+    ) -> bool:
+        """A RUNNING task's worker publishes what it has made so far and where it stands.
+
+        False when the task is no longer ``owner``'s to run (canceled, or its lease was
+        lost): the worker should stop.
+        """
+        values: dict = {}
+        if results is not None:
+            values["results"] = json.dumps(results, ensure_ascii=False)
+        if progress is not None:
+            values["progress"] = json.dumps(progress)
+        mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
+        with Session(self.engine) as session, session.begin():
+            if not values:
+                return session.scalar(select(func.count()).select_from(Task).where(*mine)) == 1
+            return session.execute(update(Task).where(*mine).values(**values)).rowcount == 1
+
+    def complete(
+        self,
+        task_id: str,
+        owner: str,
+        results: list[dict],
+        actual_prompt: str | None,
+        on_images: Callable[[Session, Task, int], None] | None = None,
+    ) -> TaskStatus:
+        """RUNNING → SUCCEEDED if any image was made, else FAILED with the first image's error.
+
+        ``on_images(session, task, count)`` (billing) runs in the same transaction, so a
+        task is charged exactly when it completes.
+        """
+        images = sum(1 for r in results if "file" in r)
+        failure = next((r for r in results if "code" in r), None)
+        status = TaskStatus.SUCCEEDED if images else TaskStatus.FAILED
+        with write_locked(self.engine) as session:
+            row = session.get(Task, task_id)
+            if row is None or row.status != TaskStatus.RUNNING or row.lease_owner != owner:
+                # Canceled, recovered by another process after our lease ran out, or purged.
+                return TaskStatus(row.status) if row else TaskStatus.UNKNOWN
+            row.status = status
+            row.end_time = time.time()
+            row.results = json.dumps(results, ensure_ascii=False)
+            row.progress = None
+            row.actual_prompt = actual_prompt
+            if not images and failure is not None:
+                row.code, row.message = failure["code"], failure["message"]
+            if on_images is not None and images:
+                on_images(session, row, images)
+            self._ended(session, row, images)
+        self._notify(row, images)
+        return status
+
+    def fail(self, task_id: str, code: str, message: str, owner: str | None = None) -> bool:
+        """PENDING or RUNNING → FAILED; with ``owner``, only while that owner holds the task."""
+        conditions = () if owner is None else (Task.lease_owner == owner,)
+        return self._end(
+            task_id, (TaskStatus.PENDING, TaskStatus.RUNNING), TaskStatus.FAILED, *conditions,
+            code=code, message=message,
+        )
+
+    def defer(self, task_id: str, owner: str, deadline_s: float) -> TaskStatus | None:
+        """A service fault stopped ``owner``'s run: RUNNING → PENDING, partial results dropped,
+        claimable after ``retry_delay``, the run not counted as an attempt (those are for crashes);
+        FAILED (InternalError) once ``deadline_s`` has passed since its first fault. None: not ours."""
+        mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
+        with write_locked(self.engine) as session:
+            row = session.scalar(select(Task).where(*mine))
+            if row is None:
+                return None
+            now = time.time()
+            first = row.faulted_at if row.faulted_at is not None else now
+            row.results = row.progress = None
+            if now - first < deadline_s:
+                row.status = TaskStatus.PENDING
+                row.faulted_at, row.retry_at = first, now + retry_delay(now - first)
+                row.attempts, row.scheduled_time = max(row.attempts - 1, 0), None
+                row.lease_owner = row.lease_until = None
+                return TaskStatus.PENDING
+            row.status, row.end_time = TaskStatus.FAILED, now
+            row.code, row.message = INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
+            session.flush()
+            self._ended(session, row)
+        self._notify(row)
+        return TaskStatus.FAILED
+
+    def fail_overdue(self, faulted_before: float) -> list[str]:
+        """PENDING tasks whose first service fault was before ``faulted_before`` → FAILED
+        (InternalError): their deadline ran out while the workers were paused."""
+        overdue = (Task.status == TaskStatus.PENDING, Task.faulted_at < faulted_before)
+        with Session(self.engine) as session:
+            ids = list(session.scalars(select(Task.id).where(*overdue)))
+        return [
+            task_id for task_id in ids
+            if self._end(task_id, (TaskStatus.PENDING,), TaskStatus.FAILED, overdue[1],
+                         code=INTERNAL_ERROR_CODE, message=INTERNAL_ERROR_MESSAGE)
+        ]
+
+    def recover_expired(self, max_attempts: int) -> tuple[list[str], list[str]]:
+        """RUNNING tasks whose lease ran out (their process died) run again, or FAIL once
+        they have used their attempts. Returns (requeued, failed)."""
+        expired = (Task.status == TaskStatus.RUNNING, (Task.lease_until < time.time()) | Task.lease_until.is_(None))
+        with Session(self.engine) as session:
+            rows = session.execute(select(Task.id, Task.attempts).where(*expired)).all()
+        requeued, failed = [], []
+        for task_id, attempts in rows:
+            if attempts < max_attempts:
+                stmt = (
+                    update(Task)
+                    .where(Task.id == task_id, *expired)
+                    .values(status=TaskStatus.PENDING, lease_owner=None, lease_until=None)
+                )
+                with Session(self.engine) as session, session.begin():
+                    if session.execute(stmt).rowcount == 1:
+                        requeued.append(task_id)
+            elif self._end(task_id, (TaskStatus.RUNNING,), TaskStatus.FAILED, *expired[1:],
+                           code=INTERRUPTED_CODE, message=INTERRUPTED_MESSAGE):
+                failed.append(task_id)
+        return requeued, failed
+
+    def list(self, account_id: int, query: TaskQuery, not_before: float) -> tuple[list[TaskRecord], int]:
+        conditions = [Task.account_id == account_id, Task.submit_time >= not_before]
+        if query.start_time is not None:
+            conditions.append(Task.submit_time >= query.start_time)
+        if query.end_time is not None:
+            conditions.append(Task.submit_time <= query.end_time)
+        if query.model:
+            conditions.append(Task.model == query.model)
+        if query.status:
+            conditions.append(Task.status == query.status)
+        with Session(self.engine) as session:
+            total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
+            rows = session.scalars(
+                select(Task)
+                .where(*conditions)
+                .order_by(Task.submit_time.desc())
+                .offset((query.page_no - 1) * query.page_size)
+                .limit(query.page_size)
+            )
+            return [TaskRecord.from_row(r) for r in rows], total or 0
+
+    def purge(self, older_than: float) -> list[str]:
+        """Delete finished tasks submitted before ``older_than``; returns their ids."""
+        with Session(self.engine) as session, session.begin():
+            ids = list(
+                session.scalars(
+                    select(Task.id).where(Task.submit_time < older_than, Task.status.in_(TERMINAL))
+                )
+            )
+            if ids:
+                session.query(Task).filter(Task.id.in_(ids)).delete(synchronize_session=False)
+            return ids

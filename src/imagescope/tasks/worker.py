@@ -1,0 +1,262 @@
+"""The worker: runs one task from RUNNING to its end.
+
+load the input images (editing) → rewrite the prompt (prompt_extend) → one engine call per
+image (seed + i) → watermark → PNG into storage → complete. Each image (and each text part of
+an interleaved answer) is published as it is made, with the engine's progress, so the task
+query and streamed responses see them; a cancel is noticed there and stops the engine
+between steps. A failing image becomes a per-image ``{code, message}`` entry; the task FAILS
+only when no image was made.
+
+A service fault under a run (storage or database failing, see faults.py) is not the task's:
+the run stops, the task goes back to the queue with a backoff (what it wrote is discarded,
+its kept inputs stay) and this process's workers claim nothing more until a probe write
+succeeds. It FAILS only when its fault deadline (``fault_retry_s`` from its first fault) runs out.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from imagescope.accounting.billing import charge
+from imagescope.models.catalog import Catalog, ModelSpec
+from imagescope.db import Task
+from imagescope.inputs.intake import EditInputs, load_inputs, output_size
+from imagescope.engines import Canceled, EditJob, Engine, EngineConfigError, ImageJob
+from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, ApiError
+from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
+from imagescope.accounting.limits import effective_limits
+from imagescope.engines.rewriter import Rewriter
+from imagescope.storage.local import LocalStorage
+from imagescope.tasks.store import TaskRecord, TaskStatus, TaskStore
+from imagescope.engines.watermark import apply_watermark
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.25  # progress writes (and cancel checks) at most this often
+
+
+def encode_png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    # Level 1: several times faster than the default for a few per cent more bytes.
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@dataclass
+class _Run:
+    """One task being run: publishes what is made and how far along it is; learns of a cancel
+    (or a lost lease) from the store's answer and then says stop."""
+
+    store: TaskStore
+    task_id: str
+    owner: str
+    images: int
+    results: list[dict] = field(default_factory=list)
+    image: int = 0  # the image being made, from 0
+    stopped: bool = False
+    _last: float = 0.0
+
+    def add(self, result: dict) -> None:
+        self.results.append(result)
+        self._publish(results=self.results)
+
+    def step(self, step: int, total: int) -> None:
+        if step < total and time.monotonic() - self._last < PROGRESS_INTERVAL_S:
+            return
+        progress = {"image": self.image + 1, "image_count": self.images, "step": step, "total_steps": total}
+        self._publish(progress=progress)
+
+    def should_stop(self) -> bool:
+        if not self.stopped and time.monotonic() - self._last >= PROGRESS_INTERVAL_S:
+            self._publish()
+        return self.stopped
+
+    def _publish(self, **values) -> None:
+        self._last = time.monotonic()
+        if not self.store.report(self.task_id, self.owner, **values):
+            self.stopped = True
+
+
+@dataclass
+class Worker:
+    store: TaskStore
+    catalog: Catalog
+    engines: dict[str, Engine]
+    rewriter: Rewriter
+    storage: LocalStorage
+    edit_inputs: EditInputs
+    owner: str  # this process, as named in the leases of the tasks it runs
+    lease_s: float
+    # A task that met a service fault is FAILED once this long has passed since its first one.
+    fault_retry_s: float = 900.0
+    breaker: Breaker = field(init=False)
+    # Tasks whose return to the queue failed too (the database was down): returned before any claim.
+    _unsettled: set[str] = field(init=False, default_factory=set)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.breaker = Breaker(self._probe)
+
+    def run_next(self) -> bool:
+        """Claim and run the next task that may run now; False if there is none (or while
+        storage or the database is failing)."""
+        if not self.breaker.allows() or not self._settled():
+            return False
+        try:
+            task_id = self.store.claim_next(self._concurrency, self.owner, self.lease_s)
+        except SERVICE_FAULTS as exc:
+            log.warning("cannot claim tasks now: %s", exc)
+            self.breaker.trip()
+            return False
+        if task_id is None:
+            return False
+        self.execute(task_id)
+        return True
+
+    def execute(self, task_id: str) -> None:
+        """Run a task this worker has claimed (it is RUNNING) to its end, or back to the queue."""
+        try:
+            self._run(task_id)
+        except SERVICE_FAULTS as exc:  # from the run, or from recording how it ended
+            log.warning("task %s goes back to the queue: %s", task_id, exc)
+            self.breaker.trip()
+            self._defer(task_id)
+        else:
+            self.breaker.healthy()
+
+    def _run(self, task_id: str) -> None:
+        try:
+            task = self.store.get(task_id)
+            run = _Run(self.store, task_id, self.owner, task.request.n)
+            actual_prompt = self._generate(task, run)
+        except Canceled:
+            log.info("task %s stopped: canceled, or no longer this worker's", task_id)
+            return
+        except SERVICE_FAULTS:
+            raise
+        except ApiError as exc:  # the request's input images: cannot be fetched, or are not acceptable
+            log.info("task %s failed: %s", task_id, exc)
+            self.store.fail(task_id, exc.code, exc.message, owner=self.owner)
+            return
+        except Exception:
+            log.exception("task %s failed", task_id)
+            self.store.fail(task_id, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, owner=self.owner)
+            return
+        self.store.complete(task_id, self.owner, run.results, actual_prompt, on_images=self._bill)
+
+    def _defer(self, task_id: str) -> None:
+        """Back to the queue (or FAILED past its deadline), then drop what this run wrote.
+        Files go after the task is back: it cannot be claimed again before ``retry_at``, and
+        while it is still ours no other run can be writing them."""
+        try:
+            status = self.store.defer(task_id, self.owner, self.fault_retry_s)
+        except SERVICE_FAULTS:
+            with self._lock:
+                self._unsettled.add(task_id)
+            return
+        if status is None:
+            return  # canceled meanwhile, or another process's now
+        if status == TaskStatus.FAILED:
+            log.error("task %s failed: storage or database failing for %.0f s", task_id, self.fault_retry_s)
+        self.storage.discard_outputs(task_id)
+
+    def _settled(self) -> bool:
+        """Return the tasks whose return to the queue failed; False while some still cannot be."""
+        with self._lock:
+            pending, self._unsettled = self._unsettled, set()
+        for task_id in pending:
+            self._defer(task_id)
+        if self._unsettled:
+            self.breaker.trip()
+            return False
+        return True
+
+    def _probe(self) -> None:
+        """The breaker's probe: tasks past their fault deadline fail while the workers wait,
+        then a small write under the files directory must succeed."""
+        try:
+            failed = self.store.fail_overdue(time.time() - self.fault_retry_s)
+        except SERVICE_FAULTS:
+            failed = []
+        if failed:
+            log.error("%d tasks failed: storage or database failing for %.0f s", len(failed), self.fault_retry_s)
+        self.storage.probe()
+
+    def _concurrency(self, session: Session, account_id: int, model: str) -> int:
+        return effective_limits(session, account_id, self.catalog.models[model]).concurrency
+
+    def _bill(self, session: Session, task: Task, images: int) -> None:
+        spec = self.catalog.models[task.model]
+        charge(session, task, images, spec, effective_limits(session, task.account_id, spec).free_quota)
+
+    def _generate(self, task: TaskRecord, run: _Run) -> str | None:
+        """Makes every part into ``run``; returns the rewritten prompt (None: not rewritten)."""
+        req = task.request
+        spec = self.catalog.models[req.model]
+        engine = self.engines[spec.engine_for(req.function)]
+        images, mask = load_inputs(self.edit_inputs, req, spec) if req.images else ([], None)
+        width, height = output_size(req, images[0]) if images else (req.width, req.height)
+        actual_prompt = self.rewriter.rewrite(req.prompt, req.model) if req.prompt_extend else None
+        prompt = actual_prompt or req.prompt
+        if req.function == "interleave":
+            if not hasattr(engine, "interleave"):
+                raise ApiError(400, "InvalidParameter", f"The engine of {req.model} cannot answer interleaved.")
+            texts = engine.interleave(prompt, req.options["max_images"])
+            for index, text in enumerate(texts):
+                run.add({"index": len(run.results), "text": text})
+                self._image(task, spec, engine, run, index, len(texts), text, images, mask, (width, height))
+                if run.stopped:
+                    raise Canceled(task.id)
+            return actual_prompt
+        for index in range(req.n):
+            self._image(task, spec, engine, run, index, req.n, prompt, images, mask, (width, height))
+            if run.stopped:
+                raise Canceled(task.id)
+        return actual_prompt
+
+    def _image(
+        self, task: TaskRecord, spec: ModelSpec, engine: Engine, run: _Run, index: int, count: int, prompt: str,
+        images: list[Image.Image], mask: Image.Image | None, size: tuple[int, int],
+    ) -> None:
+        """Image ``index`` of ``count``, added to ``run`` as its next part (or its error)."""
+        req = task.request
+        width, height = size
+        part = len(run.results)
+        run.image = index
+        common = dict(
+            model=req.model, prompt=prompt, negative_prompt=req.negative_prompt,
+            width=width, height=height, seed=req.image_seed(index), index=index, count=count,
+        )
+        hooks = dict(progress=run.step, should_stop=run.should_stop)
+        try:
+            if images:
+                job = EditJob(function=req.function, images=tuple(images), mask=mask, options=req.options, **common)
+                image = engine.edit(job, **hooks)
+            else:
+                image = engine.generate(ImageJob(**common), **hooks)
+            if image.size != (width, height):
+                raise RuntimeError(f"engine {engine.name} made {image.size}, not {width}x{height}")
+            if req.watermark:
+                image = apply_watermark(image, spec.watermark_text)
+            key = f"{task.id}/{part}.png"
+            self.storage.save(key, encode_png(image.convert("RGB")))
+            result = {"index": part, "file": key, "width": width, "height": height}
+        except (Canceled, *SERVICE_FAULTS):
+            raise  # a cancel, or the service's trouble: the run stops, no per-image error
+        except ValueError as exc:  # the engine cannot do this job as asked
+            log.info("task %s image %d refused: %s", task.id, index, exc)
+            result = {"index": part, "code": "InvalidParameter", "message": str(exc)}
+        except EngineConfigError as exc:  # e.g. the weights directory is missing: say which
+            log.error("task %s image %d: %s", task.id, index, exc)
+            result = {"index": part, "code": INTERNAL_ERROR_CODE, "message": str(exc)}
+        except Exception:
+            log.exception("task %s image %d failed", task.id, index)
+            result = {"index": part, "code": INTERNAL_ERROR_CODE, "message": INTERNAL_ERROR_MESSAGE}
+        run.add(result)
