@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imagescope.http import admin, files, models, uploads
@@ -23,7 +22,7 @@ from imagescope.config import Settings
 from imagescope.engines import Engine
 from imagescope.errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
 from imagescope.wiring import Services, build_services
-from imagescope.storage.local import StorageUnavailable
+from imagescope.tasks.faults import SERVICE_FAULTS
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +106,13 @@ def create_app(settings: Settings | None = None, engines: dict[str, Engine] | No
     async def api_error(request: Request, exc: ApiError):
         return _error(request, exc)
 
-    @app.exception_handler(StorageUnavailable)
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
     async def service_fault(request: Request, exc: Exception):
         # Storage or the database failing is the service's trouble: clients retry a 503.
         log.warning("request %s: service fault: %s", request.state.request_id, exc)
         return _error(request, service_unavailable())
+
+    for fault in SERVICE_FAULTS:
+        app.add_exception_handler(fault, service_fault)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -16,6 +16,7 @@ from imagescope.models.models_file import Bindings, load_bindings
 from imagescope.models.catalog import Catalog
 from imagescope.config import Settings
 from imagescope.db import make_engine
+from imagescope.tasks.accept import Acceptor
 from imagescope.tasks.dispatch import Dispatcher, InProcessDispatcher
 from imagescope.engines import Engine
 from imagescope.inputs.intake import EditInputs
@@ -43,6 +44,7 @@ class Services:
     signer: UrlSigner
     uploads: Uploads
     edit_inputs: EditInputs
+    acceptor: Acceptor
     worker: Worker
     dispatcher: Dispatcher
     purger: Purger
@@ -105,6 +107,7 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         lease_s=settings.lease_s,
         fault_retry_s=settings.fault_retry_s,
     )
+    dispatcher = InProcessDispatcher(worker.run_next, settings.workers)
     return Services(
         settings=settings,
         db=db,
@@ -116,8 +119,9 @@ def build_services(settings: Settings, engines: dict[str, Engine] | None = None)
         signer=UrlSigner(settings.signing_secret()),
         uploads=uploads,
         edit_inputs=edit_inputs,
+        acceptor=Acceptor(catalog, edit_inputs, store, storage, dispatcher),
         worker=worker,
-        dispatcher=InProcessDispatcher(worker.run_next, settings.workers),
+        dispatcher=dispatcher,
         purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s, uploads),
         leases=LeaseKeeper(store, owner, settings.lease_s, settings.max_attempts),
         metrics=metrics,

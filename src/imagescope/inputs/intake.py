@@ -29,7 +29,6 @@ from imagescope.storage.local import LocalStorage
 from imagescope.storage.uploads import Uploads
 
 MAX_OUTPUT_SIDE = 8192  # super_resolution and expand: a larger result is refused (our limit)
-OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
 
 
 def oss_header_missing() -> ApiError:

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Request
 
 from imagescope.accounting.accounts import Caller
 from imagescope.models.catalog import IMAGE2IMAGE
+from imagescope.http import create_task
 from imagescope.http.deps import caller
-from imagescope.tasks.accept import create_task
 from imagescope.http.image2image.protocol import to_edit_request
 
 router = APIRouter()

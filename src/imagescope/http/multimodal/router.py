@@ -25,10 +25,9 @@ from imagescope.accounting.accounts import Caller
 from imagescope.models.catalog import IMAGE_GENERATION, MULTIMODAL
 from imagescope.errors import ApiError, request_timeout, task_error
 from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
-from imagescope.http import reply
+from imagescope.http import accept, create_task, reply
 from imagescope.http.deps import caller
 from imagescope.http.params import obj, parse_body
-from imagescope.tasks.accept import accept_task, create_task
 from imagescope.http.multimodal.protocol import (
     render_answer,
     render_chunk,
@@ -52,7 +51,7 @@ async def generation(request: Request, who: Caller = Depends(caller)):
         request.headers.get(SSE_HEADER, "").lower() == "enable"
         and obj(body, "parameters", required=False).get("stream") is not False
     )
-    task = await accept_task(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
+    task = await accept(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
     services = request.app.state.services
     family = services.catalog.models[task.model].family
     base = str(request.base_url).rstrip("/")
