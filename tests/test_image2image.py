@@ -141,6 +141,15 @@ def test_imageedit_n_gives_that_many_images_billed_at_the_spec_price(server):
     assert len(done["output"]["results"]) == 3 and done["usage"] == {"image_count": 3}
 
 
+@pytest.mark.parametrize("function", ["stylization_all", "colorization"])
+def test_edit_image_i_is_exactly_the_edit_of_seed_plus_i(server, function):
+    base = png_uri(pattern("ramp"))
+    two = run_edit(server, imageedit(function, base, n=2, seed=500))["output"]["results"]
+    one = run_edit(server, imageedit(function, base, n=1, seed=501))["output"]["results"]
+    assert download(two[1]["url"]).tobytes() == download(one[0]["url"]).tobytes()
+    assert download(two[0]["url"]).tobytes() != download(two[1]["url"]).tobytes()
+
+
 @pytest.mark.parametrize("change, message", [
     ({"input": {"function": "paint_everything"}}, "input.function"),
     ({"input": {"function": None}}, "input.function"),

@@ -20,6 +20,11 @@ def test_same_job_same_pixels_other_seed_or_prompt_other_pixels():
     assert a != engine.generate(job(prompt="another prompt")).tobytes()
 
 
+def test_the_index_and_count_of_an_image_change_nothing_in_it():
+    engine = PreviewEngine()
+    assert engine.generate(job(index=0, count=1)).tobytes() == engine.generate(job(index=3, count=4)).tobytes()
+
+
 def test_exact_size_for_extreme_shapes():
     for w, h in [(512, 512), (768, 2700), (2700, 768), (1664, 928), (240, 8000)]:
         assert PreviewEngine().generate(job(width=w, height=h)).size == (w, h)

@@ -1,8 +1,10 @@
 """The preview engine: instant, deterministic stand-in pictures for every model.
 
-Same job → identical pixels; another seed or prompt → another picture. Each picture
-shows the prompt text, the model, seed and image index, and a "PREVIEW" label so nobody
-mistakes it for a model's output.
+A preview is a pure function of (model, prompt, negative prompt, size, seed, inputs), as a
+model's output is: same job → identical pixels; another seed or prompt → another picture.
+Image i of a task is simply the picture of seed + i, so image 1 of seed 42 is image 0 of
+seed 43. Each picture shows the prompt text, the model, its seed and size, and a "PREVIEW"
+label so nobody mistakes it for a model's output.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class PreviewEngine:
             )
 
         # What made this picture.
-        info = f"{job.model} · seed {job.seed} · image {job.index + 1}/{job.count} · {w}*{h}"
+        info = f"{job.model} · seed {job.seed} · {w}*{h}"  # never the index: seed + i is the picture
         draw.text((pad, h - pad), info, font=info_font, fill=(255, 255, 255), anchor="ld",
                   stroke_width=max(1, info_font.size // 12), stroke_fill=(0, 0, 0))
         return image
@@ -265,7 +267,7 @@ def _caption(image: Image.Image, job: EditJob) -> None:
     draw.text((band // 3, band // 2), f"{LABEL} · {job.function}", font=label_font, fill=(255, 214, 10), anchor="lm")
     info_font = font(max(10, unit // 40))
     line = _wrap(job.prompt, info_font, w - band, 1)[0] if job.prompt else ""
-    info = f"{job.model} · seed {job.seed} · image {job.index + 1}/{job.count} · {w}*{h}"
+    info = f"{job.model} · seed {job.seed} · {w}*{h}"  # never the index: seed + i is the picture
     bottom = int(info_font.size * 1.5) * (2 if line else 1)
     draw.rectangle((0, h - bottom, w, h), fill=(0, 0, 0, 150))
     if line:
