@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imagescope.http import admin, files, models, uploads
 from imagescope.http.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
+from imagescope.http.errors import ERROR_RESPONSES
 from imagescope.http.image2image import router as image2image
 from imagescope.http.multimodal import router as multimodal
 from imagescope.http.tasks import router as tasks
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, engines: dict[str, Engine] | No
         finally:
             services.stop()
 
-    app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.services = services
     for module in (text2image, image2image, multimodal, tasks, uploads, files, admin, models):
         app.include_router(module.router)

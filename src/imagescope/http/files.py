@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from imagescope.errors import ApiError
@@ -10,14 +10,25 @@ from imagescope.errors import ApiError
 router = APIRouter()
 
 
-# HEAD answers as GET without the body: curl -I, browsers and CDNs ask it first.
-@router.api_route("/files/{key:path}", methods=["GET", "HEAD"])
-def result_file(key: str, request: Request) -> FileResponse:
+PNG = {200: {"content": {"image/png": {}}, "description": "The PNG."}}
+
+
+def result_file(
+    key: str,
+    request: Request,
+    expires: str | None = Query(None, alias="Expires", description="Unix seconds the URL is valid until."),
+    signature: str | None = Query(None, alias="Signature", description="HMAC of the key and expiry."),
+) -> FileResponse:
     services = request.app.state.services
-    params = request.query_params
-    if not services.signer.verify(key, params.get("Expires"), params.get("Signature")):
+    if not services.signer.verify(key, expires, signature):
         raise ApiError(403, "AccessDenied", "Request has expired or its signature does not match.")
     path = services.storage.open_path(key)
     if path is None:
         raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
     return FileResponse(path, media_type="image/png")
+
+
+# HEAD answers as GET without the body: curl -I, browsers and CDNs ask it first.
+router.add_api_route("/files/{key:path}", result_file, methods=["GET"], response_class=FileResponse, responses=PNG)
+router.add_api_route("/files/{key:path}", result_file, methods=["HEAD"], response_class=FileResponse, responses=PNG,
+                     operation_id="result_file_head")
