@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from imagescope.models.models_file import ModelsFileError, function_pipeline, load_bindings
-from imagescope.models.catalog import Catalog
 from imagescope.config import Settings
+from imagescope.models.catalog import Catalog
+from imagescope.models.models_file import ModelsFileError, function_pipeline, load_bindings
 
 # --- the built-in defaults -----------------------------------------------------------------
 
@@ -84,13 +84,16 @@ def test_a_plain_binding_keeps_the_builtin_super_resolution_and_a_table_can_chan
 
 # --- mistakes: one error class, naming the file and the key ------------------------------
 
+DIFFUSERS_X = '[engines.x]\nkind = "diffusers"\nweights = "w"\n'  # value checks come before the weights
+
 MISTAKES = {
     "toml syntax": ('[models]\n"qwen-image" = \n', "not valid TOML"),
     "unknown section": ('[model]\n"qwen-image" = "preview"\n', "model: unknown section"),
     "unknown model": ('[models]\n"qwen-imag" = "preview"\n', 'models."qwen-imag": unknown model'),
     "unknown engine": ('[models]\n"qwen-image" = "qwen"\n',
                        """models."qwen-image": unknown engine 'qwen'; engines: preview, realesrgan"""),
-    "no kind": ("[engines.x]\nvariant = 'anime'\n", "engines.x.kind: is required; one of preview, realesrgan, diffusers"),
+    "no kind": ("[engines.x]\nvariant = 'anime'\n",
+                "engines.x.kind: is required; one of preview, realesrgan, diffusers"),
     "unknown kind": ('[engines.x]\nkind = "onnx"\n', "engines.x.kind: 'onnx' is not an engine kind"),
     "unknown option": ('[engines.x]\nkind = "realesrgan"\ncolour = 1\n',
                        "engines.x.colour: unknown option of a realesrgan engine (options: variant, tile)"),
@@ -100,23 +103,43 @@ MISTAKES = {
     "variant": ('[engines.x]\nkind = "realesrgan"\nvariant = "cartoon"\n',
                 "engines.x.variant: must be photo or anime, not 'cartoon'"),
     "tile": ('[engines.x]\nkind = "realesrgan"\ntile = 0\n', "engines.x.tile: must be at least 1, not 0"),
-    "dtype": ('[engines.x]\nkind = "diffusers"\ndtype = "bf17"\n',
+    "dtype": (DIFFUSERS_X + 'dtype = "bf17"\n',
               "engines.x.dtype: must be one of bf16, fp16, fp32, not 'bf17'"),
-    "steps": ('[engines.x]\nkind = "diffusers"\nsteps = 1\n', "engines.x.steps: must be at least 2, not 1"),
-    "strength": ('[engines.x]\nkind = "diffusers"\nstrength = 0\n', "engines.x.strength: must be in (0, 1], not 0"),
-    "preload": ('[engines.x]\nkind = "diffusers"\npreload = "yes"\n', "engines.x.preload: must be true or false"),
-    "controlnet": ('[engines.x]\nkind = "diffusers"\ncontrolnet = 1\n', "engines.x.controlnet: must be a string, not 1"),
-    "controlnet_conditioning_scale": ('[engines.x]\nkind = "diffusers"\ncontrolnet_conditioning_scale = 0\n',
+    "steps": (DIFFUSERS_X + 'steps = 1\n', "engines.x.steps: must be at least 2, not 1"),
+    "strength": (DIFFUSERS_X + 'strength = 0\n', "engines.x.strength: must be in (0, 1], not 0"),
+    "preload": (DIFFUSERS_X + 'preload = "yes"\n', "engines.x.preload: must be true or false"),
+    "controlnet": (DIFFUSERS_X + 'controlnet = 1\n', "engines.x.controlnet: must be a string, not 1"),
+    "controlnet_conditioning_scale": (DIFFUSERS_X + 'controlnet_conditioning_scale = 0\n',
                                       "engines.x.controlnet_conditioning_scale: must be greater than 0, not 0"),
+    "unknown option of a diffusers engine": (DIFFUSERS_X + 'step = 4\n',
+                                             "engines.x.step: unknown option of a diffusers engine (options: weights, "
+                                             "pipeline, dtype, device, steps, true_cfg_scale,"),
+    "no option of a preview engine": ('[engines.x]\nkind = "preview"\nvariant = "anime"\n',
+                                      "engines.x.variant: unknown option of a preview engine (options: none)"),
+    "an engine that is no table": ("[engines]\nx = 1\n", "engines.x: must be a table ([engines.x] with kind = ...)"),
+    "engines that are no table": ("engines = 1\n", "engines: must be a table, not 1"),
+    "models that are no table": ('models = "qwen"\n', "models: must be a table, not 'qwen'"),
+    "a kind of a wrong type": ("[engines.x]\nkind = 1\n", "engines.x.kind: 1 is not an engine kind"),
+    "no weights": ('[engines.x]\nkind = "diffusers"\n',
+                   "engines.x.weights: is required: a local diffusers weights directory"),
+    "a number": (DIFFUSERS_X + 'true_cfg_scale = "4"\n',
+                 "engines.x.true_cfg_scale: must be a number, not '4'"),
+    "a date is no integer": ('[engines.x]\nkind = "realesrgan"\ntile = 1979-05-27\n',
+                             "engines.x.tile: must be an integer, not datetime.date(1979, 5, 27)"),
+    "a pipeline name": (DIFFUSERS_X + '[engines.x.pipelines]\ndoodle = 1\n',
+                        "engines.x.pipelines.doodle: must be a string, not 1"),
+    "device": (DIFFUSERS_X + 'device = "gpu"\n',
+               "engines.x.device: must be auto, cpu, cuda or cuda:N, not 'gpu'"),
     "built-in name": ('[engines.realesrgan]\nkind = "realesrgan"\nvariant = "anime"\n',
                       "engines.realesrgan: 'realesrgan' is a built-in engine; give yours another name"),
     "unknown function": ('[models."wanx2.1-imageedit"]\ncolourise = "preview"\n',
-                         'models."wanx2.1-imageedit".colourise: unknown function of wanx2.1-imageedit; one of colorization,'),
+                         'models."wanx2.1-imageedit".colourise: unknown function of wanx2.1-imageedit; '
+                         "one of colorization,"),
     "table for a model without functions": ('[models."qwen-image"]\ndefault = "preview"\n',
                                             'models."qwen-image": qwen-image has no functions'),
     "realesrgan for text to image": ('[models]\n"qwen-image" = "realesrgan"\n',
-                                     """models."qwen-image": engine 'realesrgan' is a realesrgan engine: it serves only """
-                                     "super_resolution, not qwen-image"),
+                                     """models."qwen-image": engine 'realesrgan' is a realesrgan engine: """
+                                     "it serves only super_resolution, not qwen-image"),
     "realesrgan as a default": ('[models."wanx2.1-imageedit"]\ndefault = "realesrgan"\n',
                                 'models."wanx2.1-imageedit".default: engine \'realesrgan\' is a realesrgan engine'),
     "realesrgan for another function": (
@@ -134,6 +157,19 @@ def test_mistakes_name_the_file_and_the_key(tmp_path, text, message):
     with pytest.raises(ModelsFileError) as error:
         load_bindings(path, Catalog())
     assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+    assert "\n" not in str(error.value) and "pydantic" not in str(error.value)  # one line, in the file's words
+
+
+def test_diffusers_steps_are_at_least_two_and_an_option_left_out_is_the_engines_default(tmp_path, weights):
+    # One rule, the engine's: Qwen-Image's schedule (shift_terminal) has no one-step form.
+    path = write(tmp_path, engine("q", weights["qwen"], steps=1) + '[models]\n"qwen-image" = "q"\n')
+    with pytest.raises(ModelsFileError, match="engines.q.steps: must be at least 2, not 1"):
+        load_bindings(path, Catalog())
+    path = write(tmp_path, f'[engines.q]\nkind = "diffusers"\nweights = "{weights["qwen"]}"\ntrue_cfg_scale = 1\n'
+                 '[models]\n"qwen-image" = "q"\n')
+    options = load_bindings(path, Catalog()).engines["q"].options
+    assert (options.steps, options.dtype, options.device, options.strength) == (50, "bf16", "auto", 0.6)
+    assert options.true_cfg_scale == 1.0  # an integer is a number
 
 
 def test_a_missing_models_file_is_an_error_naming_it(tmp_path):
@@ -173,7 +209,8 @@ def test_models_bound_to_one_engine_share_one_instance(tmp_path, weights):
         "wan2.2-t2i-plus" = "qwen"
     """)
     bindings = load_bindings(path, Catalog())
-    served = {bindings.engines[bindings.catalog.models[m].engine] for m in ("qwen-image", "qwen-image-plus", "wan2.2-t2i-plus")}
+    models = ("qwen-image", "qwen-image-plus", "wan2.2-t2i-plus")
+    served = {bindings.engines[bindings.catalog.models[m].engine] for m in models}
     assert len(served) == 1
     (qwen,) = served
     assert type(qwen).__name__ == "DiffusersTextToImageEngine"
@@ -198,7 +235,8 @@ def test_imageedit_functions_get_the_pipeline_each_needs_on_one_engines_weights(
         super_resolution = "sr-anime"
     """)
     bindings = load_bindings(path, Catalog())
-    pipelines = {f: e.get("pipeline", e["engine"]) for f, e in listing(bindings)["wanx2.1-imageedit"]["functions"].items()}
+    functions = listing(bindings)["wanx2.1-imageedit"]["functions"]
+    pipelines = {f: e.get("pipeline", e["engine"]) for f, e in functions.items()}
     assert pipelines == {
         "description_edit_with_mask": "QwenImageEditInpaintPipeline",
         "expand": "QwenImageEditInpaintPipeline",
@@ -213,7 +251,8 @@ def test_imageedit_functions_get_the_pipeline_each_needs_on_one_engines_weights(
     }
     wanx, i2i = bindings.catalog.models["wanx2.1-imageedit"], bindings.catalog.models["wan2.5-i2i-preview"]
     assert bindings.engines[wanx.engine_for("colorization")] is bindings.engines[i2i.engine]
-    assert bindings.engines[wanx.engine_for("expand")] is bindings.engines[wanx.engine_for("description_edit_with_mask")]
+    inpaint = bindings.engines[wanx.engine_for("description_edit_with_mask")]
+    assert bindings.engines[wanx.engine_for("expand")] is inpaint
     assert {e.options.weights for k, e in bindings.engines.items() if k.startswith("qwen-edit")} == {weights["edit"]}
 
 
@@ -291,18 +330,19 @@ def test_expand_on_qwen_image_weights_paints_the_border_of_the_padded_canvas(tmp
     from PIL import Image
 
     from imagescope.engines import EditJob
+    from imagescope.tasks.spec import ExpandScales, Function, Strength
 
     path = write(tmp_path, engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
                  + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
     bindings = load_bindings(path, Catalog())
     inpaint = bindings.engines[bindings.catalog.models["wanx2.1-imageedit"].engine_for("expand")]
-    scales = {"left_scale": 1.5, "right_scale": 1.0, "top_scale": 1.0, "bottom_scale": 1.5}
-    job = EditJob("wanx2.1-imageedit", "expand", "a beach", "", (Image.new("RGB", (64, 64), "red"),), None,
+    scales = ExpandScales(top_scale=1.0, bottom_scale=1.5, left_scale=1.5, right_scale=1.0)
+    job = EditJob("wanx2.1-imageedit", Function.EXPAND, "a beach", "", (Image.new("RGB", (64, 64), "red"),), None,
                   width=80, height=80, seed=1, index=0, count=1, options=scales)
     prepared = inpaint._prepare(job)
     assert prepared.images[0].size == prepared.mask.size == (80, 80) and prepared.prompt == "a beach"
     assert prepared.mask.getpixel((0, 79)) == 255 and prepared.mask.getpixel((16, 0)) == 0  # image at left 16
-    assert prepared.options["strength"] == 1.0
+    assert prepared.options == Strength(1.0)
     assert inpaint.edit(job).size == (80, 80)
 
 
@@ -310,21 +350,22 @@ def test_instruction_editing_puts_the_functions_instruction_before_the_prompt(tm
     from PIL import Image
 
     from imagescope.engines import EditJob
+    from imagescope.tasks.spec import Doodle, EditOptions, Function, Strength
 
     path = write(tmp_path, engine("qwen-edit", weights["edit"]) + '[models]\n"wanx2.1-imageedit" = "qwen-edit"\n')
     bindings = load_bindings(path, Catalog())
     spec = bindings.catalog.models["wanx2.1-imageedit"]
 
-    def prepared(function: str, **options):
+    def prepared(function: Function, options: EditOptions | None = None):
         job = EditJob("wanx2.1-imageedit", function, "blue sky", "", (Image.new("RGB", (64, 64)),), None,
                       64, 64, 1, 0, 1, options)
         return bindings.engines[spec.engine_for(function)]._prepare(job)
 
-    assert prepared("colorization").prompt == "Colorize this black-and-white photo naturally. blue sky"
-    assert prepared("doodle", is_sketch=True).prompt.startswith("Turn this line drawing")
-    assert prepared("doodle", is_sketch=False).prompt.startswith("Turn this doodle")
-    assert prepared("stylization_all", strength=0.0).options["strength"] == 0.5  # one of two steps
-    assert prepared("stylization_all", strength=0.3).prompt == "blue sky"  # img2img: the prompt as is
+    assert prepared(Function.COLORIZATION).prompt == "Colorize this black-and-white photo naturally. blue sky"
+    assert prepared(Function.DOODLE, Doodle(is_sketch=True)).prompt.startswith("Turn this line drawing")
+    assert prepared(Function.DOODLE, Doodle(is_sketch=False)).prompt.startswith("Turn this doodle")
+    assert prepared(Function.STYLIZATION_ALL, Strength(0.0)).options == Strength(0.5)  # one of two steps
+    assert prepared(Function.STYLIZATION_ALL, Strength(0.3)).prompt == "blue sky"  # img2img: the prompt as is
 
 
 def test_pipelines_must_suit_the_models_they_serve(tmp_path, weights):
@@ -344,7 +385,7 @@ def test_pipelines_must_suit_the_models_they_serve(tmp_path, weights):
         (engine("e", weights["edit"]) + '[engines.e.pipelines]\ndescription_edit_with_mask = "QwenImageEditPipeline"\n'
          + '[models]\n"wanx2.1-imageedit" = "e"\n',
          "engines.e: QwenImageEditPipeline, for wanx2.1-imageedit's description_edit_with_mask, takes no mask"),
-        (engine("e", weights["edit"], device="gpu"), "engines.e: device must be auto, cpu, cuda or cuda:N, not 'gpu'"),
+        (engine("e", weights["edit"], device="gpu"), "engines.e.device: must be auto, cpu, cuda or cuda:N, not 'gpu'"),
     ]
     for text, message in cases:
         path = write(tmp_path, text)
@@ -357,7 +398,8 @@ def test_a_missing_or_incomplete_weights_directory_is_named_when_the_file_is_rea
     cases = [
         (tmp_path / "absent", f"engines.q.weights: weights directory not found: {tmp_path / 'absent'}"),
         (tmp_path / "empty", f"engines.q.weights: {tmp_path / 'empty'} has no model_index.json"),
-        (tmp_path / "partial", f"engines.q.weights: q weights incomplete: {tmp_path / 'partial' / 'transformer'} is missing or empty"),
+        (tmp_path / "partial",
+         f"engines.q.weights: q weights incomplete: {tmp_path / 'partial' / 'transformer'} is missing or empty"),
     ]
     (tmp_path / "empty").mkdir()
     shutil.copytree(weights["qwen"], tmp_path / "partial")

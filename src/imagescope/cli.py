@@ -6,7 +6,6 @@ last line of its output.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 import time
@@ -18,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from imagescope.accounting.accounts import DEFAULT_ACCOUNT, Accounts, UnknownWorkspace, WorkspaceExists
-from imagescope.config import Settings
-from imagescope.db import make_engine
 from imagescope.accounting.usage import GRANULARITIES, usage_report
+from imagescope.config import Settings, SettingsError
+from imagescope.db import make_engine
 
 app = typer.Typer(help="imagescope: a self-hosted DashScope image API.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -33,6 +32,15 @@ app.add_typer(workspaces_app, name="workspaces")
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 
+def _settings() -> Settings:
+    """The environment's settings; a bad value stops the command with one line naming it."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _accounts(settings: Settings) -> Accounts:
     return Accounts(make_engine(settings.db_url))
 
@@ -41,7 +49,7 @@ def _accounts(settings: Settings) -> Accounts:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(None, help="Concurrent tasks (default: IMAGESCOPE_WORKERS or 2)."),
+    workers: int = typer.Option(None, min=0, help="Concurrent tasks (default: IMAGESCOPE_WORKERS or 2)."),
     models: Path = typer.Option(
         None, "--models", metavar="FILE",
         help="Models file (TOML): the engine behind each model (default: IMAGESCOPE_MODELS_FILE, "
@@ -55,14 +63,14 @@ def serve(
 
     reexec_tuned(["-m", "imagescope", *sys.argv[1:]])  # models run faster with glibc's allocator tuned
 
+    settings = _settings()  # before the app's imports: a bad variable stops the start at once
     from imagescope.app import create_app
     from imagescope.models.models_file import ModelsFileError
 
-    settings = Settings.from_env()
-    if workers:
-        settings = dataclasses.replace(settings, workers=workers)
+    if workers is not None:  # --workers 0 too: accept tasks, run none
+        settings = settings.model_copy(update={"workers": workers})
     if models:
-        settings = dataclasses.replace(settings, models_file=models)
+        settings = settings.model_copy(update={"models_file": models})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         application = create_app(settings)
@@ -87,7 +95,7 @@ def keys_create(
 ) -> None:
     """Create an API key; it is shown once, as the last line of the output."""
     try:
-        key, info = _accounts(Settings.from_env()).create_key(account, name, workspace)
+        key, info = _accounts(_settings()).create_key(account, name, workspace)
     except UnknownWorkspace as exc:
         console.print(str(exc))
         raise typer.Exit(1) from None
@@ -99,7 +107,7 @@ def keys_create(
 def keys_list() -> None:
     """List API keys (never the keys themselves)."""
     table = Table("id", "account", "workspace", "name", "key", "created", "state")
-    for k in _accounts(Settings.from_env()).list_keys():
+    for k in _accounts(_settings()).list_keys():
         created = datetime.fromtimestamp(k.created_at).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(k.id), k.account, k.workspace, k.name, k.prefix + "…", created,
                       "[red]revoked[/red]" if k.revoked else "[green]active[/green]")
@@ -109,7 +117,7 @@ def keys_list() -> None:
 @keys.command("revoke")
 def keys_revoke(key_id: int = typer.Argument(..., help="The key's id, from `keys list`.")) -> None:
     """Revoke an API key: it answers 401 InvalidApiKey from then on."""
-    if not _accounts(Settings.from_env()).revoke(key_id):
+    if not _accounts(_settings()).revoke(key_id):
         console.print(f"No active key with id {key_id}.")
         raise typer.Exit(1)
     console.print(f"Revoked key {key_id}.")
@@ -118,7 +126,7 @@ def keys_revoke(key_id: int = typer.Argument(..., help="The key's id, from `keys
 @accounts_app.command("create")
 def accounts_create(name: str) -> None:
     """Create an account (activated now: its free quota counts from today)."""
-    info = _accounts(Settings.from_env()).create_account(name)
+    info = _accounts(_settings()).create_account(name)
     console.print(f"Account '{info.name}' (id {info.id}).")
 
 
@@ -126,7 +134,7 @@ def accounts_create(name: str) -> None:
 def accounts_list() -> None:
     """Accounts with their overrides of limits and free quota."""
     table = Table("id", "account", "activated", "free only", "overrides (model: rps / concurrency / free quota)")
-    for a in _accounts(Settings.from_env()).list_accounts():
+    for a in _accounts(_settings()).list_accounts():
         overrides = "; ".join(
             f"{m}: {v['submit_rps'] or '-'} / {v['concurrency'] or '-'} / {v['free_quota'] if v['free_quota'] is not None else '-'}"
             for m, v in sorted(a.settings.items())
@@ -144,7 +152,7 @@ def accounts_set_limits(
     concurrency: int = typer.Option(None, help="Tasks RUNNING at once."),
 ) -> None:
     """Set an account's submission rate and concurrency limits."""
-    _accounts(Settings.from_env()).set_model_values(account, model, submit_rps=rps, concurrency=concurrency)
+    _accounts(_settings()).set_model_values(account, model, submit_rps=rps, concurrency=concurrency)
     console.print(f"Limits of '{account}' for {model} set.")
 
 
@@ -155,14 +163,14 @@ def accounts_set_quota(
     model: str = typer.Option("*", help="Model name; * for every model."),
 ) -> None:
     """Set an account's free quota (images per model)."""
-    _accounts(Settings.from_env()).set_model_values(account, model, free_quota=images)
+    _accounts(_settings()).set_model_values(account, model, free_quota=images)
     console.print(f"Free quota of '{account}' for {model}: {images} images.")
 
 
 @accounts_app.command("free-only")
 def accounts_free_only(account: str, enable: bool = typer.Option(True, "--on/--off")) -> None:
     """Use only the free quota: refuse requests once it is used up or expired, never charge."""
-    _accounts(Settings.from_env()).set_free_only(account, enable)
+    _accounts(_settings()).set_free_only(account, enable)
     console.print(f"Free quota only for '{account}': {'on' if enable else 'off'}.")
 
 
@@ -170,7 +178,7 @@ def accounts_free_only(account: str, enable: bool = typer.Option(True, "--on/--o
 def workspaces_create(account: str, name: str) -> None:
     """Create a workspace in an account; its id is the last line of the output."""
     try:
-        info = _accounts(Settings.from_env()).create_workspace(account, name)
+        info = _accounts(_settings()).create_workspace(account, name)
     except WorkspaceExists as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -182,7 +190,7 @@ def workspaces_create(account: str, name: str) -> None:
 def workspaces_list() -> None:
     """Workspaces of every account."""
     table = Table("id", "account", "name")
-    for w in _accounts(Settings.from_env()).list_workspaces():
+    for w in _accounts(_settings()).list_workspaces():
         table.add_row(w.id, w.account, w.name)
     console.print(table)
 
@@ -200,7 +208,7 @@ def usage(
         raise typer.Exit(2)
     hours = since if since is not None else (24 if by == "hour" else 720)
     end = time.time()
-    settings = Settings.from_env()
+    settings = _settings()
     rows = usage_report(make_engine(settings.db_url), by, end - hours * 3600, end + 1, account, model)
     table = Table("period (UTC)", "account", "model", "invocations", "succeeded", "failed", "canceled",
                   "success rate", "images", "free images", "spend (USD)")

@@ -25,21 +25,15 @@ A ``diffusers`` engine runs one pipeline class (``pipeline``, by default the cla
 were saved as: model_index.json's ``_class_name``). A text-to-image pipeline serves text-to-image
 models, an editing pipeline editing models. Bound to wanx2.1-imageedit, the engine builds the
 pipeline each function needs on the same weights (one copy in memory), unless its
-``pipelines`` table names another:
-
-- description_edit_with_mask, expand → QwenImageEditInpaintPipeline on Qwen-Image-Edit weights,
-  QwenImageInpaintPipeline on Qwen-Image weights (expand paints the border of a padded canvas);
-- stylization_all, description_edit → QwenImageImg2ImgPipeline: their ``strength`` applies;
-- doodle, on Qwen-Image weights with a ``controlnet`` (a local ControlNet model directory,
-  e.g. InstantX/Qwen-Image-ControlNet-Union) → QwenImageControlNetPipeline: the sketch guides a
-  picture of the prompt drawn from noise;
-- the others → the engine's own instruction-editing pipeline, with a per-function instruction
-  (on Qwen-Image weights, which have none: QwenImageImg2ImgPipeline).
+``pipelines`` table names another: :func:`function_pipeline`, and the table in docs/models.md.
 
 Mistakes are found when the file is read, each a :class:`ModelsFileError` naming the file and the
-key; weights and ControlNet directories are checked then too (present, model_index.json or
-config.json, the parts the pipeline needs), while the weights themselves load at first use, or
-at start with ``preload = true``.
+key. The file's shape is :class:`ModelsDocument`: one pydantic model per engine kind, told apart
+by ``kind``, no other keys allowed; the values of a diffusers engine's options are the engine's
+to judge (``DiffusersOptions``), asked before the weights are looked at. Weights and ControlNet
+directories are checked then too (present, model_index.json or config.json, the parts the
+pipeline needs), while the weights themselves load at first use, or at start with
+``preload = true``.
 """
 
 from __future__ import annotations
@@ -50,38 +44,102 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from imagescope.models.catalog import Catalog, ModelSpec
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+
 from imagescope.engines import EngineConfigError, PreviewEngine, RealEsrganEngine, builtin_engines
+from imagescope.models.catalog import Catalog, ModelSpec
 
-KINDS = ("preview", "realesrgan", "diffusers")
 BUILTIN = {"preview": "preview", "realesrgan": "realesrgan"}  # engine name → kind
-_NUMBER = (int, float)
-OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {  # kind → option → its TOML type
-    "preview": {},
-    "realesrgan": {"variant": str, "tile": int},
-    "diffusers": {
-        "weights": str, "pipeline": str, "dtype": str, "device": str, "steps": int,
-        "true_cfg_scale": _NUMBER, "guidance_scale": _NUMBER, "strength": _NUMBER,
-        "controlnet": str, "controlnet_conditioning_scale": _NUMBER,
-        "preload": bool, "pipelines": dict,
-    },
-}
-VALUES = {  # option → (check, what it must be)
-    "variant": (lambda v: v in ("photo", "anime"), "photo or anime"),
-    "tile": (lambda v: v >= 1, "at least 1"),
-    "dtype": (lambda v: v in ("bf16", "fp16", "fp32"), "one of bf16, fp16, fp32"),
-    "steps": (lambda v: v >= 2, "at least 2"),
-    "strength": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "controlnet_conditioning_scale": (lambda v: v > 0, "greater than 0"),
-}
 MASKED = ("description_edit_with_mask", "expand")  # painted by an inpaint pipeline
 STRENGTH = ("stylization_all", "description_edit")  # wanx2.1-imageedit's functions with strength
 EDIT_WEIGHTS = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline", "QwenImageEditInpaintPipeline")
 IMAGE_WEIGHTS = ("QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline", "QwenImageControlNetPipeline")
 CONTROLLED = ("doodle",)  # on Qwen-Image weights with a ControlNet: drawn following the input
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+# --- the file's shape ---------------------------------------------------------------------------
+# Strict: TOML has types, so "256" is no tile and true no integer. An option left out is None,
+# and the engine's own default applies (defaults live in one place: the engine).
+
+
+class _EngineTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PreviewTable(_EngineTable):
+    kind: Literal["preview"]
+
+
+class RealEsrganTable(_EngineTable):
+    kind: Literal["realesrgan"]
+    variant: Literal["photo", "anime"] | None = None
+    tile: int | None = Field(None, ge=1)  # the input tile's side in pixels
+
+
+class DiffusersTable(_EngineTable):
+    """``weights`` and ``pipeline`` pick the pipeline; the options between them go to ``DiffusersOptions``."""
+
+    kind: Literal["diffusers"]
+    weights: str = Field(description="a local diffusers weights directory")
+    pipeline: str | None = None  # None: the class the weights were saved as
+    dtype: str | None = None
+    device: str | None = None
+    steps: int | None = None
+    true_cfg_scale: float | None = None
+    guidance_scale: float | None = None
+    strength: float | None = None
+    controlnet: str | None = None
+    controlnet_conditioning_scale: float | None = None
+    preload: bool = False
+    pipelines: dict[str, str] = Field(default_factory=dict)  # wanx2.1-imageedit function → pipeline class
+
+    def engine_options(self) -> dict[str, Any]:
+        """The options given, as ``DiffusersOptions`` takes them (``controlnet`` still as written)."""
+        return self.model_dump(exclude_unset=True, exclude={"kind", "weights", "pipeline", "preload", "pipelines"})
+
+
+EngineTable = Annotated[PreviewTable | RealEsrganTable | DiffusersTable, Field(discriminator="kind")]
+_TABLES: dict[str, type[_EngineTable]] = {"preview": PreviewTable, "realesrgan": RealEsrganTable,
+                                          "diffusers": DiffusersTable}
+
+
+class ModelsDocument(BaseModel):
+    """A models file; ``models`` names the catalog's models and functions: checked when binding."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    engines: dict[str, EngineTable] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
+
+
+_TYPE_NAMES = {"int_type": "an integer", "string_type": "a string", "bool_type": "true or false",
+               "float_type": "a number", "dict_type": "a table"}
+
+
+def _problem(error: ErrorDetails) -> tuple[str, str]:
+    """The key and the message of one of pydantic's complaints, in the file's words."""
+    loc = [str(part) for part in error["loc"]]
+    kind = loc.pop(2) if loc[0] == "engines" and len(loc) > 2 else ""  # the union member: the table's kind
+    key, problem, given, ctx = ".".join(loc), error["type"], error["input"], error.get("ctx", {})
+    if problem == "extra_forbidden" and not kind:
+        return key, "unknown section; a models file has [engines.NAME] and [models]"
+    if problem == "extra_forbidden":
+        options = ", ".join(name for name in _TABLES[kind].model_fields if name != "kind") or "none"
+        return key, f"unknown option of a {kind} engine (options: {options})"
+    if problem in ("union_tag_not_found", "union_tag_invalid"):
+        what = "is required" if problem == "union_tag_not_found" else f"{given['kind']!r} is not an engine kind"
+        return f"{key}.kind", f"{what}; one of {', '.join(_TABLES)}"
+    if problem == "model_attributes_type":
+        return key, f"must be a table ([{key}] with kind = ...)"
+    if problem == "missing":
+        return key, f"is required: {_TABLES[kind].model_fields[loc[-1]].description}"
+    expected = (ctx["expected"].replace("'", "") if problem == "literal_error"
+                else f"at least {ctx['ge']}" if problem == "greater_than_equal"
+                else _TYPE_NAMES.get(problem) or error["msg"].removeprefix("Input should be "))
+    return key, f"must be {expected}, not {given!r}"
 
 
 class ModelsFileError(Exception):
@@ -117,20 +175,20 @@ class Bindings:
     preload: tuple[str, ...] = ()  # engines of the file marked ``preload = true``
     source: Path | None = None
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         """Each model and what serves it: GET /api/v1/models's ``data``."""
         listing = []
         for name, spec in self.catalog.models.items():
-            entry = {"model": name, "endpoints": sorted(spec.endpoints), **self._engine(spec.engine)}
+            entry: dict[str, Any] = {"model": name, "endpoints": sorted(spec.endpoints), **self._engine(spec.engine)}
             if spec.functions:
                 entry["functions"] = {f: self._engine(spec.engine_for(f)) for f in sorted(spec.functions)}
             listing.append(entry)
         return listing
 
-    def _engine(self, key: str) -> dict:
+    def _engine(self, key: str) -> dict[str, Any]:
         kind = self.kinds.get(key, "unknown")
         info: dict[str, Any] = {"engine": key.partition(":")[0], "kind": kind}
-        engine = self.engines.get(key)
+        engine: Any = self.engines.get(key)
         if kind == "diffusers":
             info["pipeline"] = engine.options.pipeline
         elif kind == "realesrgan":
@@ -158,20 +216,29 @@ def load_bindings(path: Path | None, catalog: Catalog) -> Bindings:
         return Bindings(catalog, builtin_engines())
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise ModelsFileError(f"{path}: cannot read the models file: {exc.strerror or exc}") from None
+    try:
+        document = ModelsDocument.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ModelsFileError(f"{path}: not valid TOML: {exc}") from None
+    except ValidationError as exc:  # the first complaint: the one a reader meets first in the file
+        key, message = _problem(exc.errors(include_url=False)[0])
+        raise ModelsFileError(f"{path}: {key}: {message}") from None
     return _ModelsFile(path, catalog).bind(document)
 
 
 @dataclass
 class _Entry:
     name: str
-    kind: str
-    options: dict[str, Any]
+    table: PreviewTable | RealEsrganTable | DiffusersTable
     weights_class: str = ""  # diffusers: the class the weights were saved as
+
+    @property
+    def diffusers(self) -> DiffusersTable:
+        assert isinstance(self.table, DiffusersTable)  # asked only of diffusers entries
+        return self.table
 
 
 class _ModelsFile:
@@ -183,78 +250,52 @@ class _ModelsFile:
     def error(self, key: str, message: str) -> ModelsFileError:
         return ModelsFileError(f"{self.path}: {key}: {message}")
 
-    def bind(self, document: dict) -> Bindings:
-        if unknown := set(document) - {"engines", "models"}:
-            raise self.error(sorted(unknown)[0], "unknown section; a models file has [engines.NAME] and [models]")
-        for name, table in self._table(document, "engines").items():
+    def bind(self, document: ModelsDocument) -> Bindings:
+        for name, table in document.engines.items():
             self.entries[name] = self._entry(name, table)
         models = dict(self.catalog.models)
-        for model, binding in self._table(document, "models").items():
+        for model, binding in document.models.items():
             models[model] = self._model(model, binding)
         bound = {key.partition(":")[0] for key in self.bindings.engines}
-        preload = tuple(name for name, entry in self.entries.items() if entry.options.get("preload") and name in bound)
+        preload = tuple(name for name, entry in self.entries.items()
+                        if isinstance(entry.table, DiffusersTable) and entry.table.preload and name in bound)
         return replace(self.bindings, catalog=Catalog(models), preload=preload)
-
-    def _table(self, document: dict, key: str) -> dict:
-        table = document.get(key, {})
-        if not isinstance(table, dict):
-            raise self.error(key, "must be a table")
-        return table
 
     # --- [engines.NAME] ----------------------------------------------------------------
 
-    def _entry(self, name: str, table: Any) -> _Entry:
+    def _entry(self, name: str, table: PreviewTable | RealEsrganTable | DiffusersTable) -> _Entry:
         key = f"engines.{name}"
-        if not isinstance(table, dict):
-            raise self.error(key, f"must be a table ([{key}] with kind = ...)")
         if name in BUILTIN:
             raise self.error(key, f"{name!r} is a built-in engine; give yours another name")
         if not _NAME.fullmatch(name):
             raise self.error(key, "an engine name is letters, digits, '.', '_' and '-'")
-        kind = table.get("kind")
-        if kind not in KINDS:
-            what = "is required" if kind is None else f"{kind!r} is not an engine kind"
-            raise self.error(f"{key}.kind", f"{what}; one of {', '.join(KINDS)}")
-        options = {option: value for option, value in table.items() if option != "kind"}
-        for option, value in options.items():
-            expected = OPTIONS[kind].get(option)
-            if expected is None:
-                known = ", ".join(OPTIONS[kind]) or "none"
-                raise self.error(f"{key}.{option}", f"unknown option of a {kind} engine (options: {known})")
-            if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
-                raise self.error(f"{key}.{option}", f"must be {_type_name(expected)}, not {value!r}")
-            if option in VALUES and not VALUES[option][0](value):
-                raise self.error(f"{key}.{option}", f"must be {VALUES[option][1]}, not {value!r}")
-        entry = _Entry(name, kind, options)
-        if kind == "preview":
-            self._add(name, kind, PreviewEngine())
-        elif kind == "realesrgan":
-            self._add(name, kind, RealEsrganEngine(**options))
+        entry = _Entry(name, table)
+        if isinstance(table, PreviewTable):
+            self._add(name, "preview", PreviewEngine())
+        elif isinstance(table, RealEsrganTable):
+            self._add(name, "realesrgan", RealEsrganEngine(**table.model_dump(exclude_unset=True, exclude={"kind"})))
         else:
-            self._check_diffusers(entry)
+            self._check_diffusers(entry, table)
         return entry
 
-    def _check_diffusers(self, entry: _Entry) -> None:
-        """The pipelines exist in this diffusers; the weights directory is there, saved as some pipeline."""
-        key, options = f"engines.{entry.name}", entry.options
+    def _check_diffusers(self, entry: _Entry, table: DiffusersTable) -> None:
+        """The pipelines exist in this diffusers; the option values suit the engine; the weights
+        directory is there, saved as some pipeline."""
+        key = f"engines.{entry.name}"
         engines = self._diffusers_module(entry)
-        named = {"pipeline": options.get("pipeline")}
-        named.update({f"pipelines.{function}": pipeline for function, pipeline in options.get("pipelines", {}).items()})
+        named = {"pipeline": table.pipeline, **{f"pipelines.{f}": pipeline for f, pipeline in table.pipelines.items()}}
         functions = {"edit"}.union(*(spec.functions for spec in self.catalog.models.values()))
         for option, pipeline in named.items():
             if option.startswith("pipelines.") and option.partition(".")[2] not in functions:
                 raise self.error(f"{key}.{option}", f"unknown function; one of {', '.join(sorted(functions))}")
             if pipeline is None:
                 continue
-            if not isinstance(pipeline, str):
-                raise self.error(f"{key}.{option}", f"must be a pipeline class name, not {pipeline!r}")
             try:
                 engines.pipeline_class(pipeline)
             except EngineConfigError as exc:
                 raise self.error(f"{key}.{option}", str(exc)) from None
-        if "weights" not in options:
-            raise self.error(f"{key}.weights", "is required: a local diffusers weights directory")
-        weights = self._weights(entry)
+        self._options(engines, entry, None)  # the values, before any file is looked at
+        weights = self._path(entry, "weights")
         if not weights.is_dir():
             raise self.error(f"{key}.weights", f"weights directory not found: {weights}")
         index = weights / "model_index.json"
@@ -265,11 +306,11 @@ class _ModelsFile:
             entry.weights_class = json.loads(index.read_text())["_class_name"]
         except (ValueError, KeyError, TypeError):
             raise self.error(f"{key}.weights", f"{index} is not a diffusers model index") from None
-        if "controlnet" in options:
+        if table.controlnet is not None:
             self._check_controlnet(engines, entry)
-        self._options(engines, entry, options.get("pipeline", entry.weights_class))
+        self._options(engines, entry, table.pipeline or entry.weights_class)
 
-    def _check_controlnet(self, engines, entry: _Entry) -> None:
+    def _check_controlnet(self, engines: Any, entry: _Entry) -> None:
         """A ControlNet steers Qwen-Image's transformer: its directory is there, with weights."""
         key = f"engines.{entry.name}.controlnet"
         if entry.weights_class in EDIT_WEIGHTS:
@@ -280,24 +321,28 @@ class _ModelsFile:
         except EngineConfigError as exc:
             raise self.error(key, str(exc)) from None
 
-    def _options(self, engines, entry: _Entry, pipeline: str):
-        settings = {k: v for k, v in entry.options.items() if k not in ("weights", "pipeline", "preload", "pipelines")}
+    def _options(self, engines: Any, entry: _Entry, pipeline: str | None) -> Any:
+        """The engine's ``DiffusersOptions`` running ``pipeline`` (None: its default, to check the
+        values alone). The engine judges the values; its complaint names the option, here the key."""
+        settings = entry.diffusers.engine_options()
         if "controlnet" in settings:
             settings["controlnet"] = self._path(entry, "controlnet")
+        if pipeline is not None:
+            settings["pipeline"] = pipeline
         try:
-            return engines.DiffusersOptions(self._weights(entry), pipeline, **settings)
+            return engines.DiffusersOptions(self._path(entry, "weights"), **settings)
         except EngineConfigError as exc:
+            option, _, rest = str(exc).partition(" ")  # "steps must be at least 2, not 1"
+            if option in settings and option != "pipeline":
+                raise self.error(f"engines.{entry.name}.{option}", rest) from None
             raise self.error(f"engines.{entry.name}", str(exc)) from None
-
-    def _weights(self, entry: _Entry) -> Path:
-        return self._path(entry, "weights")
 
     def _path(self, entry: _Entry, option: str) -> Path:
         """A directory option, relative to the models file's folder unless absolute."""
-        path = Path(entry.options[option]).expanduser()
+        path = Path(getattr(entry.table, option)).expanduser()
         return path if path.is_absolute() else self.path.parent / path
 
-    def _diffusers_module(self, entry: _Entry):
+    def _diffusers_module(self, entry: _Entry) -> Any:
         try:
             from imagescope.engines.diffusers import engine as diffusers_engine
         except ImportError as exc:
@@ -325,9 +370,11 @@ class _ModelsFile:
 
         for function, engine in named.items():
             if function != "default" and function not in spec.functions:
-                raise self.error(at(function), f"unknown function of {model}; one of {', '.join(sorted(spec.functions))}")
+                functions = ", ".join(sorted(spec.functions))
+                raise self.error(at(function), f"unknown function of {model}; one of {functions}")
             if not isinstance(engine, str) or engine not in {*BUILTIN, *self.entries}:
-                raise self.error(at(function), f"unknown engine {engine!r}; engines: {', '.join([*BUILTIN, *self.entries])}")
+                engines = ", ".join([*BUILTIN, *self.entries])
+                raise self.error(at(function), f"unknown engine {engine!r}; engines: {engines}")
         default = named.get("default", spec.engine)
         builtin = dict(spec.function_engines)  # kept unless the file names the function
         main = self._key(default, spec, "edit" if spec.input_rules is not None else "", at("default"))
@@ -341,28 +388,29 @@ class _ModelsFile:
 
     def _key(self, name: str, spec: ModelSpec, function: str, where: str) -> str:
         """The name in the engines of what serves ``spec``'s ``function`` as engine ``name``."""
-        kind = self.entries[name].kind if name in self.entries else self.bindings.kinds.get(name, "")
+        kind = self.entries[name].table.kind if name in self.entries else self.bindings.kinds.get(name, "")
         if kind == "realesrgan" and function != "super_resolution":
             what = f"{spec.name}'s {function}" if function not in ("", "edit") else spec.name
-            raise self.error(where, f"engine {name!r} is a realesrgan engine: it serves only super_resolution, not {what}")
+            raise self.error(where, f"engine {name!r} is a realesrgan engine: it serves only super_resolution, "
+                                    f"not {what}")
         return self._diffusers_key(self.entries[name], spec, function, where) if kind == "diffusers" else name
 
     def _diffusers_key(self, entry: _Entry, spec: ModelSpec, function: str, where: str) -> str:
         """The pipeline of ``entry`` serving ``spec``'s ``function``, made on first need."""
         name, engines = entry.name, self._diffusers_module(entry)
-        main = entry.options.get("pipeline", entry.weights_class)
+        main = entry.diffusers.pipeline or entry.weights_class
         editing = spec.input_rules is not None
         if editing and main not in engines.EDIT_PIPELINES:
             raise self.error(where, f"engine {name!r} runs {main}, a text-to-image pipeline, but {spec.name} is an "
                                     f"editing model: set its pipeline to one of {', '.join(engines.EDIT_PIPELINES)}")
         if not editing and main in engines.EDIT_PIPELINES:
             raise self.error(where, f"engine {name!r} runs {main}, an editing pipeline, but {spec.name} is a "
-                                    "text-to-image model: set its pipeline to a text-to-image one, e.g. QwenImagePipeline")
+                                    "text-to-image model: set its pipeline to a text-to-image one, "
+                                    "e.g. QwenImagePipeline")
         pipeline = main
         if editing:
-            controlnet = "controlnet" in entry.options
-            pipeline = entry.options.get("pipelines", {}).get(function)
-            pipeline = pipeline or function_pipeline(main, function, controlnet)
+            controlnet = entry.diffusers.controlnet is not None
+            pipeline = entry.diffusers.pipelines.get(function) or function_pipeline(main, function, controlnet)
             kind = engines.EDIT_PIPELINES.get(pipeline)
             problem = (
                 "is not an editing pipeline" if kind is None
@@ -377,7 +425,7 @@ class _ModelsFile:
             self._add(key, "diffusers", self._diffusers_engine(engines, entry, key, pipeline, editing))
         return key
 
-    def _diffusers_engine(self, engines, entry: _Entry, key: str, pipeline: str, editing: bool):
+    def _diffusers_engine(self, engines: Any, entry: _Entry, key: str, pipeline: str, editing: bool) -> Any:
         options = self._options(engines, entry, pipeline)
         pipeline_class = engines.pipeline_class(pipeline)
         supplied = ("controlnet",) if engines.controlnet_dir(options, pipeline_class) is not None else ()
@@ -392,7 +440,3 @@ class _ModelsFile:
         self.bindings.engines[key] = engine
         self.bindings.kinds[key] = kind
 
-
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", dict: "a table", _NUMBER: "a number"}
-    return names[expected]
