@@ -51,7 +51,9 @@ def bench_engine(repeats: int) -> tuple[list[float], list[float]]:
 
 def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
     # Sequential submissions come faster than the hosted 2 per second: lift the rate limit.
-    env = {**os.environ, "IMAGESCOPE_DATA_DIR": str(data_dir), "IMAGESCOPE_WORKERS": "2", "IMAGESCOPE_SUBMIT_RPS": "1000"}
+    env = {
+        **os.environ, "IMAGESCOPE_DATA_DIR": str(data_dir), "IMAGESCOPE_WORKERS": "2", "IMAGESCOPE_SUBMIT_RPS": "1000"
+    }
     proc = subprocess.Popen([sys.executable, "-m", "imagescope", "serve", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     key = ""

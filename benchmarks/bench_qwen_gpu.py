@@ -46,15 +46,19 @@ from dataclasses import replace
 import requests
 import torch
 import uvicorn
-from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImagePipeline
-from diffusers import QwenImageTransformer2DModel
+from diffusers import (
+    AutoencoderKLQwenImage,
+    FlowMatchEulerDiscreteScheduler,
+    QwenImagePipeline,
+    QwenImageTransformer2DModel,
+)
 
 from imagescope.app import create_app
-from imagescope.models.catalog import QWEN_SIZES, FixedSizes
 from imagescope.config import Settings
 from imagescope.engines import ImageJob, PreviewEngine, RealEsrganEngine
 from imagescope.engines.diffusers import engine as diffusers_engine
 from imagescope.engines.diffusers.engine import DiffusersOptions, DiffusersTextToImageEngine
+from imagescope.models.catalog import QWEN_SIZES, FixedSizes
 
 ENGINE = "qwen-bench"
 FAKE_WEIGHTS = "/nonexistent/imagescope-bench/qwen-image-random"  # a registry key, never read

@@ -61,10 +61,11 @@ import requests
 import uvicorn
 from PIL import Image, ImageOps
 
-from imagescope.ops.allocator import reexec_tuned
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.engines import EditJob, PreviewEngine, RealEsrganEngine
+from imagescope.ops.allocator import reexec_tuned
+from imagescope.tasks.spec import Function, Upscale
 from imagescope.tasks.worker import encode_png
 
 PHOTO = Path(__file__).resolve().parent.parent / "tests" / "data" / "chelsea.png"
@@ -90,9 +91,9 @@ def minor_faults() -> int:
 
 
 def edit_job(image: Image.Image, factor: int) -> EditJob:
-    return EditJob(model="wanx2.1-imageedit", function="super_resolution", prompt="", negative_prompt="",
+    return EditJob(model="wanx2.1-imageedit", function=Function.SUPER_RESOLUTION, prompt="", negative_prompt="",
                    images=(image,), mask=None, width=image.width * factor, height=image.height * factor,
-                   seed=0, index=0, count=1, options={"upscale_factor": factor})
+                   seed=0, index=0, count=1, options=Upscale(factor))
 
 
 def bare(engine: RealEsrganEngine, image: Image.Image, factor: int) -> tuple[float, Image.Image]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from imagescope.models.catalog import Catalog
 from imagescope.engines import ImageJob, PreviewEngine
 from imagescope.engines.rewriter import RuleBasedRewriter
 from imagescope.engines.watermark import apply_watermark
+from imagescope.models.catalog import Catalog
 
 REQUESTS = [
     ("qwen-image-plus", "一只橘猫坐在窗台上，窗外是春天的樱花", 1328, 1328, 42, True),

@@ -46,7 +46,7 @@ class Server:
     def api(self) -> str:
         return f"{self.url}/api/v1"
 
-    def start(self, timeout: float = 30) -> "Server":
+    def start(self, timeout: float = 30) -> Server:
         env = self._env()
         self.output = []
         self.proc = subprocess.Popen(

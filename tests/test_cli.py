@@ -56,8 +56,13 @@ def test_serve_runs_with_glibc_allocator_tuned_unless_the_environment_says_other
     assert any(entry.startswith(b"GLIBC_TUNABLES=glibc.malloc.") for entry in environ)
 
     show = "import os; print(os.environ.get('GLIBC_TUNABLES'))"
-    script = f"from imagescope.ops.allocator import reexec_tuned; reexec_tuned(['-c', {show!r}]); print('not re-executed')"
+    script = (
+        f"from imagescope.ops.allocator import reexec_tuned; reexec_tuned(['-c', {show!r}]); print('not re-executed')"
+    )
     clean = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
-    run = lambda env: subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True).stdout
+
+    def run(env: dict[str, str]) -> str:
+        return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True).stdout
+
     assert run(clean).strip() == TUNABLES
     assert run({**clean, "GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}).strip() == "not re-executed"

@@ -21,7 +21,7 @@ pytest.importorskip("transformers")
 from PIL import Image  # noqa: E402
 
 import tiny_qwen  # noqa: E402
-from imagescope.engines import EditJob, ImageJob
+from imagescope.engines import EditJob, ImageJob, JobRefused
 from imagescope.engines.diffusers.engine import (
     Canceled,
     DiffusersEditEngine,
@@ -30,6 +30,7 @@ from imagescope.engines.diffusers.engine import (
     EngineConfigError,
     expand_canvas,
 )
+from imagescope.tasks.spec import Doodle, Function, Strength
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +63,8 @@ def job(seed=7, width=64, height=64, prompt="a red cat on a blue sofa", negative
 
 
 def edit_job(images, seed=7, width=64, height=64, mask=None, strength=None) -> EditJob:
-    options = {} if strength is None else {"strength": strength}
-    return EditJob("qwen-image-edit", "edit", "make it blue", "", tuple(images), mask, width, height, seed,
+    options = None if strength is None else Strength(strength)
+    return EditJob("qwen-image-edit", None, "make it blue", "", tuple(images), mask, width, height, seed,
                    index=0, count=1, options=options)
 
 
@@ -273,11 +274,11 @@ def test_edit_single_image_pipeline(qwen_image_edit):
 
 def test_edit_inputs_are_checked_against_the_pipeline(qwen_image_edit):
     plus = DiffusersEditEngine("qwen-image-edit", options(qwen_image_edit, "QwenImageEditPlusPipeline"))
-    with pytest.raises(ValueError, match="1 to 3 input images, not 4"):
+    with pytest.raises(JobRefused, match="1 to 3 input images, not 4"):
         plus.edit(edit_job([picture()] * 4))
-    with pytest.raises(ValueError, match="takes no mask"):
+    with pytest.raises(JobRefused, match="takes no mask"):
         plus.edit(edit_job([picture()], mask=box_mask()))
-    with pytest.raises(ValueError, match="takes no strength"):
+    with pytest.raises(JobRefused, match="takes no strength"):
         plus.edit(edit_job([picture()], strength=0.5))
 
 
@@ -289,7 +290,7 @@ def test_inpaint_repaints_where_the_mask_is_white(qwen_image):
     assert centre.size == (64, 64)
     assert np.array_equal(pixels(centre), pixels(again))
     assert not np.array_equal(pixels(centre), pixels(corner))
-    with pytest.raises(ValueError, match="needs a mask"):
+    with pytest.raises(JobRefused, match="needs a mask"):
         engine.edit(edit_job([picture()]))
 
 
@@ -341,8 +342,9 @@ def sketch(width=64, height=64, box=(12, 12, 40, 40)) -> Image.Image:
     return image
 
 
-def doodle_job(image, seed=7, width=64, height=64, **options) -> EditJob:
-    return EditJob("wanx2.1-imageedit", "doodle", "a red house", "", (image,), None, width, height, seed,
+def doodle_job(image, seed=7, width=64, height=64, is_sketch=None) -> EditJob:
+    options = None if is_sketch is None else Doodle(is_sketch)
+    return EditJob("wanx2.1-imageedit", Function.DOODLE, "a red house", "", (image,), None, width, height, seed,
                    index=0, count=1, options=options)
 
 
@@ -397,12 +399,12 @@ def test_controlnet_progress_and_cancel(qwen_image, controlnet):
 
 def test_controlnet_takes_one_image_and_no_mask_or_strength(qwen_image, controlnet):
     engine = controlnet_engine(qwen_image, controlnet)
-    with pytest.raises(ValueError, match="takes 1 input image, not 2"):
+    with pytest.raises(JobRefused, match="takes 1 input image, not 2"):
         engine.edit(replace(doodle_job(sketch()), images=(sketch(), sketch())))
-    with pytest.raises(ValueError, match="takes no mask"):
+    with pytest.raises(JobRefused, match="takes no mask"):
         engine.edit(replace(doodle_job(sketch()), mask=box_mask()))
-    with pytest.raises(ValueError, match="takes no strength"):
-        engine.edit(replace(doodle_job(sketch()), function="edit", options={"strength": 0.5}))
+    with pytest.raises(JobRefused, match="takes no strength"):
+        engine.edit(replace(doodle_job(sketch()), function=None, options=Strength(0.5)))
 
 
 def test_a_missing_or_incomplete_controlnet_directory_is_a_config_error_naming_it(qwen_image, controlnet, tmp_path):

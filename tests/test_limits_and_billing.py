@@ -120,7 +120,9 @@ def test_free_quota_is_used_first_then_refused_if_free_only_else_paid(make_serve
     r = s.submit(body)
     if free_only:
         assert r.status_code == 429
-        assert (r.json()["code"], r.json()["message"]) == ("Throttling.AllocationQuota", "Free allocated quota exceeded.")
+        assert (r.json()["code"], r.json()["message"]) == (
+            "Throttling.AllocationQuota", "Free allocated quota exceeded."
+        )
         assert ledger(s) == [(t1, "qwen-image", 1, 0.035, "free", 0.0), (t2, "qwen-image", 1, 0.035, "free", 0.0)]
         # Other models keep their own quota.
         assert s.submit({"model": "qwen-image-plus", "input": {"prompt": "x"}}).status_code == 200

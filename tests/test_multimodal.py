@@ -16,8 +16,8 @@ from PIL import Image
 
 from conftest import download
 from imagescope.http.multimodal.protocol import to_generation_request
-from imagescope.models.catalog import Catalog
 from imagescope.inputs.intake import proportional_size
+from imagescope.models.catalog import Catalog
 from test_image2image import HOSTILE_AT_SUBMISSION, pattern, png_uri
 
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
@@ -140,7 +140,7 @@ def test_wan26_t2i_size_is_total_pixels_768_to_1440_squared_within_ratio_1_to_4(
     r = call(server, "wan2.6-t2i", {"text": "a cat"}, size=size, n=1)
     if allowed:
         [image] = images_of(ok(r))
-        assert "%d*%d" % image.size == size
+        assert f"{image.size[0]}*{image.size[1]}" == size
     else:
         assert r.status_code == 400 and r.json()["code"] == "InvalidParameter", r.text
 
@@ -154,7 +154,7 @@ def test_prompts_are_truncated_at_the_models_limit_not_refused():
     spec = Catalog().models["wan2.6-t2i"]
     body = {"model": spec.name, "input": message({"text": "花" * 3000})}
     request = to_generation_request(body, spec, lambda name, ref: ref, streaming=False)
-    assert len(request.prompt) == 2100 and request.n == 4 and (request.width, request.height) == (1280, 1280)
+    assert len(request.prompt) == 2100 and request.n == 4 and request.size == (1280, 1280)
 
 
 def test_sdk_multimodal_conversation_and_image_generation_call_synchronously(sdk):
@@ -263,7 +263,7 @@ def test_wan26_image_editing_output_is_1k_2k_in_the_inputs_proportions_or_the_si
     body = ok(call(server, "wan2.6-image", {"text": "make it autumn"},
                    {"image": png_uri(pattern("ramp", (1600, 1200)))}, **parameters))
     [image] = images_of(body)
-    assert image.size == expected and body["usage"]["size"] == "%d*%d" % expected
+    assert image.size == expected and body["usage"]["size"] == f"{expected[0]}*{expected[1]}"
 
 
 @pytest.mark.parametrize("size", ["700*700", "2100*2100", "4K"])

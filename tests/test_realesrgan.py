@@ -52,7 +52,7 @@ def run_ncnn_graph(graph: NcnnGraph, weights: dict, x: torch.Tensor) -> torch.Te
             outs = [F.leaky_relu(y, conv.activation_params[0]) if conv.activation == 2 else y]
         elif layer.type == "Eltwise":
             assert layer.param(0) == 1  # sum
-            outs = [sum(c * t for c, t in zip(layer.param(1), ins))]
+            outs = [sum(c * t for c, t in zip(layer.param(1), ins, strict=True))]
         elif layer.type == "BinaryOp":
             assert layer.param(0, 0) == 0  # add
             outs = [ins[0] + ins[1]]
@@ -61,7 +61,7 @@ def run_ncnn_graph(graph: NcnnGraph, weights: dict, x: torch.Tensor) -> torch.Te
             outs = [F.interpolate(ins[0], scale_factor=(layer.param(1), layer.param(2)), mode="nearest")]
         else:
             raise AssertionError(f"no reference for {layer.type}")
-        blobs.update(zip(layer.tops, outs))
+        blobs.update(zip(layer.tops, outs, strict=True))
     return blobs["output"]
 
 
@@ -260,7 +260,8 @@ def test_tiled_and_untiled_outputs_agree():
     assert psnr > 38, psnr
     assert np.abs(error).mean() < 2.5
     for axis, seam in ((1, 96), (0, 80)):  # the tile edges, in output pixels
-        step = lambda a: np.abs(np.take(a, seam, axis) - np.take(a, seam - 1, axis)).mean()  # noqa: E731
+        # Called within this iteration only: the loop variables are the ones meant.
+        step = lambda a: np.abs(np.take(a, seam, axis) - np.take(a, seam - 1, axis)).mean()  # noqa: E731, B023
         assert step(tiled) < step(whole) + 2, (axis, step(tiled), step(whole))
 
 

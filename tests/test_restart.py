@@ -9,7 +9,7 @@ import pytest
 from imagescope.accounting.accounts import Accounts, Caller
 from imagescope.db import make_engine
 from imagescope.errors import INTERRUPTED_CODE
-from imagescope.tasks.spec import GenerationRequest
+from imagescope.tasks.spec import GenerationRequest, ImagePart
 from imagescope.tasks.store import TaskStatus, TaskStore
 
 
@@ -57,7 +57,7 @@ def test_one_process_restarting_alone_leaves_the_other_process_running_tasks_alo
 
 
 def _request() -> GenerationRequest:
-    return GenerationRequest("qwen-image", "p", "", 1328, 1328, 1, 1, False, False)
+    return GenerationRequest("qwen-image", "p", "", (1328, 1328), 1, 1, False, False)
 
 
 def claim(store: TaskStore, owner: str = "p1", lease_s: float = -1) -> str | None:
@@ -93,8 +93,8 @@ def test_a_task_is_claimed_once_and_a_canceled_task_never_runs(store):
     # Our addition to the hosted rule (PENDING only): a RUNNING task can be canceled too; its
     # worker learns it at its next report and whatever it then completes is discarded.
     assert store.cancel(a.id, 1)
-    assert not store.report(a.id, "p1", results=[{"index": 0, "file": "x"}])
-    assert store.complete(a.id, "p1", [{"index": 0, "file": "x"}], None) is TaskStatus.CANCELED
+    assert not store.report(a.id, "p1", results=[ImagePart(0, "x", 1328, 1328)])
+    assert store.complete(a.id, "p1", [ImagePart(0, "x", 1328, 1328)], None) is TaskStatus.CANCELED
     assert store.get(a.id).results == [] and not store.cancel(a.id, 1)
     b = store.create(Caller(1, 1, ""), "text2image", _request(), "r")
     assert not store.cancel(b.id, 2)  # another account
@@ -119,6 +119,6 @@ def test_a_worker_whose_lease_was_taken_over_cannot_complete_the_task(store):
     assert claim(store, owner="old") == task.id
     store.recover_expired(max_attempts=3)
     assert claim(store, owner="new", lease_s=30) == task.id
-    assert store.complete(task.id, "old", [{"index": 0, "file": "x"}], None) is TaskStatus.RUNNING
+    assert store.complete(task.id, "old", [ImagePart(0, "x", 1328, 1328)], None) is TaskStatus.RUNNING
     assert not store.fail(task.id, "InternalError", "m", owner="old")
-    assert store.complete(task.id, "new", [{"index": 0, "file": "x"}], None) is TaskStatus.SUCCEEDED
+    assert store.complete(task.id, "new", [ImagePart(0, "x", 1328, 1328)], None) is TaskStatus.SUCCEEDED

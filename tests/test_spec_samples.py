@@ -1,6 +1,7 @@
-"""The SDK samples of spec 001–004 (ImageSynthesis, MultiModalConversation) run unchanged, apart from the base URL and the key — and for
-the editing samples, their public image URLs swapped for the samples' own file:// method (this
-machine cannot reach the hosted service's image CDN), which exercises the SDK's upload flow."""
+"""The SDK samples of spec 001–004 (ImageSynthesis, MultiModalConversation) run unchanged, apart
+from the base URL and the key — and for the editing samples, their public image URLs swapped for
+the samples' own file:// method (this machine cannot reach the hosted service's image CDN), which
+exercises the SDK's upload flow."""
 
 from __future__ import annotations
 

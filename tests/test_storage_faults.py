@@ -27,17 +27,17 @@ from PIL import Image
 from sqlalchemy.exc import OperationalError
 
 from conftest import ASYNC_PATH, Server, download
-from test_image2image import EDIT_PATH, imageedit, pattern, png_uri
 from imagescope.accounting.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.engines import PreviewEngine
 from imagescope.errors import INTERNAL_ERROR_MESSAGE
+from imagescope.storage.local import LocalStorage, StorageUnavailable
 from imagescope.tasks.faults import SERVICE_FAULTS, Breaker, retry_delay
 from imagescope.tasks.spec import GenerationRequest
-from imagescope.wiring import build_services
-from imagescope.storage.local import LocalStorage, StorageUnavailable
 from imagescope.tasks.store import TaskStatus
+from imagescope.wiring import build_services
+from test_image2image import EDIT_PATH, imageedit, pattern, png_uri
 
 SETPRIV = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
 FLASH = {"model": "wan2.2-t2i-flash", "parameters": {"n": 1, "size": "512*512"}}
@@ -160,7 +160,7 @@ class DecodeFails(PreviewEngine):
 
 
 def flash_request(n: int = 1) -> GenerationRequest:
-    return GenerationRequest(model="wan2.2-t2i-flash", prompt="x", negative_prompt="", width=512, height=512,
+    return GenerationRequest(model="wan2.2-t2i-flash", prompt="x", negative_prompt="", size=(512, 512),
                              n=n, seed=1, prompt_extend=False, watermark=False)
 
 

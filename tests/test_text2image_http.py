@@ -85,7 +85,9 @@ def test_revoked_key_is_invalid_api_key(server):
     key = server.new_key()
     assert server.submit({"model": "qwen-image", "input": {"prompt": "x"}}, key=key).status_code == 200
     key_id = server.cli("keys", "list").stdout  # the table shows ids; revoke the newest
-    newest = max(int(line.split()[1]) for line in key_id.splitlines() if line.startswith("│") and line.split()[1].isdigit())
+    newest = max(
+        int(line.split()[1]) for line in key_id.splitlines() if line.startswith("│") and line.split()[1].isdigit()
+    )
     server.cli("keys", "revoke", str(newest))
     r = server.submit({"model": "qwen-image", "input": {"prompt": "x"}}, key=key)
     assert error_of(r) == (401, "InvalidApiKey", "Invalid API-key provided.")
@@ -118,7 +120,10 @@ def test_unknown_model_is_the_hosted_model_not_exist_error(server):
         ({"model": "qwen-image", "input": {"prompt": "x"}, "parameters": {"seed": -1}}, "parameters.seed"),
         ({"model": "qwen-image", "input": {"prompt": "x"}, "parameters": {"seed": 2147483648}}, "parameters.seed"),
         ({"model": "qwen-image", "input": {"prompt": "x"}, "parameters": {"seed": "42"}}, "parameters.seed"),
-        ({"model": "qwen-image", "input": {"prompt": "x"}, "parameters": {"prompt_extend": "yes"}}, "parameters.prompt_extend"),
+        (
+            {"model": "qwen-image", "input": {"prompt": "x"}, "parameters": {"prompt_extend": "yes"}},
+            "parameters.prompt_extend",
+        ),
         ({"model": "qwen-image", "input": {"prompt": "x"}, "parameters": {"watermark": 1}}, "parameters.watermark"),
         ({"model": "wan2.2-t2i-flash", "input": {"prompt": "x"}, "parameters": {"n": 0}}, "parameters.n"),
         ({"model": "wan2.2-t2i-flash", "input": {"prompt": "x"}, "parameters": {"n": 5}}, "parameters.n"),
@@ -175,13 +180,15 @@ def test_size_rules_per_model(server, model, size, ok):
      ("wanx2.1-t2i-turbo", (1024, 1024), 4)],
 )
 def test_defaults_size_and_n_per_model(server, model, size, n):
-    out = server.run({"model": model, "input": {"prompt": "defaults"}, "parameters": {"prompt_extend": False}})["output"]
+    body = {"model": model, "input": {"prompt": "defaults"}, "parameters": {"prompt_extend": False}}
+    out = server.run(body)["output"]
     assert len(out["results"]) == n
     assert download(out["results"][0]["url"]).size == size
 
 
 def test_exact_requested_size_for_an_unusual_shape(server):
-    out = server.run({"model": "wan2.5-t2i-preview", "input": {"prompt": "tall"}, "parameters": {"size": "768*2700", "n": 1}})
+    body = {"model": "wan2.5-t2i-preview", "input": {"prompt": "tall"}, "parameters": {"size": "768*2700", "n": 1}}
+    out = server.run(body)
     assert download(out["output"]["results"][0]["url"]).size == (768, 2700)
 
 

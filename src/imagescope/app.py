@@ -20,7 +20,7 @@ from imagescope.http.multimodal import router as multimodal
 from imagescope.http.tasks import router as tasks
 from imagescope.http.text2image import router as text2image
 from imagescope.config import Settings
-from imagescope.engines import Engine
+from imagescope.engines import ImageEngine
 from imagescope.errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
 from imagescope.wiring import Services, build_services
 from imagescope.tasks.faults import SERVICE_FAULTS
@@ -79,7 +79,7 @@ class RequestIds:
             self.services.metrics.request_done(endpoint, scope["method"], status, time.perf_counter() - started)
 
 
-def create_app(settings: Settings | None = None, engines: dict[str, Engine] | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine] | None = None) -> FastAPI:
     services: Services = build_services(settings or Settings.from_env(), engines)
 
     @asynccontextmanager

@@ -82,6 +82,7 @@ def task_error(code: str, message: str) -> ApiError:
 
 
 # Codes a task (or one of its images) can end with.
+INVALID_PARAMETER_CODE = "InvalidParameter"  # the engine refused the job as asked (engines.JobRefused)
 INTERNAL_ERROR_CODE = "InternalError"
 INTERNAL_ERROR_MESSAGE = internal_error().message
 INTERRUPTED_CODE = "InternalError.Interrupted"

@@ -18,7 +18,7 @@ from imagescope.config import Settings
 from imagescope.db import make_engine
 from imagescope.tasks.accept import Acceptor
 from imagescope.tasks.dispatch import Dispatcher, InProcessDispatcher
-from imagescope.engines import Engine
+from imagescope.engines import ImageEngine
 from imagescope.inputs.intake import EditInputs
 from imagescope.inputs import ImageFetcher
 from imagescope.ops.metrics import Metrics
@@ -77,7 +77,7 @@ class Services:
         return self.signer.url(self.settings.public_url or base, key, expires)
 
 
-def build_services(settings: Settings, engines: dict[str, Engine] | None = None) -> Services:
+def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = None) -> Services:
     bindings = load_bindings(settings.models_file, Catalog().with_deployment_values(settings.model_overrides))
     bindings.load()  # the engines marked preload: their weights now, not at the first task
     catalog = bindings.catalog

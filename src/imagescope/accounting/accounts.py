@@ -107,7 +107,9 @@ class Accounts:
 
     def list_workspaces(self) -> list[WorkspaceInfo]:
         with Session(self.engine) as session:
-            rows = session.execute(select(Workspace, Account.name).join(Account).order_by(Account.id, Workspace.created_at))
+            rows = session.execute(
+                select(Workspace, Account.name).join(Account).order_by(Account.id, Workspace.created_at)
+            )
             return [WorkspaceInfo(w.id, acct, w.name) for w, acct in rows]
 
     def create_key(
@@ -163,14 +165,16 @@ class Accounts:
     def create_account(self, name: str) -> AccountInfo:
         with Session(self.engine) as session, session.begin():
             self._account(session, name)
-        return self.get_account(name)
+        info = self.get_account(name)
+        assert info is not None, name  # created (or found) just above; accounts are never deleted
+        return info
 
     def get_account(self, name: str) -> AccountInfo | None:
         return next((a for a in self.list_accounts() if a.name == name), None)
 
     def list_accounts(self) -> list[AccountInfo]:
         with Session(self.engine) as session:
-            settings: dict[int, dict] = {}
+            settings: dict[int, dict[str, dict[str, int | None]]] = {}
             for row in session.scalars(select(AccountModelSetting)):
                 settings.setdefault(row.account_id, {})[row.model] = {
                     "submit_rps": row.submit_rps, "concurrency": row.concurrency, "free_quota": row.free_quota,

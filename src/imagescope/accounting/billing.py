@@ -13,18 +13,18 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from imagescope.models.catalog import ModelSpec
 from imagescope.db import Account, LedgerEntry, Task
+from imagescope.models.catalog import ModelSpec
 
 DAY_S = 24 * 3600
 
 
 def free_images_used(session: Session, account_id: int, model: str) -> int:
-    return session.scalar(
+    return session.execute(
         select(func.coalesce(func.sum(LedgerEntry.images), 0)).where(
             LedgerEntry.account_id == account_id, LedgerEntry.model == model, LedgerEntry.kind == "free"
         )
-    )
+    ).scalar_one()  # an aggregate: always one row
 
 
 def free_images_left(session: Session, account: Account, spec: ModelSpec, quota: int, now: float | None = None) -> int:
@@ -39,9 +39,10 @@ def charge(session: Session, task: Task, images: int, spec: ModelSpec, quota: in
     if images <= 0:
         return []
     account = session.get(Account, task.account_id)
+    assert account is not None, task.account_id  # tasks.account_id references accounts.id
     free = images if account.free_only else min(images, free_images_left(session, account, spec, quota))
     now = time.time()
-    entries = []
+    entries: list[LedgerEntry] = []
     for kind, count in (("free", free), ("paid", images - free)):
         if count:
             price = 0.0 if kind == "free" else spec.unit_price

@@ -20,9 +20,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from imagescope.accounting.billing import free_images_left
-from imagescope.models.catalog import ModelSpec
 from imagescope.db import Account, AccountModelSetting, Submission
 from imagescope.errors import ApiError
+from imagescope.models.catalog import ModelSpec
 
 WINDOW_S = 1.0
 
@@ -62,14 +62,15 @@ def admit_submission(session: Session, account_id: int, spec: ModelSpec) -> None
     now = time.time()
     limits = effective_limits(session, account_id, spec)
     account = session.get(Account, account_id)
+    assert account is not None, account_id  # the caller's key belongs to it (api_keys.account_id)
     if account.free_only and free_images_left(session, account, spec, limits.free_quota) <= 0:
         raise free_quota_exceeded()
     session.execute(delete(Submission).where(Submission.at < now - WINDOW_S))
-    recent = session.scalar(
+    recent = session.execute(
         select(func.count()).select_from(Submission).where(
             Submission.account_id == account_id, Submission.model == spec.name, Submission.at >= now - WINDOW_S
         )
-    )
+    ).scalar_one()  # an aggregate: always one row
     if recent >= limits.submit_rps:
         raise rate_limited()
     session.add(Submission(account_id=account_id, model=spec.name, at=now))

@@ -7,16 +7,20 @@ submitted; its spend in the period it was charged (when the task ended).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Engine, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from imagescope.db import Account, Invocation, LedgerEntry
 from imagescope.tasks.store import TaskStatus
 
 GRANULARITIES = {"hour": 3600, "day": 86400}
+
+Counted = TypeVar("Counted", Invocation, LedgerEntry)  # the tables a report counts rows of
 
 
 @dataclass
@@ -38,13 +42,13 @@ class UsageRow:
         finished = self.succeeded + self.failed
         return self.succeeded / finished if finished else None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "spend": round(self.spend, 6), "success_rate": self.success_rate}
 
 
 def period_label(at: float, granularity: str) -> str:
     step = GRANULARITIES[granularity]
-    start = datetime.fromtimestamp(at - at % step, tz=timezone.utc)
+    start = datetime.fromtimestamp(at - at % step, tz=UTC)
     return start.strftime("%Y-%m-%dT%H:00Z" if granularity == "hour" else "%Y-%m-%d")
 
 
@@ -71,15 +75,16 @@ def usage_report(
         names = dict(session.execute(select(Account.id, Account.name)).all())
         wanted_ids = [i for i, n in names.items() if n == account] if account else None
 
-        def rows_of(table, at):
+        def rows_of(table: type[Counted], at: InstrumentedAttribute[float]) -> Iterator[tuple[Counted, UsageRow]]:
             """``table``'s rows in the window, for the account and model asked for."""
-            conditions = [at >= start, at < end]
+            conditions: list[ColumnElement[bool]] = [at >= start, at < end]
             if wanted_ids is not None:
                 conditions.append(table.account_id.in_(wanted_ids))
             if model:
                 conditions.append(table.model == model)
             for found in session.scalars(select(table).where(*conditions)):
-                yield found, row(getattr(found, at.key), names.get(found.account_id, str(found.account_id)), found.model)
+                account_name = names.get(found.account_id, str(found.account_id))
+                yield found, row(getattr(found, at.key), account_name, found.model)
 
         for inv, r in rows_of(Invocation, Invocation.submitted_at):
             r.invocations += 1

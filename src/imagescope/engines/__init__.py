@@ -4,20 +4,24 @@ from imagescope.engines.base import (
     Canceled,
     EditEngine,
     EditJob,
-    Engine,
     EngineConfigError,
+    ImageEngine,
     ImageJob,
+    InterleaveEngine,
+    JobRefused,
     Progress,
     ShouldStop,
+    TextToImageEngine,
 )
 from imagescope.engines.preview import PreviewEngine
 from imagescope.engines.superres import RealEsrganEngine
 
 __all__ = [
-    "Canceled", "EditEngine", "EditJob", "Engine", "EngineConfigError", "ImageJob", "PreviewEngine", "Progress",
-    "RealEsrganEngine", "ShouldStop", "builtin_engines",
+    "Canceled", "EditEngine", "EditJob", "EngineConfigError", "ImageEngine", "ImageJob", "InterleaveEngine",
+    "JobRefused", "PreviewEngine", "Progress", "RealEsrganEngine", "ShouldStop", "TextToImageEngine",
+    "builtin_engines",
 ]
 
 
-def builtin_engines() -> dict[str, Engine]:
+def builtin_engines() -> dict[str, ImageEngine]:
     return {"preview": PreviewEngine(), "realesrgan": RealEsrganEngine()}

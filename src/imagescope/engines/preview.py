@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from imagescope.engines.base import EditJob, ImageJob, Progress, ShouldStop, font
+from imagescope.tasks.spec import NO_EXPANSION, Doodle, ExpandScales, Function, Strength
 
 LABEL = "PREVIEW · imagescope"
 
@@ -60,6 +61,8 @@ def _wrap(text: str, f: ImageFont.FreeTypeFont, width: int, max_lines: int) -> l
 
 
 class PreviewEngine:
+    """Every ability: a ``TextToImageEngine``, an ``EditEngine`` and an ``InterleaveEngine``."""
+
     name = "preview"
 
     def generate(
@@ -107,8 +110,8 @@ class PreviewEngine:
     def edit(
         self, job: EditJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
     ) -> Image.Image:
-        rng = np.random.default_rng([job.seed, *_text_digest(job.function, job.prompt)])
-        draw_fn = _EDITS.get(job.function, _fuse)
+        rng = np.random.default_rng([job.seed, *_text_digest(_label(job), job.prompt)])
+        draw_fn = _EDITS.get(job.function, _fuse) if job.function is not None else _fuse
         image = draw_fn(job, rng).convert("RGB")
         if image.size != (job.width, job.height):
             image = image.resize((job.width, job.height), Image.Resampling.LANCZOS)
@@ -136,6 +139,15 @@ def _base(job: EditJob) -> Image.Image:
     return job.images[0].convert("RGB")
 
 
+def _label(job: EditJob) -> str:
+    """What the caption says was asked: the function, or "edit" (instruction editing, fusion)."""
+    return job.function or "edit"
+
+
+def _strength(job: EditJob) -> float:
+    return job.options.strength if isinstance(job.options, Strength) else 0.5  # spec 003's default
+
+
 def _stylize(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A flat-colour, inked look in a seed-chosen palette."""
     poster = ImageOps.posterize(image, 2)
@@ -146,7 +158,7 @@ def _stylize(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 def _stylization_all(job: EditJob, rng) -> Image.Image:
     base = _base(job)
-    return Image.blend(base, _stylize(base, rng), job.options.get("strength", 0.5))
+    return Image.blend(base, _stylize(base, rng), _strength(job))
 
 
 def _stylization_local(job: EditJob, rng) -> Image.Image:
@@ -159,7 +171,7 @@ def _stylization_local(job: EditJob, rng) -> Image.Image:
 
 def _description_edit(job: EditJob, rng) -> Image.Image:
     base = _base(job)
-    return Image.blend(base, Image.new("RGB", base.size, _tint(rng)), 0.6 * job.options.get("strength", 0.5))
+    return Image.blend(base, Image.new("RGB", base.size, _tint(rng)), 0.6 * _strength(job))
 
 
 def _with_mask(job: EditJob, rng) -> Image.Image:
@@ -186,11 +198,11 @@ def _expand(job: EditJob, rng) -> Image.Image:
     filled from a blurred stretch of it, the original's border outlined."""
     base = _base(job)
     w, h = base.size
-    o = job.options
+    scales = job.options if isinstance(job.options, ExpandScales) else NO_EXPANSION
     canvas = base.resize((job.width, job.height)).filter(ImageFilter.GaussianBlur(max(4, min(w, h) // 25)))
     canvas = Image.blend(canvas, Image.new("RGB", canvas.size, _tint(rng)), 0.25)
-    left = round(w * (o["left_scale"] - 1) / 2)
-    top = round(h * (o["top_scale"] - 1) / 2)
+    left = round(w * (scales.left_scale - 1) / 2)
+    top = round(h * (scales.top_scale - 1) / 2)
     canvas.paste(base, (left, top))
     ImageDraw.Draw(canvas).rectangle((left, top, left + w - 1, top + h - 1), outline=(255, 214, 10),
                                      width=max(2, min(w, h) // 200))
@@ -209,7 +221,8 @@ def _colorization(job: EditJob, rng) -> Image.Image:
 
 def _doodle(job: EditJob, rng) -> Image.Image:
     base = _base(job)
-    lines = base.convert("L") if job.options.get("is_sketch") else ImageOps.invert(
+    sketch = isinstance(job.options, Doodle) and job.options.is_sketch
+    lines = base.convert("L") if sketch else ImageOps.invert(
         base.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: min(255, v * 4)))
     # The drawing follows the input's lines, coloured in a wash of its own colours.
     paper = Image.blend(Image.new("RGB", base.size, _tint(rng)), base.filter(ImageFilter.BoxBlur(8)), 0.6)
@@ -243,16 +256,16 @@ def _fuse(job: EditJob, rng) -> Image.Image:
 
 
 _EDITS = {
-    "stylization_all": _stylization_all,
-    "stylization_local": _stylization_local,
-    "description_edit": _description_edit,
-    "description_edit_with_mask": _with_mask,
-    "remove_watermark": _remove_watermark,
-    "expand": _expand,
-    "super_resolution": _super_resolution,
-    "colorization": _colorization,
-    "doodle": _doodle,
-    "control_cartoon_feature": _cartoon,
+    Function.STYLIZATION_ALL: _stylization_all,
+    Function.STYLIZATION_LOCAL: _stylization_local,
+    Function.DESCRIPTION_EDIT: _description_edit,
+    Function.DESCRIPTION_EDIT_WITH_MASK: _with_mask,
+    Function.REMOVE_WATERMARK: _remove_watermark,
+    Function.EXPAND: _expand,
+    Function.SUPER_RESOLUTION: _super_resolution,
+    Function.COLORIZATION: _colorization,
+    Function.DOODLE: _doodle,
+    Function.CONTROL_CARTOON_FEATURE: _cartoon,
 }
 
 
@@ -264,7 +277,7 @@ def _caption(image: Image.Image, job: EditJob) -> None:
     label_font = font(max(12, unit // 28))
     band = int(label_font.size * 1.6)
     draw.rectangle((0, 0, w, band), fill=(20, 20, 20, 200))
-    draw.text((band // 3, band // 2), f"{LABEL} · {job.function}", font=label_font, fill=(255, 214, 10), anchor="lm")
+    draw.text((band // 3, band // 2), f"{LABEL} · {_label(job)}", font=label_font, fill=(255, 214, 10), anchor="lm")
     info_font = font(max(10, unit // 40))
     line = _wrap(job.prompt, info_font, w - band, 1)[0] if job.prompt else ""
     info = f"{job.model} · seed {job.seed} · {w}*{h}"  # never the index: seed + i is the picture

@@ -28,7 +28,10 @@ _STYLE_EN = (
     "shallow depth of field and a clean background",
     "cinematic framing and atmospheric perspective",
 )
-_STYLE_ZH = ("构图均衡，主体突出", "柔和的自然光影", "色彩丰富而和谐", "细节清晰，质感细腻", "背景简洁，景深自然", "电影感构图，层次分明")
+_STYLE_ZH = (
+    "构图均衡，主体突出", "柔和的自然光影", "色彩丰富而和谐",
+    "细节清晰，质感细腻", "背景简洁，景深自然", "电影感构图，层次分明",
+)
 
 SYSTEM_PROMPT = (
     "You rewrite prompts for a text-to-image model. Keep every subject, text to render, "
@@ -80,7 +83,10 @@ class ChatRewriter:
         try:
             response = httpx.post(url, json=body, headers=headers, timeout=self.settings.timeout_s)
             response.raise_for_status()
-            text = response.json()["choices"][0]["message"]["content"].strip()
+            content = response.json()["choices"][0]["message"]["content"]
+            if not isinstance(content, str):  # null or not text: the endpoint failed too
+                raise TypeError(f"content is {type(content).__name__}, not text")
+            text = content.strip()
             if text:
                 return text
             log.warning("prompt rewriter at %s answered an empty prompt; using rules", url)

@@ -10,10 +10,13 @@ import threading
 
 from PIL import Image
 
-from imagescope.engines.base import EditJob, Progress, ShouldStop
+from imagescope.engines.base import EditJob, JobRefused, Progress, ShouldStop
+from imagescope.tasks.spec import Function, Upscale
 
 
 class RealEsrganEngine:
+    """An ``EditEngine`` for super_resolution alone."""
+
     name = "realesrgan"
 
     def __init__(self, variant: str = "photo", tile: int = 256):
@@ -34,6 +37,7 @@ class RealEsrganEngine:
         self, job: EditJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
     ) -> Image.Image:
         """Progress counts tiles (256*256 each by default); a cancel stops between tiles."""
-        if job.function != "super_resolution":
-            raise ValueError(f"the realesrgan engine only does super_resolution, not {job.function}")
-        return self._get().upscale(job.images[0], job.options.get("upscale_factor", 1), progress, should_stop)
+        if job.function != Function.SUPER_RESOLUTION:
+            raise JobRefused(f"the realesrgan engine only does super_resolution, not {job.function or 'edit'}")
+        factor = job.options.upscale_factor if isinstance(job.options, Upscale) else 1
+        return self._get().upscale(job.images[0], factor, progress, should_stop)

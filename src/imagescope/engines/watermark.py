@@ -10,7 +10,8 @@ from imagescope.engines.base import font
 def watermark_box(width: int, height: int, text: str) -> tuple[int, int, int, int]:
     """The rectangle the watermark may touch (left, top, right, bottom)."""
     f = font(max(12, min(width, height) // 32))
-    left, top, right, bottom = f.getbbox(text)
+    # Typed float (a stroke may be fractional); without one, whole pixels: round() keeps them.
+    left, top, right, bottom = (round(v) for v in f.getbbox(text))
     margin = max(8, min(width, height) // 64)
     return (
         width - margin - (right - left) - 2,

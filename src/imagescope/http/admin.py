@@ -10,34 +10,36 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from imagescope.accounting.accounts import Accounts, UnknownWorkspace, WorkspaceExists
+from imagescope.accounting.accounts import AccountInfo, Accounts, UnknownWorkspace, WorkspaceExists
+from imagescope.accounting.usage import GRANULARITIES, usage_report
 from imagescope.db import Account, LedgerEntry
 from imagescope.errors import ApiError, invalid_parameter, shown, url_not_found
-from imagescope.accounting.usage import GRANULARITIES, usage_report
 from imagescope.http import reply
+from imagescope.http.deps import services_of
 
 
 def admin(request: Request) -> Accounts:
-    token = request.app.state.services.settings.admin_token
+    services = services_of(request)
+    token = services.settings.admin_token
     if not token:
         raise url_not_found()
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise ApiError(401, "InvalidApiKey", "Invalid admin token.")
-    return request.app.state.services.accounts
+    return services.accounts
 
 
 router = APIRouter(prefix="/admin/v1", dependencies=[Depends(admin)])
 
 
-def _existing(accounts: Accounts, name: str):
+def _existing(accounts: Accounts, name: str) -> AccountInfo:
     info = accounts.get_account(name)
     if info is None:
         raise ApiError(404, "NotFound", f"Account {shown(name)} does not exist.")
@@ -94,17 +96,17 @@ class FreeOnly(AdminBody):
 
 
 @router.get("/accounts")
-def list_accounts(request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def list_accounts(request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"accounts": [asdict(a) for a in accounts.list_accounts()]})
 
 
 @router.post("/accounts")
-def create_account(body: NewAccount, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def create_account(body: NewAccount, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"account": asdict(accounts.create_account(body.name))})
 
 
 @router.post("/accounts/{name}/keys")
-def create_key(name: str, body: NewKey, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def create_key(name: str, body: NewKey, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     try:
         key, info = accounts.create_key(name, body.name, body.workspace)
@@ -114,19 +116,21 @@ def create_key(name: str, body: NewKey, request: Request, accounts: Accounts = D
 
 
 @router.get("/keys")
-def list_keys(request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def list_keys(request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"keys": [asdict(k) for k in accounts.list_keys()]})
 
 
 @router.delete("/keys/{key_id}")
-def revoke_key(key_id: int, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def revoke_key(key_id: int, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     if not 0 < key_id < 2**63 or not accounts.revoke(key_id):  # beyond a database integer: no such key
         raise ApiError(404, "NotFound", f"No active key with id {key_id}.")
     return reply(request, {"revoked": key_id})
 
 
 @router.post("/accounts/{name}/workspaces")
-def create_workspace(name: str, body: NewWorkspace, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def create_workspace(
+    name: str, body: NewWorkspace, request: Request, accounts: Accounts = Depends(admin)
+) -> dict[str, Any]:
     _existing(accounts, name)
     try:
         workspace = accounts.create_workspace(name, body.name)
@@ -136,29 +140,29 @@ def create_workspace(name: str, body: NewWorkspace, request: Request, accounts: 
 
 
 @router.get("/workspaces")
-def list_workspaces(request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def list_workspaces(request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"workspaces": [asdict(w) for w in accounts.list_workspaces()]})
 
 
 @router.put("/accounts/{name}/limits")
-def set_limits(name: str, body: Limits, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def set_limits(name: str, body: Limits, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     accounts.set_model_values(name, body.model, submit_rps=body.submit_rps, concurrency=body.concurrency)
-    return reply(request, {"account": asdict(accounts.get_account(name))})
+    return reply(request, {"account": asdict(_existing(accounts, name))})
 
 
 @router.put("/accounts/{name}/quota")
-def set_quota(name: str, body: Quota, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def set_quota(name: str, body: Quota, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     accounts.set_model_values(name, body.model, free_quota=body.free_quota)
-    return reply(request, {"account": asdict(accounts.get_account(name))})
+    return reply(request, {"account": asdict(_existing(accounts, name))})
 
 
 @router.put("/accounts/{name}/free-only")
-def set_free_only(name: str, body: FreeOnly, request: Request, accounts: Accounts = Depends(admin)) -> dict:
+def set_free_only(name: str, body: FreeOnly, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     accounts.set_free_only(name, body.free_only)
-    return reply(request, {"account": asdict(accounts.get_account(name))})
+    return reply(request, {"account": asdict(_existing(accounts, name))})
 
 
 def _window(start: float | None, end: float | None, default_span: float) -> tuple[float, float]:
@@ -175,11 +179,11 @@ def usage(
     end: float | None = Query(None, allow_inf_nan=False, description="Unix seconds; default: now"),
     account: str | None = None,
     model: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     if granularity not in GRANULARITIES:
         raise invalid_parameter(f"granularity must be one of: {', '.join(GRANULARITIES)}")
     begin, finish = _window(start, end, 86400 if granularity == "hour" else 30 * 86400)
-    rows = usage_report(request.app.state.services.db, granularity, begin, finish, account, model)
+    rows = usage_report(services_of(request).db, granularity, begin, finish, account, model)
     return reply(request, {"granularity": granularity, "start": begin, "end": finish,
                            "usage": [r.to_dict() for r in rows]})
 
@@ -192,9 +196,9 @@ def ledger(
     start: float | None = Query(None, allow_inf_nan=False),
     end: float | None = Query(None, allow_inf_nan=False),
     limit: int = Query(1000, ge=1, le=10000),
-) -> dict:
+) -> dict[str, Any]:
     """Ledger rows, newest first (at most ``limit``), and the totals of every matching row."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if account:
         conditions.append(LedgerEntry.account_id == select(Account.id).where(Account.name == account).scalar_subquery())
     if model:
@@ -203,7 +207,7 @@ def ledger(
         conditions.append(LedgerEntry.at >= start)
     if end is not None:
         conditions.append(LedgerEntry.at < end)
-    with Session(request.app.state.services.db) as session:
+    with Session(services_of(request).db) as session:
         entries = session.scalars(
             select(LedgerEntry).where(*conditions).order_by(LedgerEntry.at.desc()).limit(limit)
         ).all()

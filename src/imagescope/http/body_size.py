@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
 
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagescope.models.catalog import Catalog
 from imagescope.errors import ApiError
+from imagescope.models.catalog import Catalog
 from imagescope.storage.uploads import MAX_UPLOAD_BYTES
+from imagescope.tasks.spec import MASK_FUNCTIONS
 
 TEXT_BODY_BYTES = 1024 * 1024  # prompts are truncated at 2,100 characters: 1 MiB is ample
 FORM_OVERHEAD = 64 * 1024  # an upload form's other fields and boundaries
@@ -42,7 +43,7 @@ class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when a streamed body passes its cap. An HTTPException, so that
     FastAPI's own body parsing lets it through rather than calling it a parse error."""
 
-    def __init__(self, error: ApiError):
+    def __init__(self, error: ApiError) -> None:
         super().__init__(error.status, error.message)
         self.error = error
 
@@ -57,7 +58,7 @@ def family_caps(catalog: Catalog) -> dict[str, int]:
     """Each endpoint family's cap: its largest valid request (inline images plus text)."""
     caps: dict[str, int] = {}
     for spec in catalog.models.values():
-        images = spec.images_max + (1 if "description_edit_with_mask" in spec.functions else 0)
+        images = spec.images_max + (1 if spec.functions & MASK_FUNCTIONS else 0)  # the mask is an image too
         need = TEXT_BODY_BYTES + (images * data_uri_bytes(spec.input_rules.max_bytes) if spec.input_rules else 0)
         for endpoint in spec.endpoints:
             caps[endpoint] = max(caps.get(endpoint, TEXT_BODY_BYTES), need)
@@ -81,26 +82,24 @@ class BodyCaps:
         return TEXT_BODY_BYTES, too_large()
 
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
 class BodyLimit:
     """Plain ASGI middleware: one job, the cap of ``BodyCaps`` on every request body."""
 
-    def __init__(self, app: Any, caps: BodyCaps):
+    def __init__(self, app: ASGIApp, caps: BodyCaps):
         self.app = app
         self.caps = caps
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict]], send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         cap, error = self.caps.for_path(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and (len(declared) > 18 or int(declared) > cap):
             raise error  # before the app: RequestIds answers it, the body is never read
         seen = 0
 
-        async def counted() -> dict:
+        async def counted() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":

@@ -7,12 +7,23 @@ service does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import Request
 
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import invalid_api_key, workspace_access_denied
 
+if TYPE_CHECKING:  # wiring imports the routes' collaborators; at run time the object is all we need
+    from imagescope.wiring import Services
+
 WORKSPACE_HEADER = "x-dashscope-workspace"
+
+
+def services_of(request: Request) -> Services:
+    """The running server's parts, which ``app.create_app`` keeps on ``app.state``."""
+    services: Services = request.app.state.services  # app.state is untyped: this names its type
+    return services
 
 
 def caller(request: Request) -> Caller:
@@ -20,7 +31,7 @@ def caller(request: Request) -> Caller:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise invalid_api_key()
-    found = request.app.state.services.accounts.authenticate(key.strip())
+    found = services_of(request).accounts.authenticate(key.strip())
     if found is None:
         raise invalid_api_key()
     workspace = request.headers.get(WORKSPACE_HEADER, "").strip()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from imagescope.errors import ApiError
+from imagescope.http.deps import services_of
 
 router = APIRouter()
 
 
-PNG = {200: {"content": {"image/png": {}}, "description": "The PNG."}}
+PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "The PNG."}}
 
 
 def result_file(
@@ -19,7 +22,7 @@ def result_file(
     expires: str | None = Query(None, alias="Expires", description="Unix seconds the URL is valid until."),
     signature: str | None = Query(None, alias="Signature", description="HMAC of the key and expiry."),
 ) -> FileResponse:
-    services = request.app.state.services
+    services = services_of(request)
     if not services.signer.verify(key, expires, signature):
         raise ApiError(403, "AccessDenied", "Request has expired or its signature does not match.")
     path = services.storage.open_path(key)

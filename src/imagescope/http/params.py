@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, overload
 
-from imagescope.models.catalog import SEED_MAX, ModelSpec
 from imagescope.errors import body_invalid, invalid_parameter, shown
+from imagescope.models.catalog import SEED_MAX, ModelSpec
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def encodable(value: object) -> bool:
     return True
 
 
-def obj(body: dict, name: str, required: bool) -> dict:
+def obj(body: dict[str, Any], name: str, required: bool) -> dict[str, Any]:
     value = body.get(name)
     if value is None:
         if required:
@@ -54,7 +54,14 @@ def obj(body: dict, name: str, required: bool) -> dict:
     return value
 
 
-def integer(params: dict, name: str, low: int, high: int, default: int | None) -> int | None:
+@overload
+def integer(params: dict[str, Any], name: str, low: int, high: int, default: int) -> int: ...
+@overload
+def integer(params: dict[str, Any], name: str, low: int, high: int, default: None) -> int | None: ...
+
+
+def integer(params: dict[str, Any], name: str, low: int, high: int, default: int | None) -> int | None:
+    """The integer parameter ``name`` in [low, high]; absent: ``default`` (an int default: always an int)."""
     value = params.get(name)
     if value is None:
         return default
@@ -65,7 +72,7 @@ def integer(params: dict, name: str, low: int, high: int, default: int | None) -
     return value
 
 
-def boolean(params: dict, name: str, default: bool) -> bool:
+def boolean(params: dict[str, Any], name: str, default: bool) -> bool:
     value = params.get(name)
     if value is None:
         return default
@@ -74,7 +81,7 @@ def boolean(params: dict, name: str, default: bool) -> bool:
     return value
 
 
-def text(container: dict, path: str, name: str, required: bool, limit: int) -> str:
+def text(container: dict[str, Any], path: str, name: str, required: bool, limit: int) -> str:
     value = container.get(name)
     if value is None or (required and value == ""):
         if required:
@@ -85,7 +92,7 @@ def text(container: dict, path: str, name: str, required: bool, limit: int) -> s
     return value[:limit]  # over-long prompts are truncated, never refused
 
 
-def number(params: dict, name: str, low: float, high: float, default: float) -> float:
+def number(params: dict[str, Any], name: str, low: float, high: float, default: float) -> float:
     value = params.get(name)
     if value is None:
         return default
@@ -96,11 +103,11 @@ def number(params: dict, name: str, low: float, high: float, default: float) -> 
     return float(value)
 
 
-def n_and_seed(params: dict, spec: ModelSpec) -> tuple[int, int]:
+def n_and_seed(params: dict[str, Any], spec: ModelSpec) -> tuple[int, int]:
     """``parameters.n`` within the model's range (its default when absent) and ``seed``
     (random when absent; image i then uses seed + i)."""
-    n = params.get("n")
-    if spec.n_max == 1 and n is not None and n != 1:
+    asked = params.get("n")
+    if spec.n_max == 1 and asked is not None and asked != 1:
         # The hosted service's own words for the qwen-image models (spec 001).
         raise invalid_parameter("num_images_per_prompt must be 1")
     n = integer(params, "n", 1, spec.n_max, spec.n_default)

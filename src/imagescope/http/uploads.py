@@ -3,6 +3,8 @@ form POST to ``upload_host``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -10,17 +12,17 @@ from starlette.concurrency import run_in_threadpool
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import ApiError, invalid_parameter
 from imagescope.http import reply
-from imagescope.http.deps import caller
 from imagescope.http.body_size import upload_too_large
+from imagescope.http.deps import caller, services_of
 
 router = APIRouter()
 
 
 @router.get("/api/v1/uploads")
-def get_policy(request: Request, who: Caller = Depends(caller)) -> dict:
+def get_policy(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     if request.query_params.get("action") != "getPolicy":
         raise invalid_parameter("action must be getPolicy")
-    services = request.app.state.services
+    services = services_of(request)
     if not request.query_params.get("model"):
         raise invalid_parameter("Field required: model")
     base = services.settings.public_url or str(request.base_url).rstrip("/")
@@ -34,7 +36,7 @@ async def upload(request: Request) -> Response:
     length = request.headers.get("content-length")
     if length is None:  # a larger one never got here (body_size.BodyLimit)
         raise ApiError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
-    services = request.app.state.services
+    services = services_of(request)
     async with request.form(max_files=1, max_fields=16) as form:
         policy = services.uploads.check(str(form.get("policy", "")), str(form.get("Signature", "")),
                                         str(form.get("key", "")))

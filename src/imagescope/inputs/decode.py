@@ -71,7 +71,7 @@ def decode_image(data: bytes, rules: ImageRules, mode: str = "RGB") -> InputImag
         raise errors.format_unsupported(fmt, rules.formats)
     try:
         # Only the sniffed format's plugin parses the bytes; open() reads the header alone.
-        image = Image.open(io.BytesIO(data), formats=[fmt])
+        image: Image.Image = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
         raise errors.image_too_many_pixels(None, None, rules.pixel_limit) from None
     except Exception:  # Pillow's plugins raise anything from SyntaxError to struct.error

@@ -37,7 +37,7 @@ class Hop:
     target: str  # path and query
 
     @classmethod
-    def parse(cls, url: str) -> "Hop":
+    def parse(cls, url: str) -> Hop:
         try:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()

@@ -24,7 +24,7 @@ from imagescope.inputs import (
     read_data_uri,
 )
 from imagescope.inputs.errors import url_scheme_unsupported
-from imagescope.tasks.spec import STORED, GenerationRequest
+from imagescope.tasks.spec import STORED, ExpandScales, GenerationRequest, OutputArea, Upscale
 from imagescope.storage.local import LocalStorage
 from imagescope.storage.uploads import Uploads
 
@@ -79,19 +79,19 @@ class EditInputs:
 
 def output_size(req: GenerationRequest, base: Image.Image) -> tuple[int, int]:
     """The size of each output image of an editing request, given its (first) input image."""
-    if req.width:  # the request named it (a size parameter)
-        return req.width, req.height
+    if req.size is not None:  # the request named it (a size parameter)
+        return req.size
     w, h = base.size
-    o = req.options
-    if req.function == "expand":
-        # Scales grow the image about its centre: all four at 1.5 → 1.5 times each side (spec 003).
-        size = round(w * (o["left_scale"] + o["right_scale"]) / 2), round(h * (o["top_scale"] + o["bottom_scale"]) / 2)
-    elif req.function == "super_resolution":
-        size = w * o["upscale_factor"], h * o["upscale_factor"]
-    elif "area" in o:  # messages-protocol editing: 1K/2K, or no size
-        return proportional_size(w, h, o["area"])
-    else:
-        return w, h
+    match req.options:
+        case ExpandScales() as o:
+            # Scales grow the image about its centre: all four at 1.5 → 1.5 times each side (spec 003).
+            size = round(w * (o.left_scale + o.right_scale) / 2), round(h * (o.top_scale + o.bottom_scale) / 2)
+        case Upscale(upscale_factor=factor):
+            size = w * factor, h * factor
+        case OutputArea(area=area):  # messages-protocol editing: 1K/2K, or no size
+            return proportional_size(w, h, area)
+        case _:
+            return w, h
     if max(size) > MAX_OUTPUT_SIDE:
         raise invalid_parameter(
             f"The output of {req.function} would be {size[0]}*{size[1]}; each side must stay within {MAX_OUTPUT_SIDE}."

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from imagescope.errors import invalid_parameter, model_not_found, shown
 from imagescope.inputs import ImageRules
+from imagescope.tasks.spec import Function
 
 SEED_MAX = 2147483647
 NEGATIVE_PROMPT_MAX = 500
@@ -90,8 +91,8 @@ class ModelSpec:
     input_rules: ImageRules | None = None
     images_min: int = 0
     images_max: int = 0
-    functions: frozenset[str] = frozenset()  # wanx2.1-imageedit's input.function values
-    function_engines: tuple[tuple[str, str], ...] = ()  # (function, engine) where not ``engine``
+    functions: frozenset[Function] = frozenset()  # wanx2.1-imageedit's input.function values
+    function_engines: tuple[tuple[Function, str], ...] = ()  # (function, engine) where not ``engine``
     # Editing through messages: with no ``size`` (or a named preset), the output keeps the first
     # input's proportions at about this many pixels.
     default_area: int = 0
@@ -102,7 +103,10 @@ class ModelSpec:
     def watermark_text(self) -> str:
         return "Qwen-Image" if self.family == "qwen" else "AI-generated"
 
-    def engine_for(self, function: str = "") -> str:
+    def engine_for(self, function: Function | None = None) -> str:
+        """The engine serving ``function`` (None: the model's requests without one)."""
+        if function is None:
+            return self.engine
         return dict(self.function_engines).get(function, self.engine)
 
 
@@ -114,11 +118,7 @@ IMAGE_GENERATION = "image-generation"  # asynchronous, messages in input (wan2.6
 
 # wanx2.1-imageedit (spec 003). The input image rules are the hosted API reference's
 # (spec 003 does not restate them): JPG/JPEG/PNG/BMP/TIFF/WEBP, sides 512–4096, ≤ 10 MB.
-IMAGEEDIT_FUNCTIONS = frozenset({
-    "stylization_all", "stylization_local", "description_edit", "description_edit_with_mask",
-    "remove_watermark", "expand", "super_resolution", "colorization", "doodle",
-    "control_cartoon_feature",
-})
+IMAGEEDIT_FUNCTIONS = frozenset(Function)
 IMAGEEDIT_INPUTS = ImageRules(min_side=512, max_side=4096, formats=("JPEG", "PNG", "BMP", "TIFF", "WEBP"))
 # wan2.5-i2i-preview (spec 004): JPEG/JPG/PNG/BMP/WEBP; sides 384–5000 and 1–3 images per
 # the hosted API reference (spec 004's parameter table is collapsed).
@@ -181,7 +181,7 @@ def _builtin_models() -> dict[str, ModelSpec]:
         # Output size follows the input image (spec 003); price: spec 003.
         ModelSpec("wanx2.1-imageedit", "wan", i2i, WAN22_SIZES, prompt_max=800, n_max=4, n_default=1,
                   unit_price=0.020070, input_rules=IMAGEEDIT_INPUTS, images_min=1, images_max=1,
-                  functions=IMAGEEDIT_FUNCTIONS, function_engines=(("super_resolution", "realesrgan"),)),
+                  functions=IMAGEEDIT_FUNCTIONS, function_engines=((Function.SUPER_RESOLUTION, "realesrgan"),)),
         ModelSpec("wan2.5-i2i-preview", "wan", i2i, WAN25_I2I_SIZES, prompt_max=2000, n_max=4, n_default=4,
                   input_rules=WAN25_I2I_INPUTS, images_min=1, images_max=3),
     ]

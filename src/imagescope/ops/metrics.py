@@ -7,6 +7,8 @@ from the database at scrape time, so they are the whole deployment's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine, func, select
@@ -24,7 +26,7 @@ class _TaskGauges:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def collect(self):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         queued = GaugeMetricFamily("imagescope_queue_depth", "Tasks waiting (PENDING), by model.", labels=["model"])
         running = GaugeMetricFamily("imagescope_tasks_running", "Tasks RUNNING, by model.", labels=["model"])
         with Session(self.engine) as session:

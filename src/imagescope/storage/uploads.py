@@ -20,8 +20,8 @@ import hmac
 import json
 import time
 import uuid
-from urllib.parse import unquote
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from imagescope.errors import ApiError
 from imagescope.storage.local import LocalStorage
@@ -87,7 +87,7 @@ class Uploads:
     def _sign(self, policy: str) -> str:
         return base64.b64encode(hmac.new(self.secret, policy.encode(), hashlib.sha256).digest()).decode()
 
-    def policy_for(self, account_id: int, upload_host: str) -> dict:
+    def policy_for(self, account_id: int, upload_host: str) -> dict[str, str | int]:
         """The ``output`` of getPolicy, shaped as the SDK reads it."""
         upload_dir = account_prefix(account_id) + uuid.uuid4().hex
         document = {
@@ -127,7 +127,9 @@ class Uploads:
 
     def save(self, key: str, data: bytes) -> None:
         if self.storage.open_path(key) is not None:
-            raise ApiError(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
+            raise ApiError(
+                409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten."
+            )
         self.storage.save(key, data)
 
     def read(self, oss_url: str, account_id: int) -> bytes | None:

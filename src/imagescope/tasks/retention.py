@@ -13,8 +13,8 @@ import threading
 import time
 
 from imagescope.storage.local import LocalStorage
-from imagescope.tasks.store import TaskStore
 from imagescope.storage.uploads import UPLOAD_TTL_S, Uploads
+from imagescope.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Callable
 
 from sqlalchemy import Engine, func, select, update
@@ -34,62 +33,10 @@ from imagescope.errors import (
     INTERRUPTED_MESSAGE,
 )
 from imagescope.tasks.faults import retry_delay
-from imagescope.tasks.spec import GenerationRequest
+from imagescope.tasks.records import TERMINAL, TaskRecord, TaskStatus, request_to_json, results_to_json
+from imagescope.tasks.spec import ErrorPart, GenerationRequest, ImagePart, ResultPart
 
-
-class TaskStatus(StrEnum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-    UNKNOWN = "UNKNOWN"
-
-
-TERMINAL = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    id: str
-    account_id: int
-    api_key_id: int
-    endpoint: str
-    model: str
-    status: TaskStatus
-    request: GenerationRequest
-    request_id: str
-    submit_time: float
-    scheduled_time: float | None
-    end_time: float | None
-    attempts: int
-    results: list[dict]
-    actual_prompt: str | None
-    code: str | None
-    message: str | None
-    progress: dict | None = None  # while RUNNING: what ``report`` last wrote
-
-    @classmethod
-    def from_row(cls, row: Task) -> "TaskRecord":
-        return cls(
-            id=row.id,
-            account_id=row.account_id,
-            api_key_id=row.api_key_id,
-            endpoint=row.endpoint,
-            model=row.model,
-            status=TaskStatus(row.status),
-            request=GenerationRequest.from_dict(json.loads(row.request)),
-            request_id=row.request_id,
-            submit_time=row.submit_time,
-            scheduled_time=row.scheduled_time,
-            end_time=row.end_time,
-            attempts=row.attempts,
-            results=json.loads(row.results) if row.results else [],
-            actual_prompt=row.actual_prompt,
-            code=row.code,
-            message=row.message,
-            progress=json.loads(row.progress) if row.progress else None,
-        )
+__all__ = ["TERMINAL", "TaskEnd", "TaskQuery", "TaskRecord", "TaskStatus", "TaskStore"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +97,7 @@ class TaskStore:
             endpoint=endpoint,
             model=request.model,
             status=TaskStatus.PENDING,
-            request=json.dumps(request.to_dict(), ensure_ascii=False),
+            request=request_to_json(request),
             request_id=request_id,
             submit_time=time.time(),
             attempts=0,
@@ -266,7 +213,7 @@ class TaskStore:
         )
 
     def report(
-        self, task_id: str, owner: str, results: list[dict] | None = None, progress: dict | None = None
+        self, task_id: str, owner: str, results: list[ResultPart] | None = None, progress: dict | None = None
     ) -> bool:
         """A RUNNING task's worker publishes what it has made so far and where it stands.
 
@@ -275,7 +222,7 @@ class TaskStore:
         """
         values: dict = {}
         if results is not None:
-            values["results"] = json.dumps(results, ensure_ascii=False)
+            values["results"] = results_to_json(results)
         if progress is not None:
             values["progress"] = json.dumps(progress)
         mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
@@ -288,7 +235,7 @@ class TaskStore:
         self,
         task_id: str,
         owner: str,
-        results: list[dict],
+        results: list[ResultPart],
         actual_prompt: str | None,
         on_images: Callable[[Session, Task, int], None] | None = None,
     ) -> TaskStatus:
@@ -297,8 +244,8 @@ class TaskStore:
         ``on_images(session, task, count)`` (billing) runs in the same transaction, so a
         task is charged exactly when it completes.
         """
-        images = sum(1 for r in results if "file" in r)
-        failure = next((r for r in results if "code" in r), None)
+        images = sum(1 for part in results if isinstance(part, ImagePart))
+        failure = next((part for part in results if isinstance(part, ErrorPart)), None)
         status = TaskStatus.SUCCEEDED if images else TaskStatus.FAILED
         with write_locked(self.engine) as session:
             row = session.get(Task, task_id)
@@ -307,11 +254,11 @@ class TaskStore:
                 return TaskStatus(row.status) if row else TaskStatus.UNKNOWN
             row.status = status
             row.end_time = time.time()
-            row.results = json.dumps(results, ensure_ascii=False)
+            row.results = results_to_json(results)
             row.progress = None
             row.actual_prompt = actual_prompt
             if not images and failure is not None:
-                row.code, row.message = failure["code"], failure["message"]
+                row.code, row.message = failure.code, failure.message
             if on_images is not None and images:
                 on_images(session, row, images)
             self._ended(session, row, images)

@@ -4,8 +4,9 @@ load the input images (editing) → rewrite the prompt (prompt_extend) → one e
 image (seed + i) → watermark → PNG into storage → complete. Each image (and each text part of
 an interleaved answer) is published as it is made, with the engine's progress, so the task
 query and streamed responses see them; a cancel is noticed there and stops the engine
-between steps. A failing image becomes a per-image ``{code, message}`` entry; the task FAILS
-only when no image was made.
+between steps. A failing image becomes a per-image ``ErrorPart``; the task FAILS only when no
+image was made. Only an engine's ``JobRefused`` reaches the user as what it says (InvalidParameter);
+anything else an engine raises is logged and answered as the generic InternalError.
 
 A service fault under a run (storage or database failing, see faults.py) is not the task's:
 the run stops, the task goes back to the queue with a backoff (what it wrote is discarded,
@@ -19,6 +20,7 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -28,12 +30,34 @@ from imagescope.accounting.billing import charge
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.db import Task
 from imagescope.inputs.intake import EditInputs, load_inputs, output_size
-from imagescope.engines import Canceled, EditJob, Engine, EngineConfigError, ImageJob
-from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, ApiError
+from imagescope.engines import (
+    Canceled,
+    EditEngine,
+    EditJob,
+    EngineConfigError,
+    ImageEngine,
+    ImageJob,
+    InterleaveEngine,
+    JobRefused,
+    Progress,
+    ShouldStop,
+    TextToImageEngine,
+)
+from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ApiError
 from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
 from imagescope.accounting.limits import effective_limits
 from imagescope.engines.rewriter import Rewriter
 from imagescope.storage.local import LocalStorage
+from imagescope.tasks.spec import (
+    EditOptions,
+    ErrorPart,
+    GenerationRequest,
+    ImagePart,
+    InterleaveLimit,
+    ResultPart,
+    TaskKind,
+    TextPart,
+)
 from imagescope.tasks.store import TaskRecord, TaskStatus, TaskStore
 from imagescope.engines.watermark import apply_watermark
 
@@ -58,12 +82,12 @@ class _Run:
     task_id: str
     owner: str
     images: int
-    results: list[dict] = field(default_factory=list)
+    results: list[ResultPart] = field(default_factory=list)
     image: int = 0  # the image being made, from 0
     stopped: bool = False
     _last: float = 0.0
 
-    def add(self, result: dict) -> None:
+    def add(self, result: ResultPart) -> None:
         self.results.append(result)
         self._publish(results=self.results)
 
@@ -88,7 +112,7 @@ class _Run:
 class Worker:
     store: TaskStore
     catalog: Catalog
-    engines: dict[str, Engine]
+    engines: dict[str, ImageEngine]  # by binding name (ModelSpec.engine_for); abilities checked per task
     rewriter: Rewriter
     storage: LocalStorage
     edit_inputs: EditInputs
@@ -141,6 +165,10 @@ class Worker:
             return
         except SERVICE_FAULTS:
             raise
+        except JobRefused as exc:  # the model's engine cannot serve this kind of request at all
+            log.info("task %s refused: %s", task_id, exc.message)
+            self.store.fail(task_id, INVALID_PARAMETER_CODE, exc.message, owner=self.owner)
+            return
         except ApiError as exc:  # the request's input images: cannot be fetched, or are not acceptable
             log.info("task %s failed: %s", task_id, exc)
             self.store.fail(task_id, exc.code, exc.message, owner=self.owner)
@@ -202,61 +230,91 @@ class Worker:
         spec = self.catalog.models[req.model]
         engine = self.engines[spec.engine_for(req.function)]
         images, mask = load_inputs(self.edit_inputs, req, spec) if req.images else ([], None)
-        width, height = output_size(req, images[0]) if images else (req.width, req.height)
+        size = req.size if req.size is not None else output_size(req, images[0])
         actual_prompt = self.rewriter.rewrite(req.prompt, req.model) if req.prompt_extend else None
         prompt = actual_prompt or req.prompt
-        if req.function == "interleave":
-            if not hasattr(engine, "interleave"):
-                raise ApiError(400, "InvalidParameter", f"The engine of {req.model} cannot answer interleaved.")
-            texts = engine.interleave(prompt, req.options["max_images"])
-            for index, text in enumerate(texts):
-                run.add({"index": len(run.results), "text": text})
-                self._image(task, spec, engine, run, index, len(texts), text, images, mask, (width, height))
-                if run.stopped:
-                    raise Canceled(task.id)
-            return actual_prompt
-        for index in range(req.n):
-            self._image(task, spec, engine, run, index, req.n, prompt, images, mask, (width, height))
+        texts: list[str] | None = None  # an interleaved answer's text parts, one before each image
+        if req.kind is TaskKind.INTERLEAVE:
+            if not isinstance(engine, InterleaveEngine):
+                raise JobRefused(f"The engine of {req.model} cannot answer interleaved.")
+            assert isinstance(req.options, InterleaveLimit)  # GenerationRequest's rule for interleaved requests
+            texts = engine.interleave(prompt, req.options.max_images)
+        paint = _painter(req, engine, images, mask)
+        prompts = texts if texts is not None else [prompt] * req.n  # each image is drawn from its text part
+        for index, image_prompt in enumerate(prompts):
+            if texts is not None:
+                run.add(TextPart(len(run.results), image_prompt))
+            self._image(task, spec, paint, run, index, len(prompts), image_prompt, size)
             if run.stopped:
                 raise Canceled(task.id)
         return actual_prompt
 
     def _image(
-        self, task: TaskRecord, spec: ModelSpec, engine: Engine, run: _Run, index: int, count: int, prompt: str,
-        images: list[Image.Image], mask: Image.Image | None, size: tuple[int, int],
+        self, task: TaskRecord, spec: ModelSpec, paint: _Paint, run: _Run, index: int, count: int, prompt: str,
+        size: tuple[int, int],
     ) -> None:
         """Image ``index`` of ``count``, added to ``run`` as its next part (or its error)."""
         req = task.request
         width, height = size
         part = len(run.results)
         run.image = index
-        common = dict(
-            model=req.model, prompt=prompt, negative_prompt=req.negative_prompt,
-            width=width, height=height, seed=req.image_seed(index), index=index, count=count,
-        )
-        hooks = dict(progress=run.step, should_stop=run.should_stop)
+        job = ImageJob(model=req.model, prompt=prompt, negative_prompt=req.negative_prompt, width=width,
+                       height=height, seed=req.image_seed(index), index=index, count=count)
+        result: ResultPart
         try:
-            if images:
-                job = EditJob(function=req.function, images=tuple(images), mask=mask, options=req.options, **common)
-                image = engine.edit(job, **hooks)
-            else:
-                image = engine.generate(ImageJob(**common), **hooks)
+            image = paint(job, run.step, run.should_stop)
             if image.size != (width, height):
-                raise RuntimeError(f"engine {engine.name} made {image.size}, not {width}x{height}")
+                raise RuntimeError(f"engine {spec.engine_for(req.function)} made {image.size}, not {width}x{height}")
             if req.watermark:
                 image = apply_watermark(image, spec.watermark_text)
             key = f"{task.id}/{part}.png"
             self.storage.save(key, encode_png(image.convert("RGB")))
-            result = {"index": part, "file": key, "width": width, "height": height}
+            result = ImagePart(part, key, width, height)
         except (Canceled, *SERVICE_FAULTS):
             raise  # a cancel, or the service's trouble: the run stops, no per-image error
-        except ValueError as exc:  # the engine cannot do this job as asked
-            log.info("task %s image %d refused: %s", task.id, index, exc)
-            result = {"index": part, "code": "InvalidParameter", "message": str(exc)}
-        except EngineConfigError as exc:  # e.g. the weights directory is missing: say which
-            log.error("task %s image %d: %s", task.id, index, exc)
-            result = {"index": part, "code": INTERNAL_ERROR_CODE, "message": str(exc)}
-        except Exception:
+        except JobRefused as exc:  # the engine cannot do this job as asked: the user may ask otherwise
+            log.info("task %s image %d refused: %s", task.id, index, exc.message)
+            result = ErrorPart(part, INVALID_PARAMETER_CODE, exc.message)
+        except EngineConfigError as exc:  # e.g. the weights directory is gone: the operator's, and so is its path
+            log.error("task %s image %d: the engine is misconfigured: %s", task.id, index, exc)
+            result = ErrorPart(part, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
+        except Exception:  # a ValueError from PIL or torch too: ours, and its text stays in the log
             log.exception("task %s image %d failed", task.id, index)
-            result = {"index": part, "code": INTERNAL_ERROR_CODE, "message": INTERNAL_ERROR_MESSAGE}
+            result = ErrorPart(part, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
         run.add(result)
+
+
+# One image of a task as its engine makes it: (job, progress, should_stop) → the picture.
+_Paint = Callable[[ImageJob, Progress, ShouldStop], Image.Image]
+
+
+def _painter(
+    req: GenerationRequest, engine: ImageEngine, images: list[Image.Image], mask: Image.Image | None
+) -> _Paint:
+    """How ``engine`` makes each image of ``req``: from text, or from the input images. JobRefused
+    when the engine has not that ability (the model is bound to an engine that cannot serve it).
+    The hooks go by keyword, as the engine interface names them (wrappers take ``**hooks``)."""
+    if not images:
+        if not isinstance(engine, TextToImageEngine):
+            raise JobRefused(f"The engine of {req.model} cannot make images from text.")
+        drawer = engine  # narrowed, for the closure
+
+        def generate(job: ImageJob, progress: Progress, should_stop: ShouldStop) -> Image.Image:
+            return drawer.generate(job, progress=progress, should_stop=should_stop)
+
+        return generate
+    if not isinstance(engine, EditEngine):
+        raise JobRefused(f"The engine of {req.model} cannot edit images.")
+    editor = engine
+    # The output area and max_images were the worker's to use; the function's options are the engine's.
+    options = req.options if isinstance(req.options, EditOptions) else None
+
+    def edit(job: ImageJob, progress: Progress, should_stop: ShouldStop) -> Image.Image:
+        edit_job = EditJob(
+            model=job.model, function=req.function, prompt=job.prompt, negative_prompt=job.negative_prompt,
+            images=tuple(images), mask=mask, width=job.width, height=job.height, seed=job.seed,
+            index=job.index, count=job.count, options=options,
+        )
+        return editor.edit(edit_job, progress=progress, should_stop=should_stop)
+
+    return edit

@@ -5,7 +5,7 @@
     editor = DiffusersEditEngine(
         "qwen-image-edit", DiffusersOptions("/models/Qwen-Image-Edit-2509", "QwenImageEditPlusPipeline")
     )
-    image = editor.edit(job)  # an engines.base.EditJob; strength from job.options
+    image = editor.edit(job)  # an engines.base.EditJob; strength from job.options (a Strength)
     doodle = DiffusersEditEngine(
         "doodle", DiffusersOptions("/models/Qwen-Image", "QwenImageControlNetPipeline",
                                    controlnet="/models/Qwen-Image-ControlNet-Union")
@@ -34,7 +34,7 @@ classifier-free guidance, against the job's negative prompt or, when empty, ``" 
 the Qwen-Image model card does); with ``true_cfg_scale <= 1`` it is ignored and a step
 costs one transformer pass instead of two.
 
-wanx2.1-imageedit's functions (``job.function``; "edit" is plain instruction editing): an
+wanx2.1-imageedit's functions (``job.function``; None is plain instruction editing): an
 instruction-editing pipeline gets the function's instruction before the prompt
 (:data:`INSTRUCTIONS`); an inpaint pipeline given ``expand`` paints the border of the padded
 canvas; ``strength`` goes only to pipelines that take it. Which pipeline serves which
@@ -44,6 +44,10 @@ Cancellation: ``should_stop`` is asked before the call and after every denoising
 stop the step callback raises :class:`Canceled`, so no further step runs and nothing is
 decoded (diffusers' ``pipe._interrupt`` would skip the steps but still decode and return
 a half-denoised picture).
+
+Errors: a job this pipeline cannot take (too many images, a mask it has no use for) raises
+:class:`JobRefused`, answered to the user; missing or broken weights :class:`EngineConfigError`,
+logged for the operator.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from imagescope.engines.base import Canceled, EditJob, EngineConfigError, ImageJob, Progress, ShouldStop
+from imagescope.engines.base import Canceled, EditJob, EngineConfigError, ImageJob, JobRefused, Progress, ShouldStop
+from imagescope.tasks.spec import NO_EXPANSION, Doodle, EditOptions, ExpandScales, Function, Strength
 
 try:
     import diffusers  # noqa: F401 - the extra is installed
@@ -101,8 +106,8 @@ class DiffusersOptions:
             raise EngineConfigError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise EngineConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
-        if self.steps < 1:
-            raise EngineConfigError(f"steps must be at least 1, not {self.steps}")
+        if self.steps < 2:  # Qwen-Image's schedule (shift_terminal) gives NaN sigmas at one step
+            raise EngineConfigError(f"steps must be at least 2, not {self.steps}")
         if not 0 < self.strength <= 1:
             raise EngineConfigError(f"strength must be in (0, 1], not {self.strength}")
         if not self.controlnet_conditioning_scale > 0:
@@ -114,7 +119,7 @@ class DiffusersOptions:
 
 def _strength(job: EditJob) -> float | None:
     """How much to repaint (img2img / inpaint); None: the engine's default."""
-    return job.options.get("strength")
+    return job.options.strength if isinstance(job.options, Strength) else None
 
 
 def expand_canvas(
@@ -124,7 +129,7 @@ def expand_canvas(
 
     The border repeats the image's edge pixels, a better start than a flat colour when
     ``strength < 1``. Paint it with an inpaint engine:
-    ``EditJob(images=(canvas,), mask=mask, width=canvas.width, height=canvas.height, options={"strength": 1.0}, ...)``.
+    ``EditJob(images=(canvas,), mask=mask, width=canvas.width, height=canvas.height, options=Strength(1.0), ...)``.
     """
     pixels = np.asarray(image.convert("RGB"))
     canvas = np.pad(pixels, ((top, bottom), (left, right), (0, 0)), mode="edge")
@@ -291,36 +296,37 @@ class DiffusersEditEngine(_DiffusersEngine):
         before the prompt (instruction editing); for ``expand`` on an inpaint pipeline, the
         padded canvas and the mask of its border; ``strength`` only where the pipeline takes
         it (0 is one step: the hosted range includes it)."""
-        if job.function == "edit":
+        if job.function is None:
             return job
         changes: dict[str, Any] = {}
-        options = dict(job.options)
+        options = job.options
         if not self.kind.canvas:
             changes["prompt"] = instruction_prompt(job.function, job.prompt, job.options)
-        if job.function == "expand" and self.kind.mask and job.mask is None:
-            changes["images"], changes["mask"] = _expand_to(job.images[0], job.width, job.height, job.options)
-            options["strength"] = 1.0  # the border is painted from noise
-        if "strength" in options:
+        if job.function == Function.EXPAND and self.kind.mask and job.mask is None:
+            scales = job.options if isinstance(job.options, ExpandScales) else NO_EXPANSION
+            changes["images"], changes["mask"] = _expand_to(job.images[0], job.width, job.height, scales)
+            options = Strength(1.0)  # the border is painted from noise
+        if isinstance(options, Strength):
             if self.kind.strength:
-                options["strength"] = max(options["strength"], 1 / self.options.steps)
+                options = Strength(max(options.strength, 1 / self.options.steps))
             else:  # instruction editing: the model decides how much to change
-                del options["strength"]
+                options = None
         return replace(job, options=options, **changes)
 
     def _check(self, job: EditJob) -> None:
         kind, name = self.kind, self.options.pipeline
         if not 1 <= len(job.images) <= kind.max_images:
             wanted = "1 input image" if kind.max_images == 1 else f"1 to {kind.max_images} input images"
-            raise ValueError(f"{name} takes {wanted}, not {len(job.images)}")
+            raise JobRefused(f"{name} takes {wanted}, not {len(job.images)}")
         if kind.mask and job.mask is None:
-            raise ValueError(f"{name} needs a mask")
+            raise JobRefused(f"{name} needs a mask")
         if not kind.mask and job.mask is not None:
-            raise ValueError(f"{name} takes no mask")
+            raise JobRefused(f"{name} takes no mask")
         if (strength := _strength(job)) is not None:
             if not kind.strength:
-                raise ValueError(f"{name} takes no strength")
+                raise JobRefused(f"{name} takes no strength")
             if not 0 < strength <= 1:
-                raise ValueError(f"strength must be in (0, 1], not {strength}")
+                raise JobRefused(f"strength must be in (0, 1], not {strength}")
 
 
 # wanx2.1-imageedit's functions through an instruction-editing pipeline (Qwen-Image-Edit): what
@@ -328,33 +334,35 @@ class DiffusersEditEngine(_DiffusersEngine):
 # inpaint) or draw one under a ControlNet get the prompt as it is: it describes the picture
 # wanted, not a change.
 INSTRUCTIONS = {
-    "stylization_all": "Restyle the whole image, keeping its composition and content:",
-    "stylization_local": "Restyle only what the instruction names, leaving the rest of the image unchanged:",
-    "remove_watermark": "Remove all watermarks, logos and overlaid text, restoring the picture behind them.",
-    "expand": "Extend the picture beyond its borders, continuing the scene naturally.",
-    "super_resolution": "Restore this image in fine detail: sharpen it and remove blur, noise and "
-                        "compression artefacts, changing nothing else.",
-    "colorization": "Colorize this black-and-white photo naturally.",
-    "doodle": "Turn this doodle into a finished, detailed picture:",
-    "control_cartoon_feature": "Draw this cartoon character, recognisably the same, in a new picture:",
+    Function.STYLIZATION_ALL: "Restyle the whole image, keeping its composition and content:",
+    Function.STYLIZATION_LOCAL: "Restyle only what the instruction names, leaving the rest of the image unchanged:",
+    Function.REMOVE_WATERMARK: "Remove all watermarks, logos and overlaid text, restoring the picture behind them.",
+    Function.EXPAND: "Extend the picture beyond its borders, continuing the scene naturally.",
+    Function.SUPER_RESOLUTION: "Restore this image in fine detail: sharpen it and remove blur, noise and "
+                               "compression artefacts, changing nothing else.",
+    Function.COLORIZATION: "Colorize this black-and-white photo naturally.",
+    Function.DOODLE: "Turn this doodle into a finished, detailed picture:",
+    Function.CONTROL_CARTOON_FEATURE: "Draw this cartoon character, recognisably the same, in a new picture:",
 }
 SKETCH_INSTRUCTION = "Turn this line drawing into a finished, detailed picture that keeps its lines:"
 
 
-def instruction_prompt(function: str, prompt: str, options: dict) -> str:
+def instruction_prompt(function: Function, prompt: str, options: EditOptions | None) -> str:
     """The prompt for a wanx2.1-imageedit ``function`` run through instruction editing; functions
     without an instruction (description_edit: the prompt is one) keep the prompt."""
-    if function == "doodle" and options.get("is_sketch"):
+    if function == Function.DOODLE and isinstance(options, Doodle) and options.is_sketch:
         instruction = SKETCH_INSTRUCTION
     else:
         instruction = INSTRUCTIONS.get(function, "")
     return " ".join(part for part in (instruction, prompt.strip()) if part)
 
 
-def _expand_to(image: Image.Image, width: int, height: int, options: dict):
+def _expand_to(
+    image: Image.Image, width: int, height: int, scales: ExpandScales
+) -> tuple[tuple[Image.Image], Image.Image]:
     """``expand``'s canvas of width x height and its border mask: ``image`` grown by its scales."""
-    left = round(image.width * (options.get("left_scale", 1.0) - 1) / 2)
-    top = round(image.height * (options.get("top_scale", 1.0) - 1) / 2)
+    left = round(image.width * (scales.left_scale - 1) / 2)
+    top = round(image.height * (scales.top_scale - 1) / 2)
     right, bottom = max(0, width - image.width - left), max(0, height - image.height - top)
     canvas, mask = expand_canvas(image, left, top, right, bottom)
     return (canvas,), mask

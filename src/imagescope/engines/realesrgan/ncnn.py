@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -35,6 +36,10 @@ _ARRAY_KEY_BASE = -23300
 WEIGHTLESS_TYPES = frozenset({"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp"})
 
 
+# A param's value: a number (int unless written with '.' or an exponent) or an array of them.
+ParamValue = int | float | tuple[int | float, ...]
+
+
 class NcnnFormatError(ValueError):
     """A ``.param`` or ``.bin`` file that is malformed or does not match what is expected."""
 
@@ -45,10 +50,21 @@ class NcnnLayer:
     name: str
     bottoms: tuple[str, ...]
     tops: tuple[str, ...]
-    params: dict[int, int | float | tuple[int | float, ...]] = field(default_factory=dict)
+    params: dict[int, ParamValue] = field(default_factory=dict)
 
-    def param(self, key: int, default=None):
+    @overload
+    def param(self, key: int) -> ParamValue | None: ...
+    @overload
+    def param(self, key: int, default: ParamValue) -> ParamValue: ...
+    def param(self, key: int, default: ParamValue | None = None) -> ParamValue | None:
         return self.params.get(key, default)
+
+    def int_param(self, key: int, default: int) -> int:
+        """A param that must be a whole number (a count, a size, a flag)."""
+        value = self.params.get(key, default)
+        if not isinstance(value, int):
+            raise NcnnFormatError(f"layer {self.name}: param {key} is {value!r}, not an integer")
+        return value
 
 
 @dataclass(frozen=True)
@@ -77,10 +93,10 @@ class Convolution:
 
     @staticmethod
     def of(layer: NcnnLayer) -> Convolution:
-        num_output = layer.param(0, 0)
-        kernel_w = layer.param(1, 0)
-        kernel_h = layer.param(11, kernel_w)
-        weight_count = layer.param(6, 0)
+        num_output = layer.int_param(0, 0)
+        kernel_w = layer.int_param(1, 0)
+        kernel_h = layer.int_param(11, kernel_w)
+        weight_count = layer.int_param(6, 0)
         if min(num_output, kernel_w, kernel_h, weight_count) <= 0:
             raise NcnnFormatError(f"layer {layer.name}: Convolution without num_output, kernel "
                                   f"or weight_data_size ({layer.params})")
@@ -88,11 +104,11 @@ class Convolution:
             raise NcnnFormatError(
                 f"layer {layer.name}: weight_data_size {weight_count} is not a multiple of "
                 f"num_output*kernel_h*kernel_w = {num_output * kernel_h * kernel_w}")
-        if layer.param(8, 0):
+        if layer.int_param(8, 0):
             raise NcnnFormatError(f"layer {layer.name}: int8-quantized convolutions are not supported")
-        pad_left = layer.param(4, 0)
-        pad_top = layer.param(14, pad_left)
-        dilation_w, stride_w = layer.param(2, 1), layer.param(3, 1)
+        pad_left = layer.int_param(4, 0)
+        pad_top = layer.int_param(14, pad_left)
+        dilation_w, stride_w = layer.int_param(2, 1), layer.int_param(3, 1)
         activation_params = layer.param(10, ())
         if not isinstance(activation_params, tuple):
             activation_params = (activation_params,)
@@ -101,11 +117,11 @@ class Convolution:
             num_output=num_output,
             num_input=weight_count // (num_output * kernel_h * kernel_w),
             kernel=(kernel_h, kernel_w),
-            stride=(layer.param(13, stride_w), stride_w),
-            dilation=(layer.param(12, dilation_w), dilation_w),
-            pad=(pad_left, layer.param(15, pad_left), pad_top, layer.param(16, pad_top)),
-            bias=bool(layer.param(5, 0)),
-            activation=layer.param(9, 0),
+            stride=(layer.int_param(13, stride_w), stride_w),
+            dilation=(layer.int_param(12, dilation_w), dilation_w),
+            pad=(pad_left, layer.int_param(15, pad_left), pad_top, layer.int_param(16, pad_top)),
+            bias=bool(layer.int_param(5, 0)),
+            activation=layer.int_param(9, 0),
             activation_params=tuple(float(v) for v in activation_params),
         )
 
@@ -140,7 +156,7 @@ def _parse_layer(line: str, lineno: int) -> NcnnLayer:
     if len(fields) < blobs_end:
         raise NcnnFormatError(f"line {lineno} (layer {name}): expected {n_bottom} bottom and "
                               f"{n_top} top blobs, found {len(fields) - 4} names")
-    params: dict = {}
+    params: dict[int, ParamValue] = {}
     for item in fields[blobs_end:]:
         key_text, sep, value_text = item.partition("=")
         try:

@@ -27,7 +27,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from imagescope.engines.realesrgan.ncnn import Convolution, NcnnFormatError, NcnnGraph, read_bin, read_param
+from imagescope.engines.realesrgan.ncnn import (
+    Convolution,
+    NcnnFormatError,
+    NcnnGraph,
+    ParamValue,
+    read_bin,
+    read_param,
+)
 
 LRELU_SLOPE = 0.2
 RESIDUAL_SCALE = 0.2
@@ -56,7 +63,7 @@ class ResidualDenseBlock(nn.Module):
         x2 = _lrelu(self.conv2(torch.cat((x, x1), 1)))
         x3 = _lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
         x4 = _lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
-        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        x5: torch.Tensor = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
         return x5.mul_(RESIDUAL_SCALE).add_(x)
 
 
@@ -68,7 +75,8 @@ class RRDB(nn.Module):
         self.rdb3 = ResidualDenseBlock(num_feat, num_grow_ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rdb3(self.rdb2(self.rdb1(x))).mul_(RESIDUAL_SCALE).add_(x)
+        out: torch.Tensor = self.rdb3(self.rdb2(self.rdb1(x)))
+        return out.mul_(RESIDUAL_SCALE).add_(x)
 
 
 class RRDBNet(nn.Module):
@@ -91,7 +99,8 @@ class RRDBNet(nn.Module):
         feat = feat + self.conv_body(self.body(feat))
         feat = _lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = _lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        return self.conv_last(_lrelu(self.conv_hr(feat)))
+        out: torch.Tensor = self.conv_last(_lrelu(self.conv_hr(feat)))
+        return out
 
     def convolutions(self) -> list[tuple[str, nn.Conv2d, bool]]:
         """(name, conv, followed by LeakyReLU) in the order forward() runs them, which is the
@@ -119,9 +128,9 @@ def _check_convolution(conv: Convolution, name: str, module: nn.Conv2d, leaky: b
                               "(type 2 = LeakyReLU with its slope)")
 
 
-def _close(a, b: tuple[float, ...]) -> bool:
+def _close(a: ParamValue, b: tuple[float, ...]) -> bool:
     a = a if isinstance(a, tuple) else (a,)
-    return len(a) == len(b) and all(abs(x - y) <= 1e-6 for x, y in zip(a, b))
+    return len(a) == len(b) and all(abs(x - y) <= 1e-6 for x, y in zip(a, b, strict=True))
 
 
 def _check_glue(graph: NcnnGraph, num_block: int) -> None:
@@ -163,8 +172,11 @@ def load_rrdbnet(param_path: Path, bin_path: Path, num_block: int) -> RRDBNet:
                               f"{num_block}) has {len(expected)}")
     _check_glue(graph, num_block)
     with torch.no_grad():
-        for conv, (name, module, leaky) in zip(convs, expected):
+        for conv, (name, module, leaky) in zip(convs, expected, strict=True):
             _check_convolution(conv, name, module, leaky)
             module.weight.copy_(torch.from_numpy(weights[conv.name].weight))
-            module.bias.copy_(torch.from_numpy(weights[conv.name].bias))
+            bias = weights[conv.name].bias
+            # _conv makes every convolution with a bias, and _check_convolution checked the layer has one.
+            assert module.bias is not None and bias is not None, conv.name
+            module.bias.copy_(torch.from_numpy(bias))
     return model.eval().requires_grad_(False)

@@ -22,6 +22,7 @@ Cost on 2 CPU cores (benchmarks/bench_realesrgan.py), ×4 of 256*256 / 1024*1024
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from dataclasses import dataclass
@@ -75,7 +76,8 @@ def shared_model(variant: str, device: str = "cpu", weights_dir: Path | None = N
         if key not in _models:
             param, bin_ = model_files(variant, weights_dir)
             model = load_rrdbnet(param, bin_, VARIANTS[variant].num_block).to(device)
-            _models[key] = model.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format at run time; torch's overloads leave it out.
+            _models[key] = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return _models[key]
 
 
@@ -84,7 +86,7 @@ def _spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, in
     equal size rather than a thin last one."""
     count = math.ceil(length / tile)
     edges = [round(i * length / count) for i in range(count + 1)]
-    return [(a, b, max(0, a - overlap), min(length, b + overlap)) for a, b in zip(edges, edges[1:])]
+    return [(a, b, max(0, a - overlap), min(length, b + overlap)) for a, b in itertools.pairwise(edges)]
 
 
 class RealEsrganUpscaler:

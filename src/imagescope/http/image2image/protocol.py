@@ -23,12 +23,20 @@ from typing import Any
 
 from imagescope.models.catalog import NEGATIVE_PROMPT_MAX, ModelSpec, parse_size
 from imagescope.errors import invalid_parameter, shown
-from imagescope.tasks.spec import GenerationRequest
+from imagescope.tasks.spec import (
+    MASK_FUNCTIONS,
+    STRENGTH_FUNCTIONS,
+    Doodle,
+    EditOptions,
+    ExpandScales,
+    Function,
+    GenerationRequest,
+    Strength,
+    TaskKind,
+    Upscale,
+)
 from imagescope.http.params import boolean, integer, n_and_seed, number, obj, text
 from imagescope.tasks.accept import TakeImage
-
-EXPAND_SCALES = ("top_scale", "bottom_scale", "left_scale", "right_scale")
-STRENGTH_FUNCTIONS = ("stylization_all", "description_edit")
 
 
 def _reference(value: Any, path: str) -> str:
@@ -37,17 +45,21 @@ def _reference(value: Any, path: str) -> str:
     return value.strip()
 
 
-def _function_options(function: str, params: dict) -> dict:
+def _function_options(function: Function, params: dict) -> EditOptions | None:
     """The parameters spec 003 gives each function; others are ignored, as the hosted API does."""
     if function in STRENGTH_FUNCTIONS:
-        return {"strength": number(params, "strength", 0.0, 1.0, 0.5)}
-    if function == "expand":
-        return {name: number(params, name, 1.0, 2.0, 1.0) for name in EXPAND_SCALES}
-    if function == "super_resolution":
-        return {"upscale_factor": integer(params, "upscale_factor", 1, 4, 1)}
-    if function == "doodle":
-        return {"is_sketch": boolean(params, "is_sketch", False)}
-    return {}
+        return Strength(number(params, "strength", 0.0, 1.0, 0.5))
+    if function is Function.EXPAND:
+        def scale(name: str) -> float:
+            return number(params, name, 1.0, 2.0, 1.0)
+
+        # Read top, bottom, left, right: the first bad scale in this order is the one the error names.
+        return ExpandScales(scale("top_scale"), scale("bottom_scale"), scale("left_scale"), scale("right_scale"))
+    if function is Function.SUPER_RESOLUTION:
+        return Upscale(integer(params, "upscale_factor", 1, 4, 1))
+    if function is Function.DOODLE:
+        return Doodle(boolean(params, "is_sketch", False))
+    return None
 
 
 def to_edit_request(body: dict[str, Any], spec: ModelSpec, take_image: TakeImage) -> GenerationRequest:
@@ -62,20 +74,21 @@ def to_edit_request(body: dict[str, Any], spec: ModelSpec, take_image: TakeImage
     )
 
     if spec.functions:  # wanx2.1-imageedit
-        function = inputs.get("function")
-        if not isinstance(function, str) or function not in spec.functions:
+        given = inputs.get("function")
+        if not isinstance(given, str) or given not in spec.functions:
             raise invalid_parameter(
-                f"input.function must be one of {', '.join(sorted(spec.functions))}, got {shown(function)}"
+                f"input.function must be one of {', '.join(sorted(spec.functions))}, got {shown(given)}"
             )
+        function = Function(given)
         # The prompt may be empty (spec 003: colorization, removing small objects with a mask).
         prompt = text(inputs, "input", "prompt", required=False, limit=spec.prompt_max)
         options = _function_options(function, params)
         base = take_image("base_image_url", _reference(inputs.get("base_image_url"), "input.base_image_url"))
         mask = ""
-        if function == "description_edit_with_mask":
+        if function in MASK_FUNCTIONS:
             mask = take_image("mask_image_url", _reference(inputs.get("mask_image_url"), "input.mask_image_url"))
         # The output size follows the base image (and the function): known when it is read.
-        return GenerationRequest(prompt=prompt, width=0, height=0, function=function, images=(base,),
+        return GenerationRequest(prompt=prompt, size=None, kind=TaskKind.EDIT, function=function, images=(base,),
                                  mask=mask, options=options, **common)
 
     prompt = text(inputs, "input", "prompt", required=True, limit=spec.prompt_max)
@@ -85,5 +98,5 @@ def to_edit_request(body: dict[str, Any], spec: ModelSpec, take_image: TakeImage
             f"input.images must be a list of {spec.images_min} to {spec.images_max} images"
         )
     refs = tuple(take_image(f"images[{i}]", _reference(v, f"input.images[{i}]")) for i, v in enumerate(images))
-    width, height = parse_size(params.get("size"), spec.sizes)
-    return GenerationRequest(prompt=prompt, width=width, height=height, function="edit", images=refs, **common)
+    size = parse_size(params.get("size"), spec.sizes)
+    return GenerationRequest(prompt=prompt, size=size, kind=TaskKind.EDIT, images=refs, **common)

@@ -32,14 +32,22 @@ from typing import Any, Callable
 
 from imagescope.models.catalog import NEGATIVE_PROMPT_MAX, WAN26_INTERLEAVE_SIZES, ModelSpec, parse_size
 from imagescope.errors import invalid_parameter
-from imagescope.tasks.spec import GenerationRequest
+from imagescope.tasks.spec import (
+    ErrorPart,
+    GenerationRequest,
+    ImagePart,
+    InterleaveLimit,
+    OutputArea,
+    ResultPart,
+    TaskKind,
+    TextPart,
+)
 from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
 from imagescope.http.params import boolean, integer, n_and_seed, obj, text
 from imagescope.tasks.accept import TakeImage
 
 UrlFor = Callable[[str], str]  # a stored result's key → its signed URL
 
-INTERLEAVE = "interleave"
 INTERLEAVE_NEEDS_STREAM = (
     "enable_interleave=true requires streaming output: send the header X-DashScope-Sse: enable "
     "and set parameters.stream to true."
@@ -96,41 +104,46 @@ def to_generation_request(
         if not streaming:
             raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)
         max_images = integer(params, "max_images", 1, 5, 5)
-        width, height = parse_size(params.get("size"), WAN26_INTERLEAVE_SIZES)
-        return GenerationRequest(width=width, height=height, n=1, function=INTERLEAVE, images=take_all(0, 1),
-                                 options={"max_images": max_images}, **common)
+        interleave_size = parse_size(params.get("size"), WAN26_INTERLEAVE_SIZES)
+        return GenerationRequest(size=interleave_size, n=1, kind=TaskKind.INTERLEAVE, images=take_all(0, 1),
+                                 options=InterleaveLimit(max_images), **common)
     if spec.input_rules is None:  # text-to-image
         if images:
             raise invalid_parameter(f"{spec.name} makes images from text: the message takes no image elements.")
-        width, height = parse_size(params.get("size"), spec.sizes)
-        return GenerationRequest(width=width, height=height, n=n, **common)
+        return GenerationRequest(size=parse_size(params.get("size"), spec.sizes), n=n, **common)
     refs = take_all(spec.images_min, spec.images_max)
     size, presets = params.get("size"), dict(spec.size_presets)
     if size is None or (isinstance(size, str) and size in presets):
         # The first input's proportions (known when it is read) at the preset's pixels.
-        return GenerationRequest(width=0, height=0, n=n, function="edit", images=refs,
-                                 options={"area": presets.get(size, spec.default_area)}, **common)
-    width, height = parse_size(size, spec.sizes)
-    return GenerationRequest(width=width, height=height, n=n, function="edit", images=refs, **common)
+        return GenerationRequest(size=None, n=n, kind=TaskKind.EDIT, images=refs,
+                                 options=OutputArea(presets.get(size, spec.default_area)), **common)
+    return GenerationRequest(size=parse_size(size, spec.sizes), n=n, kind=TaskKind.EDIT, images=refs, **common)
 
 
 # --- answers ----------------------------------------------------------------------------
 
 
-def _part(result: dict, family: str, url_for: UrlFor) -> dict | None:
+def _part(result: ResultPart, family: str, url_for: UrlFor) -> dict | None:
     """One content element of the answer; None for a failed image (counted in the usage)."""
-    if "text" in result:
-        return {"type": "text", "text": result["text"]}
-    if "file" not in result:
-        return None
-    if family == "qwen":
-        return {"image": url_for(result["file"])}
-    return {"image": url_for(result["file"]), "type": "image"}
+    match result:
+        case TextPart(text=paragraph):
+            return {"type": "text", "text": paragraph}
+        case ImagePart(file=key) if family == "qwen":
+            return {"image": url_for(key)}
+        case ImagePart(file=key):
+            return {"image": url_for(key), "type": "image"}
+        case ErrorPart():
+            return None
+
+
+def _images(task: TaskRecord) -> list[ImagePart]:
+    return [part for part in task.results if isinstance(part, ImagePart)]
 
 
 def _usage(task: TaskRecord, family: str) -> dict:
-    made = [r for r in task.results if "file" in r]
-    width, height = (made[0]["width"], made[0]["height"]) if made else (task.request.width, task.request.height)
+    made = _images(task)
+    # Only a SUCCEEDED task is rendered, so an image was made; (0, 0) is never shown.
+    width, height = (made[0].width, made[0].height) if made else (task.request.size or (0, 0))
     if family == "qwen":
         return {"width": width, "image_count": len(made), "height": height}
     # Billed by the image: the token counts are fixed at 0 (spec 002).
@@ -144,11 +157,11 @@ def _choice(content: list[dict], finish_reason: str) -> dict:
 
 def render_answer(task: TaskRecord, family: str, url_for: UrlFor) -> dict:
     """A SUCCEEDED task as the synchronous answer: ``{output, usage}``."""
-    ordered = sorted(task.results, key=lambda r: r["index"])
+    ordered = sorted(task.results, key=lambda part: part.index)
     content = [p for p in (_part(r, family, url_for) for r in ordered) if p is not None]
     output: dict[str, Any] = {"choices": [_choice(content, "stop")]}
     if family == "qwen":
-        succeeded = sum(1 for r in task.results if "file" in r)
+        succeeded = len(_images(task))
         output["task_metric"] = {"TOTAL": task.request.n, "FAILED": task.request.n - succeeded,
                                  "SUCCEEDED": succeeded}
     else:
@@ -166,7 +179,7 @@ def render_task_output(task: TaskRecord, url_for: UrlFor) -> tuple[dict, dict | 
     return {**fields, "choices": answer["output"]["choices"]}, answer["usage"]
 
 
-def render_chunk(result: dict, family: str, url_for: UrlFor) -> dict | None:
+def render_chunk(result: ResultPart, family: str, url_for: UrlFor) -> dict | None:
     """One streamed part, as the event's ``{output}``; None for a failed image."""
     part = _part(result, family, url_for)
     if part is None:

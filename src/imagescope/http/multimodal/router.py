@@ -119,7 +119,7 @@ async def _events(request: Request, task_id: str, family: str, url_for) -> Async
     sent = event_id = 0
     try:
         async for task in _updates(request, task_id):
-            parts = sorted(task.results, key=lambda r: r["index"])
+            parts = sorted(task.results, key=lambda part: part.index)
             for result in parts[sent:]:
                 if (chunk := render_chunk(result, family, url_for(task.end_time or time.time()))) is not None:
                     event_id += 1

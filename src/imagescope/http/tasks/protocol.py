@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from imagescope.models.catalog import IMAGE_GENERATION
 from imagescope.errors import invalid_parameter, shown
+from imagescope.tasks.spec import ErrorPart, ImagePart, TaskKind, TextPart
 from imagescope.tasks.store import TaskRecord, TaskStatus
 from imagescope.http.multimodal.protocol import render_task_output
 
@@ -60,20 +61,23 @@ def render_task(task: TaskRecord, url_for: Callable[[str, float], str]) -> dict[
         return body
 
     total = task.request.n
-    succeeded = sum(1 for r in task.results if "file" in r)
+    succeeded = sum(1 for part in task.results if isinstance(part, ImagePart))
     failed = total - succeeded if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED) else 0
     if task.status is TaskStatus.SUCCEEDED:
-        results = []
+        results: list[dict[str, Any]] = []
         # wanx2.1-imageedit's results carry only the url (spec 003); the others echo the prompt.
-        echo_prompt = task.request.function in ("", "edit")
-        for r in sorted(task.results, key=lambda r: r["index"]):
-            if "file" in r:
-                item = {"orig_prompt": task.request.prompt} if echo_prompt else {}
-                if task.actual_prompt is not None:
-                    item["actual_prompt"] = task.actual_prompt
-                item["url"] = url_for(r["file"], task.end_time or task.submit_time)
-            else:
-                item = {"code": r["code"], "message": r["message"]}
+        echo_prompt = task.request.function is None and task.request.kind is not TaskKind.INTERLEAVE
+        for part in sorted(task.results, key=lambda part: part.index):
+            match part:
+                case ImagePart(file=key):
+                    item = {"orig_prompt": task.request.prompt} if echo_prompt else {}
+                    if task.actual_prompt is not None:
+                        item["actual_prompt"] = task.actual_prompt
+                    item["url"] = url_for(key, task.end_time or task.submit_time)
+                case ErrorPart(code=code, message=message):
+                    item = {"code": code, "message": message}
+                case TextPart():
+                    continue  # an interleaved answer's text: shown in the choices format only
             results.append(item)
         output["results"] = results
         body["usage"] = {"image_count": succeeded}

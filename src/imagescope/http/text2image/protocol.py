@@ -26,15 +26,14 @@ def to_generation_request(body: dict[str, Any], spec: ModelSpec, take_image: Tak
 
     prompt = text(inputs, "input", "prompt", required=True, limit=spec.prompt_max)
     negative = text(inputs, "input", "negative_prompt", required=False, limit=NEGATIVE_PROMPT_MAX)
-    width, height = parse_size(params.get("size"), spec.sizes)
+    size = parse_size(params.get("size"), spec.sizes)
     n, seed = n_and_seed(params, spec)
 
     return GenerationRequest(
         model=spec.name,
         prompt=prompt,
         negative_prompt=negative,
-        width=width,
-        height=height,
+        size=size,
         n=n,
         seed=seed,
         prompt_extend=boolean(params, "prompt_extend", True),
