@@ -12,18 +12,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from imagescope.http import admin, files, models, uploads
+from imagescope.config import Settings
+from imagescope.engines import ImageEngine
+from imagescope.errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
+from imagescope.http import admin, files, models, uploads, wire
 from imagescope.http.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
 from imagescope.http.errors import ERROR_RESPONSES
 from imagescope.http.image2image import router as image2image
 from imagescope.http.multimodal import router as multimodal
 from imagescope.http.tasks import router as tasks
 from imagescope.http.text2image import router as text2image
-from imagescope.config import Settings
-from imagescope.engines import ImageEngine
-from imagescope.errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
-from imagescope.wiring import Services, build_services
 from imagescope.tasks.faults import SERVICE_FAULTS
+from imagescope.wiring import Services, build_services
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine]
     # The last added runs first: request ids around everything, then the body caps.
     app.add_middleware(BodyLimit, caps=BodyCaps(family_caps(services.catalog), services.settings.max_body_bytes))
     app.add_middleware(RequestIds, services=services)
+    wire.install(app)  # /openapi.json documents the bodies the routes read themselves
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):

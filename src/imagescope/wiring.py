@@ -12,20 +12,20 @@ from dataclasses import dataclass
 from sqlalchemy import Engine as Database
 
 from imagescope.accounting.accounts import Accounts
-from imagescope.models.models_file import Bindings, load_bindings
-from imagescope.models.catalog import Catalog
 from imagescope.config import Settings
 from imagescope.db import make_engine
-from imagescope.tasks.accept import Acceptor
-from imagescope.tasks.dispatch import Dispatcher, InProcessDispatcher
 from imagescope.engines import ImageEngine
-from imagescope.inputs.intake import EditInputs
-from imagescope.inputs import ImageFetcher
-from imagescope.ops.metrics import Metrics
-from imagescope.tasks.retention import LeaseKeeper, Purger
 from imagescope.engines.rewriter import make_rewriter
+from imagescope.inputs import ImageFetcher
+from imagescope.inputs.intake import EditInputs
+from imagescope.models.catalog import Catalog
+from imagescope.models.models_file import Bindings, load_bindings
+from imagescope.ops.metrics import Metrics
 from imagescope.storage.local import LocalStorage, UrlSigner
 from imagescope.storage.uploads import Uploads
+from imagescope.tasks.accept import Acceptor
+from imagescope.tasks.dispatch import Dispatcher, InProcessDispatcher
+from imagescope.tasks.retention import LeaseKeeper, Purger
 from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStore
 from imagescope.tasks.worker import Worker
 

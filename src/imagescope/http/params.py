@@ -1,10 +1,11 @@
-"""Reading request bodies: JSON objects, typed fields, ranges — with the hosted errors."""
+"""Reading request bodies: the JSON object itself, and the model-dependent rules the wire
+models (``http/wire.py``) cannot know — with the hosted errors."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from typing import Any, overload
+from typing import Any
 
 from imagescope.errors import body_invalid, invalid_parameter, shown
 from imagescope.models.catalog import SEED_MAX, ModelSpec
@@ -43,26 +44,29 @@ def encodable(value: object) -> bool:
     return True
 
 
-def obj(body: dict[str, Any], name: str, required: bool) -> dict[str, Any]:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise invalid_parameter(f"Field required: {name}")
-        return {}
-    if not isinstance(value, dict):
-        raise invalid_parameter(f"{name} must be an object")
-    return value
+def image_count(n: int | None, spec: ModelSpec) -> int:
+    """``parameters.n`` within the model's range; absent: the model's default."""
+    if spec.n_max == 1 and n is not None and n != 1:
+        # The hosted service's own words for the qwen-image models (spec 001).
+        raise invalid_parameter("num_images_per_prompt must be 1")
+    if n is None:
+        return spec.n_default
+    if not 1 <= n <= spec.n_max:
+        raise invalid_parameter(f"parameters.n must be in [1, {spec.n_max}], got {shown(n)}")
+    return n
 
 
-@overload
-def integer(params: dict[str, Any], name: str, low: int, high: int, default: int) -> int: ...
-@overload
-def integer(params: dict[str, Any], name: str, low: int, high: int, default: None) -> int | None: ...
+def seed_or_random(seed: int | None) -> int:
+    """The request's seed; absent: a random one (image i then uses seed + i)."""
+    return secrets.randbelow(SEED_MAX + 1) if seed is None else seed
 
 
-def integer(params: dict[str, Any], name: str, low: int, high: int, default: int | None) -> int | None:
-    """The integer parameter ``name`` in [low, high]; absent: ``default`` (an int default: always an int)."""
-    value = params.get(name)
+# --- parameters only some requests read (wanx2.1-imageedit's per-function ones) ---------------
+# The hosted API ignores a function's parameters under another function, so they are checked
+# only when read, with the same words as the typed fields.
+
+
+def integer(value: Any, name: str, low: int, high: int, default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
@@ -72,28 +76,7 @@ def integer(params: dict[str, Any], name: str, low: int, high: int, default: int
     return value
 
 
-def boolean(params: dict[str, Any], name: str, default: bool) -> bool:
-    value = params.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise invalid_parameter(f"parameters.{name} must be a boolean, got {shown(value)}")
-    return value
-
-
-def text(container: dict[str, Any], path: str, name: str, required: bool, limit: int) -> str:
-    value = container.get(name)
-    if value is None or (required and value == ""):
-        if required:
-            raise invalid_parameter(f"Field required: {path}.{name}")
-        return ""
-    if not isinstance(value, str):
-        raise invalid_parameter(f"{path}.{name} must be a string")
-    return value[:limit]  # over-long prompts are truncated, never refused
-
-
-def number(params: dict[str, Any], name: str, low: float, high: float, default: float) -> float:
-    value = params.get(name)
+def number(value: Any, name: str, low: float, high: float, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -103,13 +86,9 @@ def number(params: dict[str, Any], name: str, low: float, high: float, default: 
     return float(value)
 
 
-def n_and_seed(params: dict[str, Any], spec: ModelSpec) -> tuple[int, int]:
-    """``parameters.n`` within the model's range (its default when absent) and ``seed``
-    (random when absent; image i then uses seed + i)."""
-    asked = params.get("n")
-    if spec.n_max == 1 and asked is not None and asked != 1:
-        # The hosted service's own words for the qwen-image models (spec 001).
-        raise invalid_parameter("num_images_per_prompt must be 1")
-    n = integer(params, "n", 1, spec.n_max, spec.n_default)
-    seed = integer(params, "seed", 0, SEED_MAX, None)
-    return n, secrets.randbelow(SEED_MAX + 1) if seed is None else seed
+def boolean(value: Any, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid_parameter(f"parameters.{name} must be a boolean, got {shown(value)}")
+    return value

@@ -5,25 +5,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import ApiError, invalid_parameter
 from imagescope.http import reply
+from imagescope.http.answers import PolicyAnswer
 from imagescope.http.body_size import upload_too_large
 from imagescope.http.deps import caller, services_of
+from imagescope.http.wire import response_schema
 
 router = APIRouter()
 
 
-@router.get("/api/v1/uploads")
-def get_policy(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
-    if request.query_params.get("action") != "getPolicy":
+@router.get("/api/v1/uploads", responses={200: response_schema(PolicyAnswer)})
+def get_policy(
+    request: Request,
+    who: Caller = Depends(caller),
+    action: str | None = Query(None, description="getPolicy"),
+    model: str | None = Query(None, description="The model the upload is for."),
+) -> dict[str, Any]:
+    if action != "getPolicy":
         raise invalid_parameter("action must be getPolicy")
     services = services_of(request)
-    if not request.query_params.get("model"):
+    if not model:
         raise invalid_parameter("Field required: model")
     base = services.settings.public_url or str(request.base_url).rstrip("/")
     policy = services.uploads.policy_for(who.account_id, f"{base}/uploads/oss")
@@ -31,7 +38,16 @@ def get_policy(request: Request, who: Caller = Depends(caller)) -> dict[str, Any
     return reply(request, {"data": policy, "output": policy})
 
 
-@router.post("/uploads/oss")
+_FIELD = {"type": "string"}
+UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["policy", "Signature", "key", "file"],
+    "properties": {"OSSAccessKeyId": _FIELD, "policy": _FIELD, "Signature": _FIELD, "success_action_status": _FIELD,
+                   "key": {"type": "string", "description": "upload_dir/file name: a plain name of at most 255 bytes"},
+                   "file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/uploads/oss", response_class=Response, responses={200: {"description": "Stored; no body."}},
+             openapi_extra=UPLOAD_FORM)
 async def upload(request: Request) -> Response:
     length = request.headers.get("content-length")
     if length is None:  # a larger one never got here (body_size.BodyLimit)

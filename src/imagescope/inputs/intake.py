@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from imagescope.models.catalog import ModelSpec
 from imagescope.errors import ApiError, invalid_parameter
 from imagescope.inputs import (
     ImageFetcher,
@@ -24,9 +23,10 @@ from imagescope.inputs import (
     read_data_uri,
 )
 from imagescope.inputs.errors import url_scheme_unsupported
-from imagescope.tasks.spec import STORED, ExpandScales, GenerationRequest, OutputArea, Upscale
+from imagescope.models.catalog import ModelSpec
 from imagescope.storage.local import LocalStorage
 from imagescope.storage.uploads import Uploads
+from imagescope.tasks.spec import STORED, ExpandScales, GenerationRequest, OutputArea, Upscale
 
 MAX_OUTPUT_SIDE = 8192  # super_resolution and expand: a larger result is refused (our limit)
 

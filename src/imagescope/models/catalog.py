@@ -192,7 +192,7 @@ class Catalog:
     def __init__(self, models: dict[str, ModelSpec] | None = None):
         self.models = models if models is not None else _builtin_models()
 
-    def with_deployment_values(self, overrides: dict[str, dict[str, float]]) -> "Catalog":
+    def with_deployment_values(self, overrides: dict[str, dict[str, float]]) -> Catalog:
         """A copy with per-model values replaced; model "*" applies to every model."""
         models = {}
         for name, spec in self.models.items():

@@ -10,8 +10,9 @@ request's error; a storage or database fault, which the HTTP layer answers 503).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from imagescope.accounting.accounts import Caller
 from imagescope.accounting.limits import admit_submission

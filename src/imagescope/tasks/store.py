@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session

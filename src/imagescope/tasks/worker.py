@@ -27,9 +27,8 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from imagescope.accounting.billing import charge
-from imagescope.models.catalog import Catalog, ModelSpec
+from imagescope.accounting.limits import effective_limits
 from imagescope.db import Task
-from imagescope.inputs.intake import EditInputs, load_inputs, output_size
 from imagescope.engines import (
     Canceled,
     EditEngine,
@@ -43,11 +42,13 @@ from imagescope.engines import (
     ShouldStop,
     TextToImageEngine,
 )
-from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ApiError
-from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
-from imagescope.accounting.limits import effective_limits
 from imagescope.engines.rewriter import Rewriter
+from imagescope.engines.watermark import apply_watermark
+from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ApiError
+from imagescope.inputs.intake import EditInputs, load_inputs, output_size
+from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.local import LocalStorage
+from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
 from imagescope.tasks.spec import (
     EditOptions,
     ErrorPart,
@@ -59,7 +60,6 @@ from imagescope.tasks.spec import (
     TextPart,
 )
 from imagescope.tasks.store import TaskRecord, TaskStatus, TaskStore
-from imagescope.engines.watermark import apply_watermark
 
 log = logging.getLogger(__name__)
 

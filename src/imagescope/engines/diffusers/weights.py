@@ -180,7 +180,7 @@ def torch_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def register_pipeline(options: "DiffusersOptions", pipe) -> None:
+def register_pipeline(options: DiffusersOptions, pipe) -> None:
     """Use ``pipe`` as if it had been loaded from ``options.weights`` (a benchmark seam: a
     pipeline built in memory, e.g. with random full-size weights)."""
     key = (str(Path(options.weights).expanduser().resolve()), options.dtype, str(torch_device(options.device)))

@@ -28,10 +28,16 @@ event as soon as it is made — ``{"type": "text", "text"}`` or ``{"type": "imag
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from imagescope.models.catalog import NEGATIVE_PROMPT_MAX, WAN26_INTERLEAVE_SIZES, ModelSpec, parse_size
+from pydantic import Field, model_validator
+
 from imagescope.errors import invalid_parameter
+from imagescope.http.params import image_count, integer, seed_or_random
+from imagescope.http.wire import Seed, SizeText, WireModel, checked_later, parse
+from imagescope.models.catalog import NEGATIVE_PROMPT_MAX, WAN26_INTERLEAVE_SIZES, ModelSpec, parse_size
+from imagescope.tasks.accept import TakeImage
 from imagescope.tasks.spec import (
     ErrorPart,
     GenerationRequest,
@@ -43,8 +49,6 @@ from imagescope.tasks.spec import (
     TextPart,
 )
 from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
-from imagescope.http.params import boolean, integer, n_and_seed, obj, text
-from imagescope.tasks.accept import TakeImage
 
 UrlFor = Callable[[str], str]  # a stored result's key → its signed URL
 
@@ -54,8 +58,9 @@ INTERLEAVE_NEEDS_STREAM = (
 )
 
 
-def read_message(inputs: dict) -> tuple[str, list[str]]:
-    """The one user message: its one text, and its image references in order."""
+def check_message(inputs: dict[str, Any]) -> None:
+    """Exactly one user message holding exactly one non-empty text, and images as strings —
+    in the hosted service's words."""
     messages = inputs.get("messages")
     if not isinstance(messages, list) or len(messages) != 1:
         raise invalid_parameter(
@@ -67,57 +72,114 @@ def read_message(inputs: dict) -> tuple[str, list[str]]:
     content = message.get("content")
     if not isinstance(content, list) or not content:
         raise invalid_parameter("input.messages[0].content must be a non-empty list.")
-    texts, images = [], []
+    texts = []
     for i, element in enumerate(content):
         kinds = [k for k in ("text", "image") if isinstance(element, dict) and k in element]
         if len(kinds) != 1 or not isinstance(element[kinds[0]], str):
             raise invalid_parameter(f"input.messages[0].content[{i}] must be one text or one image, as a string.")
-        (texts if kinds[0] == "text" else images).append(element[kinds[0]])
+        if kinds[0] == "text":
+            texts.append(element["text"])
     if len(texts) != 1 or not texts[0].strip():
         raise invalid_parameter("input.messages[0].content must hold exactly one non-empty text element.")
-    return texts[0], images
+
+
+class ContentElement(WireModel):
+    """One element of the message: a text, or an image (URL, data: URI or oss:// upload)."""
+
+    text: str | None = None
+    image: str | None = None
+
+
+class Message(WireModel):
+    role: Literal["user"]
+    content: list[ContentElement] = Field(description="One text; images only for the editing models.")
+
+
+class MessagesInput(WireModel):
+    messages: list[Message] = Field(description="Exactly one user message: single-turn only.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_user_message(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            check_message(data)
+        return data
+
+    def text_and_images(self) -> tuple[str, list[str]]:
+        """The message's text, and its image references in order."""
+        content = self.messages[0].content
+        text = next(element.text for element in content if element.text is not None)
+        return text, [element.image for element in content if element.image is not None]
+
+
+MAX_IMAGES = checked_later({"type": "integer", "minimum": 1, "maximum": 5, "default": 5,
+                            "description": "enable_interleave: at most this many images."})
+
+
+class MessagesParameters(WireModel):
+    size: SizeText | None = Field(None, description='width*height, or "1K"/"2K" for wan2.6-image; default: the '
+                                                    "model's (editing: the first image's proportions).")
+    n: int | None = Field(None, description="How many images: 1 for qwen-image, 1–4 (default 4) for wan2.6.")
+    seed: Seed | None = Field(None, description="0–2147483647; image i uses seed + i. Default: random.")
+    negative_prompt: str = Field("", description=f"Truncated beyond {NEGATIVE_PROMPT_MAX} characters.")
+    prompt_extend: bool = Field(True, description="Rewrite the prompt first.")
+    watermark: bool = Field(False, description="Draw the model's watermark bottom-right.")
+    enable_interleave: bool = Field(False, description="wan2.6-image: text parts, each followed by its image "
+                                                       "(streamed only; n must be 1).")
+    max_images: Annotated[Any, MAX_IMAGES] = None
+    stream: bool | None = Field(None, description="With X-DashScope-Sse: enable, false still asks for one answer.")
+
+
+class MessagesRequest(WireModel):
+    model: str = Field(description="e.g. qwen-image-plus, wan2.6-t2i, qwen-image-edit-plus, wan2.6-image")
+    input: MessagesInput
+    parameters: MessagesParameters = Field(default_factory=MessagesParameters)
+
+    def to_generation_request(self, spec: ModelSpec, take_image: TakeImage, streaming: bool) -> GenerationRequest:
+        """``streaming``: the request asked for server-sent events (header and parameters.stream)."""
+        given = self.parameters
+        prompt, images = self.input.text_and_images()
+        interleave = spec.interleave and given.enable_interleave
+        if interleave and given.n not in (None, 1):
+            raise invalid_parameter("parameters.n must be 1 when enable_interleave is true.")
+        common: dict[str, Any] = dict(
+            model=spec.name, prompt=prompt[: spec.prompt_max], negative_prompt=given.negative_prompt[:NEGATIVE_PROMPT_MAX],
+            seed=seed_or_random(given.seed), prompt_extend=given.prompt_extend, watermark=given.watermark,
+        )
+        n = image_count(given.n, spec)
+
+        def take_all(low: int, high: int) -> tuple[str, ...]:
+            if not low <= len(images) <= high:
+                raise invalid_parameter(f"{spec.name} takes {low} to {high} images in the message, got {len(images)}.")
+            return tuple(take_image(f"images[{i}]", ref.strip()) for i, ref in enumerate(images))
+
+        if interleave:
+            if not streaming:
+                raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)
+            max_images = integer(given.max_images, "max_images", 1, 5, 5)
+            return GenerationRequest(size=parse_size(given.size, WAN26_INTERLEAVE_SIZES), n=1,
+                                     kind=TaskKind.INTERLEAVE, images=take_all(0, 1),
+                                     options=InterleaveLimit(max_images), **common)
+        if spec.input_rules is None:  # text-to-image
+            if images:
+                raise invalid_parameter(f"{spec.name} makes images from text: the message takes no image elements.")
+            return GenerationRequest(size=parse_size(given.size, spec.sizes), n=n, **common)
+        refs = take_all(spec.images_min, spec.images_max)
+        presets = dict(spec.size_presets)
+        if given.size is None or given.size in presets:
+            # The first input's proportions (known when it is read) at the preset's pixels.
+            return GenerationRequest(size=None, n=n, kind=TaskKind.EDIT, images=refs,
+                                     options=OutputArea(presets.get(given.size or "", spec.default_area)), **common)
+        return GenerationRequest(size=parse_size(given.size, spec.sizes), n=n, kind=TaskKind.EDIT, images=refs,
+                                 **common)
 
 
 def to_generation_request(
     body: dict[str, Any], spec: ModelSpec, take_image: TakeImage, streaming: bool
 ) -> GenerationRequest:
-    """``streaming``: the request asked for server-sent events (header and parameters.stream)."""
-    inputs = obj(body, "input", required=True)
-    params = obj(body, "parameters", required=False)
-    prompt, images = read_message(inputs)
-    negative = text(params, "parameters", "negative_prompt", required=False, limit=NEGATIVE_PROMPT_MAX)
-    interleave = spec.interleave and boolean(params, "enable_interleave", False)
-    if interleave and params.get("n", 1) != 1:
-        raise invalid_parameter("parameters.n must be 1 when enable_interleave is true.")
-    n, seed = n_and_seed(params, spec)
-    common = dict(
-        model=spec.name, prompt=prompt[: spec.prompt_max], negative_prompt=negative, seed=seed,
-        prompt_extend=boolean(params, "prompt_extend", True), watermark=boolean(params, "watermark", False),
-    )
-
-    def take_all(low: int, high: int) -> tuple[str, ...]:
-        if not low <= len(images) <= high:
-            raise invalid_parameter(f"{spec.name} takes {low} to {high} images in the message, got {len(images)}.")
-        return tuple(take_image(f"images[{i}]", ref.strip()) for i, ref in enumerate(images))
-
-    if interleave:
-        if not streaming:
-            raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)
-        max_images = integer(params, "max_images", 1, 5, 5)
-        interleave_size = parse_size(params.get("size"), WAN26_INTERLEAVE_SIZES)
-        return GenerationRequest(size=interleave_size, n=1, kind=TaskKind.INTERLEAVE, images=take_all(0, 1),
-                                 options=InterleaveLimit(max_images), **common)
-    if spec.input_rules is None:  # text-to-image
-        if images:
-            raise invalid_parameter(f"{spec.name} makes images from text: the message takes no image elements.")
-        return GenerationRequest(size=parse_size(params.get("size"), spec.sizes), n=n, **common)
-    refs = take_all(spec.images_min, spec.images_max)
-    size, presets = params.get("size"), dict(spec.size_presets)
-    if size is None or (isinstance(size, str) and size in presets):
-        # The first input's proportions (known when it is read) at the preset's pixels.
-        return GenerationRequest(size=None, n=n, kind=TaskKind.EDIT, images=refs,
-                                 options=OutputArea(presets.get(size, spec.default_area)), **common)
-    return GenerationRequest(size=parse_size(size, spec.sizes), n=n, kind=TaskKind.EDIT, images=refs, **common)
+    """The routes' parser (tasks.accept.Parse, with ``streaming`` bound): the body as a
+    MessagesRequest, converted."""
+    return parse(MessagesRequest, body).to_generation_request(spec, take_image, streaming)
 
 
 # --- answers ----------------------------------------------------------------------------

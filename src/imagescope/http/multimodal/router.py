@@ -16,24 +16,28 @@ import json
 import time
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from imagescope.accounting.accounts import Caller
-from imagescope.models.catalog import IMAGE_GENERATION, MULTIMODAL
 from imagescope.errors import ApiError, request_timeout, task_error
-from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
 from imagescope.http import accept, create_task, reply
+from imagescope.http.answers import MessagesAnswer, TaskCreated
 from imagescope.http.deps import caller
-from imagescope.http.params import obj, parse_body
 from imagescope.http.multimodal.protocol import (
+    MessagesRequest,
     render_answer,
     render_chunk,
     render_last_chunk,
     to_generation_request,
 )
+from imagescope.http.params import parse_body
+from imagescope.http.wire import ASYNC, OSS_RESOLVE, SSE, documented, request_body, response_schema
+from imagescope.models.catalog import IMAGE_GENERATION, MULTIMODAL
+from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
 
 router = APIRouter()
 
@@ -42,14 +46,21 @@ POLL_MAX_S = 0.2
 SSE_HEADER = "x-dashscope-sse"
 
 
-@router.post("/api/v1/services/aigc/multimodal-generation/generation")
-async def generation(request: Request, who: Caller = Depends(caller)):
+SYNC_ANSWER = response_schema(MessagesAnswer)
+SYNC_ANSWER["content"]["text/event-stream"] = {"schema": {"type": "string", "description": "With X-DashScope-Sse: "
+                                               "enable, one event per part, then one with the usage."}}
+
+
+@router.post("/api/v1/services/aigc/multimodal-generation/generation", response_model=None,
+             responses={200: SYNC_ANSWER}, openapi_extra=documented(request_body(MessagesRequest), SSE, OSS_RESOLVE))
+async def generation(request: Request, who: Caller = Depends(caller)) -> StreamingResponse | dict[str, Any]:
     body = parse_body(await request.body())
     # The header decides: the SDK streams with it alone (parameters.stream is its own argument,
     # never sent); an explicit parameters.stream false still asks for one answer.
+    parameters = body.get("parameters")
     streaming = (
         request.headers.get(SSE_HEADER, "").lower() == "enable"
-        and obj(body, "parameters", required=False).get("stream") is not False
+        and not (isinstance(parameters, dict) and parameters.get("stream") is False)
     )
     task = await accept(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
     services = request.app.state.services
@@ -70,8 +81,9 @@ async def generation(request: Request, who: Caller = Depends(caller)):
     return reply(request, render_answer(done, family, url_for(done.end_time)))
 
 
-@router.post("/api/v1/services/aigc/image-generation/generation")
-async def image_generation(request: Request, who: Caller = Depends(caller)) -> dict:
+@router.post("/api/v1/services/aigc/image-generation/generation", responses={200: response_schema(TaskCreated)},
+             openapi_extra=documented(request_body(MessagesRequest), ASYNC, OSS_RESOLVE))
+async def image_generation(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     return await create_task(request, who, IMAGE_GENERATION, partial(to_generation_request, streaming=False))
 
 

@@ -9,14 +9,15 @@ is RUNNING, ``progress`` (our addition) says which image and which step the engi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
-from imagescope.models.catalog import IMAGE_GENERATION
 from imagescope.errors import invalid_parameter, shown
+from imagescope.http.multimodal.protocol import render_task_output
+from imagescope.models.catalog import IMAGE_GENERATION
 from imagescope.tasks.spec import ErrorPart, ImagePart, TaskKind, TextPart
 from imagescope.tasks.store import TaskRecord, TaskStatus
-from imagescope.http.multimodal.protocol import render_task_output
 
 UTC8 = timezone(timedelta(hours=8))
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import cancel_unsupported, invalid_parameter, shown
-from imagescope.tasks.store import TaskQuery, TaskStatus
 from imagescope.http import reply
+from imagescope.http.answers import Acknowledged, TaskAnswer, TaskList
 from imagescope.http.deps import caller
 from imagescope.http.tasks.protocol import parse_list_time, render_list_item, render_task, unknown_task
+from imagescope.http.wire import response_schema
+from imagescope.tasks.store import TaskQuery, TaskStatus
 
 router = APIRouter()
 
@@ -23,8 +26,8 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-@router.get("/api/v1/tasks/{task_id}")
-def get_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+@router.get("/api/v1/tasks/{task_id}", responses={200: response_schema(TaskAnswer)})
+def get_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     services = request.app.state.services
     task = services.visible_task(task_id, who.account_id)
     if task is None:
@@ -33,8 +36,8 @@ def get_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> d
     return reply(request, render_task(task, lambda key, ended: services.result_url(base, key, ended)))
 
 
-@router.post("/api/v1/tasks/{task_id}/cancel")
-def cancel_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict:
+@router.post("/api/v1/tasks/{task_id}/cancel", responses={200: response_schema(Acknowledged)})
+def cancel_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     services = request.app.state.services
     visible = services.visible_task(task_id, who.account_id)
     if visible is None or not services.store.cancel(task_id, who.account_id):
@@ -51,20 +54,32 @@ def _positive_int(value: str | None, name: str, default: int, high: int) -> int:
     return int(value)
 
 
-@router.get("/api/v1/tasks")
-def list_tasks(request: Request, who: Caller = Depends(caller)) -> dict:
+# Read as text and checked here, so that a bad value answers the service's own words.
+TIME = "YYYYMMDDhhmmss, UTC+8"
+
+
+@router.get("/api/v1/tasks", responses={200: response_schema(TaskList)})
+def list_tasks(
+    request: Request,
+    who: Caller = Depends(caller),
+    start_time: str | None = Query(None, description=f"Submitted at or after: {TIME}."),
+    end_time: str | None = Query(None, description=f"Submitted at or before: {TIME}."),
+    model_name: str | None = Query(None),
+    status: str | None = Query(None, description=", ".join(TaskStatus)),
+    page_no: str | None = Query(None, description="From 1."),
+    page_size: str | None = Query(None, description=f"1–{MAX_PAGE_SIZE}, default 10."),
+) -> dict[str, Any]:
     services = request.app.state.services
-    params = request.query_params
-    status = params.get("status") or None
+    status = status or None
     if status is not None and status not in TaskStatus.__members__:
         raise invalid_parameter(f"status must be one of {', '.join(TaskStatus)}, got {shown(status)}")
     query = TaskQuery(
-        start_time=parse_list_time(params.get("start_time"), "start_time"),
-        end_time=parse_list_time(params.get("end_time"), "end_time"),
-        model=params.get("model_name") or None,
+        start_time=parse_list_time(start_time, "start_time"),
+        end_time=parse_list_time(end_time, "end_time"),
+        model=model_name or None,
         status=status,
-        page_no=_positive_int(params.get("page_no"), "page_no", 1, 10**9),
-        page_size=_positive_int(params.get("page_size"), "page_size", 10, MAX_PAGE_SIZE),
+        page_no=_positive_int(page_no, "page_no", 1, 10**9),
+        page_size=_positive_int(page_size, "page_size", 10, MAX_PAGE_SIZE),
     )
     tasks, total = services.store.list(
         who.account_id, query, not_before=time.time() - services.settings.task_ttl_s
