@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from PIL import Image
 
-from imagescope.errors import ApiError
+from imagescope.errors import ServiceError
+from imagescope.http.errors import status_of
 from imagescope.inputs import (
     DOWNLOAD_FAILED_CODE,
     DOWNLOAD_FAILED_MESSAGE,
@@ -189,16 +190,16 @@ def download_failed(call) -> InputDownloadFailed:
     with pytest.raises(InputDownloadFailed) as caught:
         call()
     error = caught.value
-    assert (error.status, error.code) == (400, DOWNLOAD_FAILED_CODE)
+    assert (status_of(error), error.code) == (400, DOWNLOAD_FAILED_CODE)
     return error
 
 
-def invalid_parameter(call) -> ApiError:
-    with pytest.raises(ApiError) as caught:
+def invalid_parameter(call) -> ServiceError:
+    with pytest.raises(ServiceError) as caught:
         call()
     error = caught.value
     assert not isinstance(error, InputDownloadFailed)
-    assert (error.status, error.code) == (400, "InvalidParameter")
+    assert (status_of(error), error.code) == (400, "InvalidParameter")
     return error
 
 

@@ -14,10 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imagescope.config import Settings
 from imagescope.engines import ImageEngine
-from imagescope.errors import ApiError, body_invalid, internal_error, service_unavailable, url_not_found
+from imagescope.errors import ServiceError, body_invalid, internal_error, service_unavailable, url_not_found
 from imagescope.http import admin, files, models, uploads, wire
 from imagescope.http.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
-from imagescope.http.errors import ERROR_RESPONSES
+from imagescope.http.errors import ERROR_RESPONSES, HttpError, error_response
 from imagescope.http.image2image import router as image2image
 from imagescope.http.multimodal import router as multimodal
 from imagescope.http.tasks import router as tasks
@@ -28,13 +28,8 @@ from imagescope.wiring import Services, build_services
 log = logging.getLogger(__name__)
 
 
-def _error(request: Request, error: ApiError) -> JSONResponse:
-    request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
-    # A message is UTF-8 on the wire: a lone surrogate that slipped into one is shown escaped.
-    message = error.message.encode("utf-8", "backslashreplace").decode()
-    return JSONResponse(  # RequestIds adds the X-Request-Id header
-        {"request_id": request_id, "code": error.code, "message": message}, status_code=error.status
-    )
+def _error(request: Request, error: ServiceError) -> JSONResponse:
+    return error_response(getattr(request.state, "request_id", None) or str(uuid.uuid4()), error)
 
 
 class RequestIds:
@@ -64,7 +59,7 @@ class RequestIds:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except ApiError as exc:  # refused by a middleware before any route ran (BodyLimit)
+        except ServiceError as exc:  # refused by a middleware before any route ran (BodyLimit)
             if response_started:
                 raise
             await _error(Request(scope), exc)(scope, receive, send_with_id)
@@ -104,8 +99,8 @@ def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine]
     app.add_middleware(RequestIds, services=services)
     wire.install(app)  # /openapi.json documents the bodies the routes read themselves
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError):
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return _error(request, exc)
 
     async def service_fault(request: Request, exc: Exception):
@@ -128,6 +123,6 @@ def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine]
             return _error(request, url_not_found())
         if exc.status_code == 400:  # Starlette's form and body parsers: their words stay here
             return _error(request, body_invalid())
-        return _error(request, ApiError(exc.status_code, "BadRequest", str(exc.detail)))
+        return _error(request, HttpError(exc.status_code, "BadRequest", str(exc.detail)))  # e.g. 405
 
     return app

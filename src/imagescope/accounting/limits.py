@@ -21,18 +21,18 @@ from sqlalchemy.orm import Session
 
 from imagescope.accounting.billing import free_images_left
 from imagescope.db import Account, AccountModelSetting, Submission
-from imagescope.errors import ApiError
+from imagescope.errors import Throttled
 from imagescope.models.catalog import ModelSpec
 
 WINDOW_S = 1.0
 
 
-def rate_limited() -> ApiError:
-    return ApiError(429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")
+def rate_limited() -> Throttled:
+    return Throttled("Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")
 
 
-def free_quota_exceeded() -> ApiError:
-    return ApiError(429, "Throttling.AllocationQuota", "Free allocated quota exceeded.")
+def free_quota_exceeded() -> Throttled:
+    return Throttled("Throttling.AllocationQuota", "Free allocated quota exceeded.")
 
 
 @dataclass(frozen=True)

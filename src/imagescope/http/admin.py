@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from imagescope.accounting.accounts import AccountInfo, Accounts, UnknownWorkspace, WorkspaceExists
 from imagescope.accounting.usage import GRANULARITIES, usage_report
 from imagescope.db import Account, LedgerEntry
-from imagescope.errors import ApiError, invalid_parameter, shown, url_not_found
+from imagescope.errors import Conflict, NotFound, Unauthenticated, invalid_parameter, shown, url_not_found
 from imagescope.http import reply
 from imagescope.http.deps import services_of
 
@@ -32,7 +32,7 @@ def admin(request: Request) -> Accounts:
         raise url_not_found()
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise ApiError(401, "InvalidApiKey", "Invalid admin token.")
+        raise Unauthenticated("InvalidApiKey", "Invalid admin token.")
     return services.accounts
 
 
@@ -42,7 +42,7 @@ router = APIRouter(prefix="/admin/v1", dependencies=[Depends(admin)])
 def _existing(accounts: Accounts, name: str) -> AccountInfo:
     info = accounts.get_account(name)
     if info is None:
-        raise ApiError(404, "NotFound", f"Account {shown(name)} does not exist.")
+        raise NotFound("NotFound", f"Account {shown(name)} does not exist.")
     return info
 
 
@@ -123,7 +123,7 @@ def list_keys(request: Request, accounts: Accounts = Depends(admin)) -> dict[str
 @router.delete("/keys/{key_id}")
 def revoke_key(key_id: int, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     if not 0 < key_id < 2**63 or not accounts.revoke(key_id):  # beyond a database integer: no such key
-        raise ApiError(404, "NotFound", f"No active key with id {key_id}.")
+        raise NotFound("NotFound", f"No active key with id {key_id}.")
     return reply(request, {"revoked": key_id})
 
 
@@ -135,7 +135,7 @@ def create_workspace(
     try:
         workspace = accounts.create_workspace(name, body.name)
     except WorkspaceExists as exc:
-        raise ApiError(409, "Conflict", f"{exc}.") from None
+        raise Conflict("Conflict", f"{exc}.") from None
     return reply(request, {"workspace": asdict(workspace)})
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagescope.errors import ApiError
+from imagescope.errors import Refused, ServiceError
+from imagescope.http.errors import HttpError, status_of
 from imagescope.models.catalog import Catalog
 from imagescope.storage.uploads import MAX_UPLOAD_BYTES
 from imagescope.tasks.spec import MASK_FUNCTIONS
@@ -31,20 +32,20 @@ UPLOAD_PATH = "/uploads/oss"
 DATA_URI_PREFIX = 48  # "data:image/jpeg;base64," and JSON quoting, with room
 
 
-def too_large() -> ApiError:
-    return ApiError(413, "BadRequest.TooLarge", "The request body is too large.")
+def too_large() -> HttpError:
+    return HttpError(413, "BadRequest.TooLarge", "The request body is too large.")
 
 
-def upload_too_large() -> ApiError:
-    return ApiError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
+def upload_too_large() -> Refused:
+    return Refused("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
 
 
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when a streamed body passes its cap. An HTTPException, so that
     FastAPI's own body parsing lets it through rather than calling it a parse error."""
 
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(error.status, error.message)
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(status_of(error), error.message)
         self.error = error
 
 
@@ -70,7 +71,7 @@ class BodyCaps:
     families: dict[str, int]  # endpoint family → bytes
     override: int = 0  # IMAGESCOPE_MAX_BODY_BYTES: replaces the image-carrying routes' caps
 
-    def for_path(self, path: str) -> tuple[int, ApiError]:
+    def for_path(self, path: str) -> tuple[int, ServiceError]:
         if path == UPLOAD_PATH:
             return MAX_UPLOAD_BYTES + FORM_OVERHEAD, upload_too_large()
         if path.startswith(SERVICES_PREFIX):

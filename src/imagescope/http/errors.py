@@ -1,11 +1,25 @@
-"""The error body every failed request answers, as the hosted service shapes it, documented
-in ``/openapi.json`` for every route (clients and schema fuzzers read it there)."""
+"""Errors over HTTP: the one place a kind of error (errors.py) becomes a status, the body every
+failed request answers (``{request_id, code, message}``), and its documentation in
+``/openapi.json`` for every route (clients and schema fuzzers read it there)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from imagescope.errors import (
+    Conflict,
+    Failed,
+    Forbidden,
+    NotFound,
+    Refused,
+    ServiceError,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
 
 
 class ErrorBody(BaseModel):
@@ -33,3 +47,42 @@ _MEANINGS = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": meaning} for status, meaning in _MEANINGS.items()
 }
+
+
+class HttpError(ServiceError):
+    """A refusal of the HTTP exchange itself (a body too large, a length missing, a method not
+    allowed), whose status is the protocol's, not a kind's."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(code, message)
+        self.status = status
+
+
+# The one place a kind of error becomes an HTTP status (errors.py draws the kinds).
+STATUS: dict[type[ServiceError], int] = {
+    Refused: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Throttled: 429,
+    Failed: 500,
+    Unavailable: 503,
+}
+
+
+def status_of(error: ServiceError) -> int:
+    if isinstance(error, HttpError):
+        return error.status
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500
+
+
+def error_response(request_id: str, error: ServiceError) -> JSONResponse:
+    """``{request_id, code, message}`` with the error's status (RequestIds adds X-Request-Id)."""
+    # A message is UTF-8 on the wire: a lone surrogate that slipped into one is shown escaped.
+    message = error.message.encode("utf-8", "backslashreplace").decode()
+    return JSONResponse({"request_id": request_id, "code": error.code, "message": message},
+                        status_code=status_of(error))

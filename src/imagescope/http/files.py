@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
-from imagescope.errors import ApiError
+from imagescope.errors import Forbidden, NotFound
 from imagescope.http.deps import services_of
 
 router = APIRouter()
@@ -24,10 +24,10 @@ def result_file(
 ) -> FileResponse:
     services = services_of(request)
     if not services.signer.verify(key, expires, signature):
-        raise ApiError(403, "AccessDenied", "Request has expired or its signature does not match.")
+        raise Forbidden("AccessDenied", "Request has expired or its signature does not match.")
     path = services.storage.open_path(key)
     if path is None:
-        raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
+        raise NotFound("NoSuchKey", "The specified key does not exist.")
     return FileResponse(path, media_type="image/png")
 
 

@@ -10,11 +10,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from imagescope.accounting.accounts import Caller
-from imagescope.errors import ApiError, invalid_parameter
+from imagescope.errors import invalid_parameter
 from imagescope.http import reply
 from imagescope.http.answers import PolicyAnswer
 from imagescope.http.body_size import upload_too_large
 from imagescope.http.deps import caller, services_of
+from imagescope.http.errors import HttpError
 from imagescope.http.wire import response_schema
 
 router = APIRouter()
@@ -51,7 +52,7 @@ UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-dat
 async def upload(request: Request) -> Response:
     length = request.headers.get("content-length")
     if length is None:  # a larger one never got here (body_size.BodyLimit)
-        raise ApiError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        raise HttpError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
     services = services_of(request)
     async with request.form(max_files=1, max_fields=16) as form:
         policy = services.uploads.check(str(form.get("policy", "")), str(form.get("Signature", "")),

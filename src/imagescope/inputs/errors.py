@@ -6,7 +6,7 @@ content that is fetched but is not an acceptable image is ``InvalidParameter``.
 
 from __future__ import annotations
 
-from imagescope.errors import ApiError, invalid_parameter
+from imagescope.errors import Refused, invalid_parameter
 
 DOWNLOAD_FAILED_CODE = "BadRequest.InputDownloadFailed"
 DOWNLOAD_FAILED_MESSAGE = "Reference image download failed, please check image url."
@@ -16,23 +16,23 @@ DOWNLOAD_TIMED_OUT_MESSAGE = (
 URL_FORMS = "an http(s) URL, a data:{mime_type};base64,{base64_data} URI or an oss:// URL"
 
 
-class InputDownloadFailed(ApiError):
+class InputDownloadFailed(Refused):
     """The client sees the documented message; ``reason`` (and ``str()``) says what happened,
     for logs — never tell a caller which internal addresses exist."""
 
     def __init__(self, reason: str, *, timed_out: bool = False):
         message = DOWNLOAD_TIMED_OUT_MESSAGE if timed_out else DOWNLOAD_FAILED_MESSAGE
-        super().__init__(400, DOWNLOAD_FAILED_CODE, message)
+        super().__init__(DOWNLOAD_FAILED_CODE, message)
         self.args = (f"{self.args[0]} ({reason})",)
         self.reason = reason
         self.timed_out = timed_out
 
 
-def url_missing() -> ApiError:
+def url_missing() -> Refused:
     return invalid_parameter(f"The image url is empty: pass {URL_FORMS}.")
 
 
-def url_scheme_unsupported(scheme: str) -> ApiError:
+def url_scheme_unsupported(scheme: str) -> Refused:
     if scheme == "file":
         return invalid_parameter(
             "file:// urls are read by the SDK on the client and are not accepted by the "
@@ -41,47 +41,47 @@ def url_scheme_unsupported(scheme: str) -> ApiError:
     return invalid_parameter(f"Unsupported image url scheme '{scheme}': pass {URL_FORMS}.")
 
 
-def data_uri_malformed() -> ApiError:
+def data_uri_malformed() -> Refused:
     return invalid_parameter(
         "The image data URI must have the form data:{mime_type};base64,{base64_data}."
     )
 
 
-def data_uri_not_base64() -> ApiError:
+def data_uri_not_base64() -> Refused:
     return invalid_parameter("The image data URI does not hold valid base64 data.")
 
 
-def image_too_large(size: int | None, limit: int) -> ApiError:
+def image_too_large(size: int | None, limit: int) -> Refused:
     got = "" if size is None else f" ({size} bytes)"
     return invalid_parameter(f"The image file is larger than {_megabytes(limit)}{got}.")
 
 
-def not_an_image(formats: tuple[str, ...]) -> ApiError:
+def not_an_image(formats: tuple[str, ...]) -> Refused:
     return invalid_parameter(
         f"The input file is not a supported image; supported formats: {', '.join(formats)}."
     )
 
 
-def format_unsupported(fmt: str, formats: tuple[str, ...]) -> ApiError:
+def format_unsupported(fmt: str, formats: tuple[str, ...]) -> Refused:
     return invalid_parameter(
         f"Image format {fmt} is not supported by this model; supported formats: "
         f"{', '.join(formats)}."
     )
 
 
-def image_side_out_of_range(width: int, height: int, min_side: int, max_side: int) -> ApiError:
+def image_side_out_of_range(width: int, height: int, min_side: int, max_side: int) -> Refused:
     return invalid_parameter(
         f"Image size {width}*{height} is not supported: width and height must be between "
         f"{min_side} and {max_side} pixels."
     )
 
 
-def image_too_many_pixels(width: int | None, height: int | None, max_pixels: int) -> ApiError:
+def image_too_many_pixels(width: int | None, height: int | None, max_pixels: int) -> Refused:
     size = f"Image size {width}*{height}" if width and height else "The image"
     return invalid_parameter(f"{size} has more than the maximum of {max_pixels} pixels.")
 
 
-def image_corrupt() -> ApiError:
+def image_corrupt() -> Refused:
     return invalid_parameter("The image file is truncated or corrupt and cannot be decoded.")
 
 

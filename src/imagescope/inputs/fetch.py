@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from imagescope.errors import ApiError
+from imagescope.errors import ServiceError
 from imagescope.inputs import errors
 from imagescope.inputs.addresses import HostAllowlist, Resolver, system_resolve
 from imagescope.inputs.decode import ImageRules, InputImage, decode_image
@@ -90,7 +90,7 @@ class ImageFetcher:
                 if size > max_bytes:
                     raise errors.image_too_large(size, max_bytes)
                 data = Path(found).read_bytes()
-        except ApiError:
+        except ServiceError:
             raise
         except (LookupError, OSError, ValueError) as exc:
             raise InputDownloadFailed(f"{url}: {exc!r}") from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from imagescope.errors import ApiError, invalid_parameter
+from imagescope.errors import Refused, invalid_parameter
 from imagescope.inputs import (
     ImageFetcher,
     ImageRules,
@@ -31,7 +31,7 @@ from imagescope.tasks.spec import STORED, ExpandScales, GenerationRequest, Outpu
 MAX_OUTPUT_SIDE = 8192  # super_resolution and expand: a larger result is refused (our limit)
 
 
-def oss_header_missing() -> ApiError:
+def oss_header_missing() -> Refused:
     return invalid_parameter("oss:// urls need the header X-DashScope-OssResourceResolve: enable")
 
 

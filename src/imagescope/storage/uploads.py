@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from imagescope.errors import ApiError
+from imagescope.errors import Conflict, Forbidden, Refused
 from imagescope.storage.local import LocalStorage
 
 POLICY_TTL_S = 300
@@ -36,12 +36,12 @@ UPLOADS_ROOT = "imagescope"
 MAX_NAME_BYTES = 255  # one path segment on every common file system
 
 
-def upload_refused(message: str) -> ApiError:
-    return ApiError(403, "AccessDenied", message)
+def upload_refused(message: str) -> Forbidden:
+    return Forbidden("AccessDenied", message)
 
 
-def invalid_object_name() -> ApiError:
-    return ApiError(400, "InvalidObjectName", "The specified object is not valid.")
+def invalid_object_name() -> Refused:
+    return Refused("InvalidObjectName", "The specified object is not valid.")
 
 
 def account_prefix(account_id: int) -> str:
@@ -127,9 +127,7 @@ class Uploads:
 
     def save(self, key: str, data: bytes) -> None:
         if self.storage.open_path(key) is not None:
-            raise ApiError(
-                409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten."
-            )
+            raise Conflict("FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
         self.storage.save(key, data)
 
     def read(self, oss_url: str, account_id: int) -> bytes | None:

@@ -44,7 +44,7 @@ from imagescope.engines import (
 )
 from imagescope.engines.rewriter import Rewriter
 from imagescope.engines.watermark import apply_watermark
-from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ApiError
+from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ServiceError
 from imagescope.inputs.intake import EditInputs, load_inputs, output_size
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.local import LocalStorage
@@ -169,7 +169,7 @@ class Worker:
             log.info("task %s refused: %s", task_id, exc.message)
             self.store.fail(task_id, INVALID_PARAMETER_CODE, exc.message, owner=self.owner)
             return
-        except ApiError as exc:  # the request's input images: cannot be fetched, or are not acceptable
+        except ServiceError as exc:  # the request's input images: cannot be fetched, or are not acceptable
             log.info("task %s failed: %s", task_id, exc)
             self.store.fail(task_id, exc.code, exc.message, owner=self.owner)
             return

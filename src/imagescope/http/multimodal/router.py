@@ -23,10 +23,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from imagescope.accounting.accounts import Caller
-from imagescope.errors import ApiError, request_timeout, task_error
+from imagescope.errors import Failed, ServiceError, request_timeout, task_error
 from imagescope.http import accept, create_task, reply
 from imagescope.http.answers import MessagesAnswer, TaskCreated
 from imagescope.http.deps import caller
+from imagescope.http.errors import status_of
 from imagescope.http.multimodal.protocol import (
     MessagesRequest,
     render_answer,
@@ -87,9 +88,9 @@ async def image_generation(request: Request, who: Caller = Depends(caller)) -> d
     return await create_task(request, who, IMAGE_GENERATION, partial(to_generation_request, streaming=False))
 
 
-def _failure(task: TaskRecord) -> ApiError:
+def _failure(task: TaskRecord) -> ServiceError:
     if task.status is TaskStatus.CANCELED:
-        return ApiError(500, "RequestCanceled", "The request was canceled before it finished.")
+        return Failed("RequestCanceled", "The request was canceled before it finished.")
     return task_error(task.code or "InternalError", task.message or "")
 
 
@@ -142,7 +143,7 @@ async def _events(request: Request, task_id: str, family: str, url_for) -> Async
         elif task.status in TERMINAL:
             error = _failure(task)
             body = {"code": error.code, "message": error.message, "request_id": request_id}
-            yield _event(event_id + 1, body, error.status)
-    except ApiError as error:  # timed out
+            yield _event(event_id + 1, body, status_of(error))
+    except ServiceError as error:  # timed out
         body = {"code": error.code, "message": error.message, "request_id": request_id}
-        yield _event(event_id + 1, body, error.status)
+        yield _event(event_id + 1, body, status_of(error))
