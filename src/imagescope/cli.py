@@ -136,7 +136,8 @@ def accounts_list() -> None:
     table = Table("id", "account", "activated", "free only", "overrides (model: rps / concurrency / free quota)")
     for a in _accounts(_settings()).list_accounts():
         overrides = "; ".join(
-            f"{m}: {v['submit_rps'] or '-'} / {v['concurrency'] or '-'} / {v['free_quota'] if v['free_quota'] is not None else '-'}"
+            f"{m}: {v['submit_rps'] or '-'} / {v['concurrency'] or '-'} / "
+            f"{v['free_quota'] if v['free_quota'] is not None else '-'}"
             for m, v in sorted(a.settings.items())
         )
         table.add_row(str(a.id), a.name, datetime.fromtimestamp(a.activated_at).strftime("%Y-%m-%d"),

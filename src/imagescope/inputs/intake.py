@@ -112,7 +112,7 @@ def load_inputs(
     inputs: EditInputs, req: GenerationRequest, spec: ModelSpec
 ) -> tuple[list[Image.Image], Image.Image | None]:
     """The request's input images and mask, decoded; the mask must match the base image's size."""
-    rules = spec.input_rules
+    rules = spec.image_rules
     images = [inputs.load(ref, rules).image for ref in req.images]
     mask = None
     if req.mask:

@@ -20,7 +20,8 @@ _SIZE_RE = re.compile(r"^\s*([0-9]{1,5})\s*\*\s*([0-9]{1,5})\s*$")  # ASCII digi
 
 
 class SizeRule(Protocol):
-    default: tuple[int, int]
+    @property
+    def default(self) -> tuple[int, int]: ...
 
     def check(self, width: int, height: int) -> str | None:
         """None if allowed, else why not."""
@@ -102,6 +103,13 @@ class ModelSpec:
     @property
     def watermark_text(self) -> str:
         return "Qwen-Image" if self.family == "qwen" else "AI-generated"
+
+    @property
+    def image_rules(self) -> ImageRules:
+        """The rules of this model's input images; a model that takes none refuses any."""
+        if self.input_rules is None:
+            raise invalid_parameter(f"{self.name} takes no input images.")
+        return self.input_rules
 
     def engine_for(self, function: Function | None = None) -> str:
         """The engine serving ``function`` (None: the model's requests without one)."""
@@ -197,7 +205,8 @@ class Catalog:
         models = {}
         for name, spec in self.models.items():
             values = {**overrides.get("*", {}), **overrides.get(name, {})}
-            models[name] = replace(spec, **values) if values else spec
+            # Deployment values are numbers (limits, quota, price): dataclasses.replace checks the names.
+            models[name] = replace(spec, **values) if values else spec  # type: ignore[arg-type]
         return Catalog(models)
 
     def lookup(self, name: object, endpoint: str) -> ModelSpec:

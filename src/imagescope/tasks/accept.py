@@ -55,7 +55,7 @@ class Acceptor:
 
         def take(name: str, reference: str) -> str:
             return self.edit_inputs.take(
-                task_id, name, reference, spec.input_rules, who.account_id, submission.oss_resolve
+                task_id, name, reference, spec.image_rules, who.account_id, submission.oss_resolve
             )
 
         try:

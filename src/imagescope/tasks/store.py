@@ -15,13 +15,15 @@ the usage reports count those.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Engine, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from imagescope.accounting.accounts import Caller
@@ -77,6 +79,7 @@ class TaskStore:
 
     def _notify(self, row: Task, images: int = 0) -> None:
         if self.on_end is not None:
+            assert row.end_time is not None  # called after a terminal transition, which sets it
             self.on_end(TaskEnd(row.model, TaskStatus(row.status), row.submit_time, row.end_time, images))
 
     def create(
@@ -188,9 +191,12 @@ class TaskStore:
             .values(lease_until=time.time() + lease_s)
         )
         with Session(self.engine) as session, session.begin():
-            return session.execute(stmt).rowcount
+            return _rowcount(session, stmt)
 
-    def _end(self, task_id: str, source: tuple[str, ...], status: TaskStatus, *conditions, **values) -> bool:
+    def _end(
+        self, task_id: str, source: tuple[str, ...], status: TaskStatus, *conditions: ColumnElement[bool],
+        **values: Any,
+    ) -> bool:
         """Move a task from one of ``source`` to a terminal ``status`` (no images made)."""
         with write_locked(self.engine) as session:
             row = session.scalar(select(Task).where(Task.id == task_id, Task.status.in_(source), *conditions))
@@ -213,14 +219,14 @@ class TaskStore:
         )
 
     def report(
-        self, task_id: str, owner: str, results: list[ResultPart] | None = None, progress: dict | None = None
+        self, task_id: str, owner: str, results: list[ResultPart] | None = None, progress: dict[str, int] | None = None
     ) -> bool:
         """A RUNNING task's worker publishes what it has made so far and where it stands.
 
         False when the task is no longer ``owner``'s to run (canceled, or its lease was
         lost): the worker should stop.
         """
-        values: dict = {}
+        values: dict[str, str] = {}
         if results is not None:
             values["results"] = results_to_json(results)
         if progress is not None:
@@ -229,7 +235,7 @@ class TaskStore:
         with Session(self.engine) as session, session.begin():
             if not values:
                 return session.scalar(select(func.count()).select_from(Task).where(*mine)) == 1
-            return session.execute(update(Task).where(*mine).values(**values)).rowcount == 1
+            return _rowcount(session, update(Task).where(*mine).values(**values)) == 1
 
     def complete(
         self,
@@ -325,7 +331,7 @@ class TaskStore:
                     .values(status=TaskStatus.PENDING, lease_owner=None, lease_until=None)
                 )
                 with Session(self.engine) as session, session.begin():
-                    if session.execute(stmt).rowcount == 1:
+                    if _rowcount(session, stmt) == 1:
                         requeued.append(task_id)
             elif self._end(task_id, (TaskStatus.RUNNING,), TaskStatus.FAILED, *expired[1:],
                            code=INTERRUPTED_CODE, message=INTERRUPTED_MESSAGE):
@@ -353,7 +359,7 @@ class TaskStore:
             )
             return [TaskRecord.from_row(r) for r in rows], total or 0
 
-    def purge(self, older_than: float) -> list[str]:
+    def purge(self, older_than: float) -> builtins.list[str]:  # ``list`` is a method here
         """Delete finished tasks submitted before ``older_than``; returns their ids."""
         with Session(self.engine) as session, session.begin():
             ids = list(
@@ -364,3 +370,10 @@ class TaskStore:
             if ids:
                 session.query(Task).filter(Task.id.in_(ids)).delete(synchronize_session=False)
             return ids
+
+
+def _rowcount(session: Session, statement: Update) -> int:
+    """Rows an UPDATE matched (SQLAlchemy types ``execute`` as a plain Result; an UPDATE's is a CursorResult)."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount

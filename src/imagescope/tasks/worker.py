@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image
 from sqlalchemy.orm import Session
@@ -102,7 +103,7 @@ class _Run:
             self._publish()
         return self.stopped
 
-    def _publish(self, **values) -> None:
+    def _publish(self, **values: Any) -> None:
         self._last = time.monotonic()
         if not self.store.report(self.task_id, self.owner, **values):
             self.stopped = True
@@ -158,6 +159,8 @@ class Worker:
     def _run(self, task_id: str) -> None:
         try:
             task = self.store.get(task_id)
+            if task is None:  # purged while it was claimed: nothing to run
+                return
             run = _Run(self.store, task_id, self.owner, task.request.n)
             actual_prompt = self._generate(task, run)
         except Canceled:
@@ -270,7 +273,7 @@ class Worker:
             key = f"{task.id}/{part}.png"
             self.storage.save(key, encode_png(image.convert("RGB")))
             result = ImagePart(part, key, width, height)
-        except (Canceled, *SERVICE_FAULTS):
+        except (Canceled, *SERVICE_FAULTS):  # type: ignore[misc]  # mypy cannot read a starred tuple of classes
             raise  # a cancel, or the service's trouble: the run stops, no per-image error
         except JobRefused as exc:  # the engine cannot do this job as asked: the user may ask otherwise
             log.info("task %s image %d refused: %s", task.id, index, exc.message)

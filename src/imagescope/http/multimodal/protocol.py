@@ -143,7 +143,8 @@ class MessagesRequest(WireModel):
         if interleave and given.n not in (None, 1):
             raise invalid_parameter("parameters.n must be 1 when enable_interleave is true.")
         common: dict[str, Any] = dict(
-            model=spec.name, prompt=prompt[: spec.prompt_max], negative_prompt=given.negative_prompt[:NEGATIVE_PROMPT_MAX],
+            model=spec.name, prompt=prompt[: spec.prompt_max],
+            negative_prompt=given.negative_prompt[:NEGATIVE_PROMPT_MAX],
             seed=seed_or_random(given.seed), prompt_extend=given.prompt_extend, watermark=given.watermark,
         )
         n = image_count(given.n, spec)
@@ -185,7 +186,7 @@ def to_generation_request(
 # --- answers ----------------------------------------------------------------------------
 
 
-def _part(result: ResultPart, family: str, url_for: UrlFor) -> dict | None:
+def _part(result: ResultPart, family: str, url_for: UrlFor) -> dict[str, Any] | None:
     """One content element of the answer; None for a failed image (counted in the usage)."""
     match result:
         case TextPart(text=paragraph):
@@ -202,7 +203,7 @@ def _images(task: TaskRecord) -> list[ImagePart]:
     return [part for part in task.results if isinstance(part, ImagePart)]
 
 
-def _usage(task: TaskRecord, family: str) -> dict:
+def _usage(task: TaskRecord, family: str) -> dict[str, Any]:
     made = _images(task)
     # Only a SUCCEEDED task is rendered, so an image was made; (0, 0) is never shown.
     width, height = (made[0].width, made[0].height) if made else (task.request.size or (0, 0))
@@ -213,11 +214,11 @@ def _usage(task: TaskRecord, family: str) -> dict:
             "total_tokens": 0}
 
 
-def _choice(content: list[dict], finish_reason: str) -> dict:
+def _choice(content: list[dict[str, Any]], finish_reason: str) -> dict[str, Any]:
     return {"finish_reason": finish_reason, "message": {"role": "assistant", "content": content}}
 
 
-def render_answer(task: TaskRecord, family: str, url_for: UrlFor) -> dict:
+def render_answer(task: TaskRecord, family: str, url_for: UrlFor) -> dict[str, Any]:
     """A SUCCEEDED task as the synchronous answer: ``{output, usage}``."""
     ordered = sorted(task.results, key=lambda part: part.index)
     content = [p for p in (_part(r, family, url_for) for r in ordered) if p is not None]
@@ -231,7 +232,7 @@ def render_answer(task: TaskRecord, family: str, url_for: UrlFor) -> dict:
     return {"output": output, "usage": _usage(task, family)}
 
 
-def render_task_output(task: TaskRecord, url_for: UrlFor) -> tuple[dict, dict | None]:
+def render_task_output(task: TaskRecord, url_for: UrlFor) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """What the task query adds for an ``image-generation`` task (spec 002): ``finished``, and
     once SUCCEEDED the ``choices`` and the usage. Returns (output fields, usage or None)."""
     fields: dict[str, Any] = {"finished": task.status in TERMINAL}
@@ -241,7 +242,7 @@ def render_task_output(task: TaskRecord, url_for: UrlFor) -> tuple[dict, dict | 
     return {**fields, "choices": answer["output"]["choices"]}, answer["usage"]
 
 
-def render_chunk(result: ResultPart, family: str, url_for: UrlFor) -> dict | None:
+def render_chunk(result: ResultPart, family: str, url_for: UrlFor) -> dict[str, Any] | None:
     """One streamed part, as the event's ``{output}``; None for a failed image."""
     part = _part(result, family, url_for)
     if part is None:
@@ -249,6 +250,6 @@ def render_chunk(result: ResultPart, family: str, url_for: UrlFor) -> dict | Non
     return {"output": {"choices": [_choice([part], "null")], "finished": False}}
 
 
-def render_last_chunk(task: TaskRecord, family: str) -> dict:
+def render_last_chunk(task: TaskRecord, family: str) -> dict[str, Any]:
     """The streamed answer's last event: nothing new, ``stop``, the usage."""
     return {"output": {"choices": [_choice([], "stop")], "finished": True}, "usage": _usage(task, family)}

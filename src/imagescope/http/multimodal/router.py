@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
@@ -26,10 +26,11 @@ from imagescope.accounting.accounts import Caller
 from imagescope.errors import Failed, ServiceError, request_timeout, task_error
 from imagescope.http import accept, create_task, reply
 from imagescope.http.answers import MessagesAnswer, TaskCreated
-from imagescope.http.deps import caller
+from imagescope.http.deps import caller, services_of
 from imagescope.http.errors import status_of
 from imagescope.http.multimodal.protocol import (
     MessagesRequest,
+    UrlFor,
     render_answer,
     render_chunk,
     render_last_chunk,
@@ -64,11 +65,11 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
         and not (isinstance(parameters, dict) and parameters.get("stream") is False)
     )
     task = await accept(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
-    services = request.app.state.services
+    services = services_of(request)
     family = services.catalog.models[task.model].family
     base = str(request.base_url).rstrip("/")
 
-    def url_for(ended_at: float):
+    def url_for(ended_at: float) -> UrlFor:
         return lambda key: services.result_url(base, key, ended_at)
 
     if streaming:
@@ -79,7 +80,7 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
     done = await _wait(request, task.id)
     if done.status is not TaskStatus.SUCCEEDED:
         raise _failure(done)
-    return reply(request, render_answer(done, family, url_for(done.end_time)))
+    return reply(request, render_answer(done, family, url_for(done.end_time or time.time())))
 
 
 @router.post("/api/v1/services/aigc/image-generation/generation", responses={200: response_schema(TaskCreated)},
@@ -113,12 +114,14 @@ async def _updates(request: Request, task_id: str) -> AsyncIterator[TaskRecord]:
 
 
 async def _wait(request: Request, task_id: str) -> TaskRecord:
-    async for task in _updates(request, task_id):
-        pass
-    return task
+    last: TaskRecord | None = None
+    async for update in _updates(request, task_id):
+        last = update
+    assert last is not None  # _updates yields at least the task's end
+    return last
 
 
-def _event(event_id: int, body: dict, status: int = 200) -> str:
+def _event(event_id: int, body: dict[str, Any], status: int = 200) -> str:
     """One server-sent event as the hosted service frames them; ``status:`` is what the SDK
     reads for an error's HTTP status."""
     kind = "result" if status == 200 else "error"
@@ -127,7 +130,9 @@ def _event(event_id: int, body: dict, status: int = 200) -> str:
     return f"id:{event_id}\nevent:{kind}\n:HTTP_STATUS/{status}\n{extra}data:{data}\n\n"
 
 
-async def _events(request: Request, task_id: str, family: str, url_for) -> AsyncIterator[str]:
+async def _events(
+    request: Request, task_id: str, family: str, url_for: Callable[[float], UrlFor]
+) -> AsyncIterator[str]:
     request_id = request.state.request_id
     sent = event_id = 0
     try:
