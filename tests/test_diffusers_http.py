@@ -28,7 +28,7 @@ from conftest import download, free_port  # noqa: E402
 from imagescope.accounting.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
-from imagescope.db import make_engine
+from imagescope.db import open_database
 from imagescope.engines import ImageJob
 from imagescope.engines.diffusers.engine import DiffusersOptions, DiffusersTextToImageEngine
 from imagescope.errors import INTERNAL_ERROR_MESSAGE
@@ -41,9 +41,11 @@ T2I = "/services/aigc/text2image/image-synthesis"
 def weights(tmp_path_factory):
     root = tmp_path_factory.mktemp("weights")
     with tiny_qwen.video_processor_stand_in():
-        yield {"image": tiny_qwen.build_qwen_image(root / "Qwen-Image"),
-               "edit": tiny_qwen.build_qwen_image_edit(root / "Qwen-Image-Edit"),
-               "controlnet": tiny_qwen.build_controlnet(root / "Qwen-Image-ControlNet")}
+        yield {
+            "image": tiny_qwen.build_qwen_image(root / "Qwen-Image"),
+            "edit": tiny_qwen.build_qwen_image_edit(root / "Qwen-Image-Edit"),
+            "controlnet": tiny_qwen.build_controlnet(root / "Qwen-Image-ControlNet"),
+        }
 
 
 class InProcessServer:
@@ -52,7 +54,7 @@ class InProcessServer:
         data_dir.mkdir(parents=True, exist_ok=True)
         models_file.write_text(models)
         settings = Settings(data_dir=data_dir, workers=workers, models_file=models_file)
-        self.key, _ = Accounts(make_engine(settings.db_url)).create_key()
+        self.key, _ = Accounts(open_database(settings.db_url)).create_key()
         self.port = free_port()
         config = uvicorn.Config(create_app(settings), port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
@@ -104,12 +106,17 @@ def serve(tmp_path):
 
 
 def engine_table(name: str, path: Path, steps: int = 2) -> str:
-    return f'[engines.{name}]\nkind = "diffusers"\nweights = "{path}"\ndtype = "fp32"\ndevice = "cpu"\nsteps = {steps}\n'
+    return (
+        f'[engines.{name}]\nkind = "diffusers"\nweights = "{path}"\ndtype = "fp32"\ndevice = "cpu"\nsteps = {steps}\n'
+    )
 
 
 def t2i(model: str, n: int, seed: int, prompt: str = "a red cat on a blue sofa") -> dict:
-    return {"model": model, "input": {"prompt": prompt},
-            "parameters": {"size": "512*512", "n": n, "seed": seed, "prompt_extend": False}}
+    return {
+        "model": model,
+        "input": {"prompt": prompt},
+        "parameters": {"size": "512*512", "n": n, "seed": seed, "prompt_extend": False},
+    }
 
 
 def test_text_to_image_runs_the_bound_pipeline_with_counts_sizes_and_seeds(serve, weights):
@@ -134,8 +141,11 @@ def test_text_to_image_runs_the_bound_pipeline_with_counts_sizes_and_seeds(serve
 
 
 def test_progress_shows_while_running_and_cancel_stops_the_engine_between_steps(serve, weights):
-    server = serve(engine_table("slow", weights["image"], steps=4000) + engine_table("fast", weights["image"])
-                   + '[models]\n"wan2.2-t2i-plus" = "slow"\n"wan2.2-t2i-flash" = "fast"\n')
+    server = serve(
+        engine_table("slow", weights["image"], steps=4000)
+        + engine_table("fast", weights["image"])
+        + '[models]\n"wan2.2-t2i-plus" = "slow"\n"wan2.2-t2i-flash" = "fast"\n'
+    )
     slow = server.submit(t2i("wan2.2-t2i-plus", n=1, seed=1))
 
     def progress_from(step: int) -> tuple[float, dict]:
@@ -180,48 +190,83 @@ def test_weights_gone_at_run_time_fail_the_task_with_internal_error_logging_the_
 
 
 def test_editing_models_run_the_bound_edit_pipelines(serve, weights):
-    server = serve(engine_table("edit", weights["edit"])
-                   + '[models]\n"qwen-image-edit-plus" = "edit"\n"wanx2.1-imageedit" = "edit"\n"wan2.6-image" = "edit"\n')
+    server = serve(
+        engine_table("edit", weights["edit"])
+        + '[models]\n"qwen-image-edit-plus" = "edit"\n"wanx2.1-imageedit" = "edit"\n'
+        + '"wan2.6-image" = "edit"\n'
+    )
     ramp, stripes = png_uri(pattern("ramp", (512, 512))), png_uri(pattern("stripes", (640, 512)))
-    body = {"model": "qwen-image-edit-plus", "parameters": {"size": "512*512", "prompt_extend": False},
-            "input": {"messages": [{"role": "user", "content": [{"image": ramp}, {"image": stripes},
-                                                                 {"text": "put the disc on the ramp"}]}]}}
-    r = requests.post(server.api + "/services/aigc/multimodal-generation/generation", json=body,
-                      headers=server.headers(False), timeout=240)
+    body = {
+        "model": "qwen-image-edit-plus",
+        "parameters": {"size": "512*512", "prompt_extend": False},
+        "input": {
+            "messages": [
+                {"role": "user", "content": [{"image": ramp}, {"image": stripes}, {"text": "put the disc on the ramp"}]}
+            ]
+        },
+    }
+    r = requests.post(
+        server.api + "/services/aigc/multimodal-generation/generation",
+        json=body,
+        headers=server.headers(False),
+        timeout=240,
+    )
     assert r.status_code == 200, r.text
     [part] = r.json()["output"]["choices"][0]["message"]["content"]
     assert download(part["image"]).size == (512, 512)
 
     mask = pattern("stripes", (640, 512)).convert("L").point(lambda v: 255 if v > 128 else 0)
-    edit = {"model": "wanx2.1-imageedit", "parameters": {"n": 1},
-            "input": {"function": "description_edit_with_mask", "prompt": "a window",
-                      "base_image_url": stripes, "mask_image_url": png_uri(mask)}}
-    r = requests.post(server.api + "/services/aigc/image2image/image-synthesis", json=edit,
-                      headers=server.headers(), timeout=30)
+    edit = {
+        "model": "wanx2.1-imageedit",
+        "parameters": {"n": 1},
+        "input": {
+            "function": "description_edit_with_mask",
+            "prompt": "a window",
+            "base_image_url": stripes,
+            "mask_image_url": png_uri(mask),
+        },
+    }
+    r = requests.post(
+        server.api + "/services/aigc/image2image/image-synthesis", json=edit, headers=server.headers(), timeout=30
+    )
     done = server.wait(r.json()["output"]["task_id"])
     assert done["output"]["task_status"] == "SUCCEEDED", done
     assert download(done["output"]["results"][0]["url"]).size == (640, 512)
 
     # Interleaved output has no diffusers engine: the stream ends in an error, never a preview.
-    body = {"model": "wan2.6-image", "parameters": {"enable_interleave": True, "max_images": 1},
-            "input": {"messages": [{"role": "user", "content": [{"text": "a tutorial"}]}]}}
-    r = requests.post(server.api + "/services/aigc/multimodal-generation/generation", json=body, timeout=60,
-                      headers={**server.headers(False), "X-DashScope-Sse": "enable"})
+    body = {
+        "model": "wan2.6-image",
+        "parameters": {"enable_interleave": True, "max_images": 1},
+        "input": {"messages": [{"role": "user", "content": [{"text": "a tutorial"}]}]},
+    }
+    r = requests.post(
+        server.api + "/services/aigc/multimodal-generation/generation",
+        json=body,
+        timeout=60,
+        headers={**server.headers(False), "X-DashScope-Sse": "enable"},
+    )
     assert r.status_code == 200 and "event:error" in r.text and "cannot answer interleaved" in r.text
 
 
 def test_doodle_runs_on_qwen_image_with_a_controlnet_following_the_sketch(serve, weights):
-    server = serve(engine_table("qwen-i2i", weights["image"]) + 'pipeline = "QwenImageImg2ImgPipeline"\n'
-                   + f'controlnet = "{weights["controlnet"]}"\n[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
+    server = serve(
+        engine_table("qwen-i2i", weights["image"])
+        + 'pipeline = "QwenImageImg2ImgPipeline"\n'
+        + f'controlnet = "{weights["controlnet"]}"\n[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n'
+    )
     listing = requests.get(server.api + "/models", headers=server.headers(False), timeout=10).json()["data"]
     [imageedit] = [m for m in listing if m["model"] == "wanx2.1-imageedit"]
     assert imageedit["functions"]["doodle"]["pipeline"] == "QwenImageControlNetPipeline"
 
     sketch = pattern("stripes", (512, 512)).convert("L").convert("RGB")
-    doodle = {"model": "wanx2.1-imageedit", "parameters": {"n": 1, "seed": 3, "is_sketch": True},
-              "input": {"function": "doodle", "prompt": "a lighthouse at dusk", "base_image_url": png_uri(sketch)}}
-    r = requests.post(server.api + "/services/aigc/image2image/image-synthesis", json=doodle,
-                      headers=server.headers(), timeout=30)
+    doodle = {
+        "model": "wanx2.1-imageedit",
+        "parameters": {"n": 1, "seed": 3, "is_sketch": True},
+        "input": {"function": "doodle", "prompt": "a lighthouse at dusk", "base_image_url": png_uri(sketch)},
+    }
+    r = requests.post(
+        server.api + "/services/aigc/image2image/image-synthesis", json=doodle, headers=server.headers(), timeout=30
+    )
     assert r.status_code == 200, r.text
     done = server.wait(r.json()["output"]["task_id"])
     assert done["output"]["task_status"] == "SUCCEEDED", done

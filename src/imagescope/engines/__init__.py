@@ -17,8 +17,19 @@ from imagescope.engines.preview import PreviewEngine
 from imagescope.engines.superres import RealEsrganEngine
 
 __all__ = [
-    "Canceled", "EditEngine", "EditJob", "EngineConfigError", "ImageEngine", "ImageJob", "InterleaveEngine",
-    "JobRefused", "PreviewEngine", "Progress", "RealEsrganEngine", "ShouldStop", "TextToImageEngine",
+    "Canceled",
+    "EditEngine",
+    "EditJob",
+    "EngineConfigError",
+    "ImageEngine",
+    "ImageJob",
+    "InterleaveEngine",
+    "JobRefused",
+    "PreviewEngine",
+    "Progress",
+    "RealEsrganEngine",
+    "ShouldStop",
+    "TextToImageEngine",
     "builtin_engines",
 ]
 

@@ -10,20 +10,19 @@ label so nobody mistakes it for a model's output.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from imagescope.engines.base import EditJob, ImageJob, Progress, ShouldStop, font
+from imagescope.engines.base import EditJob, ImageJob, JobRefused, Progress, ShouldStop, font
 from imagescope.tasks.spec import NO_EXPANSION, Doodle, ExpandScales, Function, Strength
 
 LABEL = "PREVIEW · imagescope"
 
 
 def _rng(job: ImageJob) -> np.random.Generator:
-    digest = hashlib.sha256(
-        "\x00".join([job.model, job.prompt, job.negative_prompt]).encode()
-    ).digest()
+    digest = hashlib.sha256("\x00".join([job.model, job.prompt, job.negative_prompt]).encode()).digest()
     return np.random.default_rng([job.seed, int.from_bytes(digest[:8], "little")])
 
 
@@ -88,21 +87,25 @@ class PreviewEngine:
         info_font = font(max(10, unit // 40))
         panel_top = band + pad
         panel_bottom = h - pad - 2 * info_font.size - pad
-        max_lines = max(1, (panel_bottom - panel_top - pad) // line_height)
+        # int(): Pillow's stubs say a font's size is a float; ours are ints, so this changes nothing.
+        max_lines = max(1, int(panel_bottom - panel_top - pad) // line_height)
         lines = _wrap(job.prompt, body_font, w - 4 * pad, max_lines)
         text_h = len(lines) * line_height
-        draw.rectangle(
-            (pad, panel_top, w - pad, panel_top + text_h + pad), fill=(0, 0, 0, 120)
-        )
+        draw.rectangle((pad, panel_top, w - pad, panel_top + text_h + pad), fill=(0, 0, 0, 120))
         for i, line in enumerate(lines):
-            draw.text(
-                (2 * pad, panel_top + pad // 2 + i * line_height), line, font=body_font, fill="white"
-            )
+            draw.text((2 * pad, panel_top + pad // 2 + i * line_height), line, font=body_font, fill="white")
 
         # What made this picture.
         info = f"{job.model} · seed {job.seed} · {w}*{h}"  # never the index: seed + i is the picture
-        draw.text((pad, h - pad), info, font=info_font, fill=(255, 255, 255), anchor="ld",
-                  stroke_width=max(1, info_font.size // 12), stroke_fill=(0, 0, 0))
+        draw.text(
+            (pad, h - pad),
+            info,
+            font=info_font,
+            fill=(255, 255, 255),
+            anchor="ld",
+            stroke_width=max(1, info_font.size // 12),
+            stroke_fill=(0, 0, 0),
+        )
         return image
 
     # --- editing: outputs visibly made from the inputs ---------------------------------
@@ -132,7 +135,8 @@ def _text_digest(*parts: str) -> tuple[int, int]:
 
 
 def _tint(rng: np.random.Generator) -> tuple[int, int, int]:
-    return tuple(int(v) for v in rng.integers(60, 240, size=3))
+    red, green, blue = (int(v) for v in rng.integers(60, 240, size=3))
+    return red, green, blue
 
 
 def _base(job: EditJob) -> Image.Image:
@@ -156,12 +160,12 @@ def _stylize(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.composite(colored, Image.new("RGB", image.size, (15, 15, 15)), edges)
 
 
-def _stylization_all(job: EditJob, rng) -> Image.Image:
+def _stylization_all(job: EditJob, rng: np.random.Generator) -> Image.Image:
     base = _base(job)
     return Image.blend(base, _stylize(base, rng), _strength(job))
 
 
-def _stylization_local(job: EditJob, rng) -> Image.Image:
+def _stylization_local(job: EditJob, rng: np.random.Generator) -> Image.Image:
     base = _base(job)
     w, h = base.size
     region = Image.new("L", base.size, 0)
@@ -169,13 +173,15 @@ def _stylization_local(job: EditJob, rng) -> Image.Image:
     return Image.composite(_stylize(base, rng), base, region.filter(ImageFilter.GaussianBlur(max(2, w // 60))))
 
 
-def _description_edit(job: EditJob, rng) -> Image.Image:
+def _description_edit(job: EditJob, rng: np.random.Generator) -> Image.Image:
     base = _base(job)
     return Image.blend(base, Image.new("RGB", base.size, _tint(rng)), 0.6 * _strength(job))
 
 
-def _with_mask(job: EditJob, rng) -> Image.Image:
+def _with_mask(job: EditJob, rng: np.random.Generator) -> Image.Image:
     """Inside the mask: a hatched, tinted fill; outside: the base untouched; the mask's edge drawn."""
+    if job.mask is None:  # the API requires one; a caller that skipped it is answered as by diffusers
+        raise JobRefused(f"{Function.DESCRIPTION_EDIT_WITH_MASK} needs a mask")
     base = _base(job)
     mask = job.mask.point(lambda v: 255 if v >= 128 else 0)
     fill = Image.blend(base, Image.new("RGB", base.size, _tint(rng)), 0.7)
@@ -189,11 +195,11 @@ def _with_mask(job: EditJob, rng) -> Image.Image:
     return out
 
 
-def _remove_watermark(job: EditJob, rng) -> Image.Image:
+def _remove_watermark(job: EditJob, rng: np.random.Generator) -> Image.Image:
     return _base(job).filter(ImageFilter.MedianFilter(5))
 
 
-def _expand(job: EditJob, rng) -> Image.Image:
+def _expand(job: EditJob, rng: np.random.Generator) -> Image.Image:
     """The base image centred on the larger canvas (placed by the four scales), the new area
     filled from a blurred stretch of it, the original's border outlined."""
     base = _base(job)
@@ -204,43 +210,49 @@ def _expand(job: EditJob, rng) -> Image.Image:
     left = round(w * (scales.left_scale - 1) / 2)
     top = round(h * (scales.top_scale - 1) / 2)
     canvas.paste(base, (left, top))
-    ImageDraw.Draw(canvas).rectangle((left, top, left + w - 1, top + h - 1), outline=(255, 214, 10),
-                                     width=max(2, min(w, h) // 200))
+    ImageDraw.Draw(canvas).rectangle(
+        (left, top, left + w - 1, top + h - 1), outline=(255, 214, 10), width=max(2, min(w, h) // 200)
+    )
     return canvas
 
 
-def _super_resolution(job: EditJob, rng) -> Image.Image:
+def _super_resolution(job: EditJob, rng: np.random.Generator) -> Image.Image:
     upscaled = _base(job).resize((job.width, job.height), Image.Resampling.LANCZOS)
     return upscaled.filter(ImageFilter.UnsharpMask(radius=2, percent=120, threshold=2))
 
 
-def _colorization(job: EditJob, rng) -> Image.Image:
+def _colorization(job: EditJob, rng: np.random.Generator) -> Image.Image:
     gray = _base(job).convert("L")
     return ImageOps.colorize(gray, black=(20, 10, 30), white=(255, 250, 235), mid=_tint(rng))
 
 
-def _doodle(job: EditJob, rng) -> Image.Image:
+def _doodle(job: EditJob, rng: np.random.Generator) -> Image.Image:
     base = _base(job)
     sketch = isinstance(job.options, Doodle) and job.options.is_sketch
-    lines = base.convert("L") if sketch else ImageOps.invert(
-        base.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: min(255, v * 4)))
+    lines = (
+        base.convert("L")
+        if sketch
+        else ImageOps.invert(base.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: min(255, v * 4)))
+    )
     # The drawing follows the input's lines, coloured in a wash of its own colours.
     paper = Image.blend(Image.new("RGB", base.size, _tint(rng)), base.filter(ImageFilter.BoxBlur(8)), 0.6)
-    return Image.composite(paper, Image.new("RGB", base.size, (25, 25, 25)), lines.point(lambda v: 255 if v > 128 else 0))
+    ink = lines.point(lambda v: 255 if v > 128 else 0)
+    return Image.composite(paper, Image.new("RGB", base.size, (25, 25, 25)), ink)
 
 
-def _cartoon(job: EditJob, rng) -> Image.Image:
+def _cartoon(job: EditJob, rng: np.random.Generator) -> Image.Image:
     """A new scene (seeded colour field) with the reference character inset."""
     base = _base(job)
     field = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB").resize(
-        base.size, Image.Resampling.BICUBIC)
+        base.size, Image.Resampling.BICUBIC
+    )
     scene = Image.blend(field, base.filter(ImageFilter.BoxBlur(6)), 0.5)
     inset = ImageOps.posterize(base, 3).resize((base.width // 2, base.height // 2))
     scene.paste(inset, (base.width // 4, base.height // 3))
     return scene
 
 
-def _fuse(job: EditJob, rng) -> Image.Image:
+def _fuse(job: EditJob, rng: np.random.Generator) -> Image.Image:
     """Instruction editing / multi-image fusion: every input as a panel, in order, numbered."""
     canvas = Image.new("RGB", (job.width, job.height), _tint(rng))
     count = len(job.images)
@@ -250,12 +262,19 @@ def _fuse(job: EditJob, rng) -> Image.Image:
     for i, source in enumerate(job.images):
         panel = ImageOps.fit(source.convert("RGB"), (panel_w, job.height))
         canvas.paste(panel, (i * panel_w, 0))
-        draw.text((i * panel_w + 8, job.height // 2), f"image {i + 1}", font=label, fill=(255, 255, 255),
-                  anchor="lm", stroke_width=2, stroke_fill=(0, 0, 0))
+        draw.text(
+            (i * panel_w + 8, job.height // 2),
+            f"image {i + 1}",
+            font=label,
+            fill=(255, 255, 255),
+            anchor="lm",
+            stroke_width=2,
+            stroke_fill=(0, 0, 0),
+        )
     return canvas
 
 
-_EDITS = {
+_EDITS: dict[Function, Callable[[EditJob, np.random.Generator], Image.Image]] = {
     Function.STYLIZATION_ALL: _stylization_all,
     Function.STYLIZATION_LOCAL: _stylization_local,
     Function.DESCRIPTION_EDIT: _description_edit,

@@ -7,11 +7,15 @@ upscales never pays for them.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from imagescope.engines.base import EditJob, JobRefused, Progress, ShouldStop
 from imagescope.tasks.spec import Function, Upscale
+
+if TYPE_CHECKING:  # imported at first use: it brings PyTorch
+    from imagescope.engines.realesrgan import RealEsrganUpscaler
 
 
 class RealEsrganEngine:
@@ -22,10 +26,10 @@ class RealEsrganEngine:
     def __init__(self, variant: str = "photo", tile: int = 256):
         self.variant = variant
         self.tile = tile
-        self._upscaler = None
+        self._upscaler: RealEsrganUpscaler | None = None
         self._lock = threading.Lock()
 
-    def _get(self):
+    def _get(self) -> RealEsrganUpscaler:
         with self._lock:
             if self._upscaler is None:
                 from imagescope.engines.realesrgan import RealEsrganUpscaler

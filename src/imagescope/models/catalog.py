@@ -50,10 +50,7 @@ class TotalPixels:
 
     def check(self, width: int, height: int) -> str | None:
         if not self.min_side**2 <= width * height <= self.max_side**2:
-            return (
-                f"total pixels must be between {self.min_side}*{self.min_side} "
-                f"and {self.max_side}*{self.max_side}"
-            )
+            return f"total pixels must be between {self.min_side}*{self.min_side} and {self.max_side}*{self.max_side}"
         if width > height * self.max_ratio or height > width * self.max_ratio:
             return f"aspect ratio must be within [1:{self.max_ratio}, {self.max_ratio}:1]"
         return None
@@ -144,8 +141,7 @@ WAN26_T2I_SIZES = TotalPixels(min_side=768, max_side=1440, max_ratio=4, default=
 # Qwen image editing (spec 000): JPG/JPEG/PNG/BMP/TIFF/WEBP and GIF (first frame), sides
 # 384–3072, ≤ 10 MB, 1–3 images. Output: the first image's proportions at about 1024*1024,
 # or a ``size`` of 512–2048 per side (the hosted qwen-image-edit-plus rule).
-QWEN_EDIT_INPUTS = ImageRules(min_side=384, max_side=3072,
-                              formats=("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF"))
+QWEN_EDIT_INPUTS = ImageRules(min_side=384, max_side=3072, formats=("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF"))
 QWEN_EDIT_SIZES = SideRange(min_side=512, max_side=2048, default=(1024, 1024))
 # wan2.6-image (spec 000): JPEG/JPG/PNG/BMP/WEBP, sides 240–8000, ≤ 10 MB; editing takes 1–4
 # images and answers 1K (1280*1280, default) or 2K (2048*2048) in the first input's
@@ -163,23 +159,54 @@ def _builtin_models() -> dict[str, ModelSpec]:
     specs = [
         # Prices: spec 001, Singapore region. qwen-image-max has none in spec/: set one with
         # IMAGESCOPE_PRICES. It answers only synchronously, as the hosted one does.
-        ModelSpec("qwen-image", "qwen", qwen_t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1,
-                  unit_price=0.035),
-        ModelSpec("qwen-image-plus", "qwen", qwen_t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1,
-                  unit_price=0.03),
-        ModelSpec("qwen-image-max", "qwen", frozenset({MULTIMODAL}), QWEN_SIZES, prompt_max=800, n_max=1,
-                  n_default=1),
+        ModelSpec("qwen-image", "qwen", qwen_t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1, unit_price=0.035),
+        ModelSpec(
+            "qwen-image-plus", "qwen", qwen_t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1, unit_price=0.03
+        ),
+        ModelSpec("qwen-image-max", "qwen", frozenset({MULTIMODAL}), QWEN_SIZES, prompt_max=800, n_max=1, n_default=1),
         ModelSpec("wan2.6-t2i", "wan", messages, WAN26_T2I_SIZES, prompt_max=2100, n_max=4, n_default=4),
         # qwen-image-edit makes one image (as qwen-image); -plus up to six (the hosted rule).
-        ModelSpec("qwen-image-edit", "qwen", frozenset({MULTIMODAL}), QWEN_EDIT_SIZES, prompt_max=800,
-                  n_max=1, n_default=1, input_rules=QWEN_EDIT_INPUTS, images_min=1, images_max=3,
-                  default_area=1024 * 1024),
-        ModelSpec("qwen-image-edit-plus", "qwen", frozenset({MULTIMODAL}), QWEN_EDIT_SIZES, prompt_max=800,
-                  n_max=6, n_default=1, input_rules=QWEN_EDIT_INPUTS, images_min=1, images_max=3,
-                  default_area=1024 * 1024),
-        ModelSpec("wan2.6-image", "wan", messages, WAN26_IMAGE_SIZES, prompt_max=2000, n_max=4, n_default=4,
-                  input_rules=WAN26_IMAGE_INPUTS, images_min=1, images_max=4, default_area=1280 * 1280,
-                  size_presets=(("1K", 1280 * 1280), ("2K", 2048 * 2048)), interleave=True),
+        ModelSpec(
+            "qwen-image-edit",
+            "qwen",
+            frozenset({MULTIMODAL}),
+            QWEN_EDIT_SIZES,
+            prompt_max=800,
+            n_max=1,
+            n_default=1,
+            input_rules=QWEN_EDIT_INPUTS,
+            images_min=1,
+            images_max=3,
+            default_area=1024 * 1024,
+        ),
+        ModelSpec(
+            "qwen-image-edit-plus",
+            "qwen",
+            frozenset({MULTIMODAL}),
+            QWEN_EDIT_SIZES,
+            prompt_max=800,
+            n_max=6,
+            n_default=1,
+            input_rules=QWEN_EDIT_INPUTS,
+            images_min=1,
+            images_max=3,
+            default_area=1024 * 1024,
+        ),
+        ModelSpec(
+            "wan2.6-image",
+            "wan",
+            messages,
+            WAN26_IMAGE_SIZES,
+            prompt_max=2000,
+            n_max=4,
+            n_default=4,
+            input_rules=WAN26_IMAGE_INPUTS,
+            images_min=1,
+            images_max=4,
+            default_area=1280 * 1280,
+            size_presets=(("1K", 1280 * 1280), ("2K", 2048 * 2048)),
+            interleave=True,
+        ),
         ModelSpec("wan2.5-t2i-preview", "wan", t2i, WAN25_SIZES, prompt_max=2000, n_max=4, n_default=4),
     ]
     for name in ("wan2.2-t2i-flash", "wan2.2-t2i-plus", "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus"):
@@ -187,11 +214,33 @@ def _builtin_models() -> dict[str, ModelSpec]:
     i2i = frozenset({IMAGE2IMAGE})
     specs += [
         # Output size follows the input image (spec 003); price: spec 003.
-        ModelSpec("wanx2.1-imageedit", "wan", i2i, WAN22_SIZES, prompt_max=800, n_max=4, n_default=1,
-                  unit_price=0.020070, input_rules=IMAGEEDIT_INPUTS, images_min=1, images_max=1,
-                  functions=IMAGEEDIT_FUNCTIONS, function_engines=((Function.SUPER_RESOLUTION, "realesrgan"),)),
-        ModelSpec("wan2.5-i2i-preview", "wan", i2i, WAN25_I2I_SIZES, prompt_max=2000, n_max=4, n_default=4,
-                  input_rules=WAN25_I2I_INPUTS, images_min=1, images_max=3),
+        ModelSpec(
+            "wanx2.1-imageedit",
+            "wan",
+            i2i,
+            WAN22_SIZES,
+            prompt_max=800,
+            n_max=4,
+            n_default=1,
+            unit_price=0.020070,
+            input_rules=IMAGEEDIT_INPUTS,
+            images_min=1,
+            images_max=1,
+            functions=IMAGEEDIT_FUNCTIONS,
+            function_engines=((Function.SUPER_RESOLUTION, "realesrgan"),),
+        ),
+        ModelSpec(
+            "wan2.5-i2i-preview",
+            "wan",
+            i2i,
+            WAN25_I2I_SIZES,
+            prompt_max=2000,
+            n_max=4,
+            n_default=4,
+            input_rules=WAN25_I2I_INPUTS,
+            images_min=1,
+            images_max=3,
+        ),
     ]
     return {s.name: s for s in specs}
 
@@ -229,9 +278,7 @@ def parse_size(value: object, rule: SizeRule) -> tuple[int, int]:
         return rule.default
     match = _SIZE_RE.match(value) if isinstance(value, str) else None
     if match is None:
-        raise invalid_parameter(
-            f"parameters.size must be a string of the form width*height, got {shown(value)}"
-        )
+        raise invalid_parameter(f"parameters.size must be a string of the form width*height, got {shown(value)}")
     width, height = int(match[1]), int(match[2])
     if (why := rule.check(width, height)) is not None:
         raise invalid_parameter(f"parameters.size {width}*{height} is invalid: {why}")

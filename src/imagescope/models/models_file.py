@@ -25,7 +25,7 @@ A ``diffusers`` engine runs one pipeline class (``pipeline``, by default the cla
 were saved as: model_index.json's ``_class_name``). A text-to-image pipeline serves text-to-image
 models, an editing pipeline editing models. Bound to wanx2.1-imageedit, the engine builds the
 pipeline each function needs on the same weights (one copy in memory), unless its
-``pipelines`` table names another: :func:`function_pipeline`, and the table in docs/models.md.
+``pipelines`` table names another: ``imagescope.engines.diffusers.pipelines``, and docs/models.md.
 
 Mistakes are found when the file is read, each a :class:`ModelsFileError` naming the file and the
 key. The file's shape is :class:`ModelsDocument`: one pydantic model per engine kind, told apart
@@ -38,7 +38,6 @@ pipeline needs), while the weights themselves load at first use, or at start wit
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from collections.abc import Iterable
@@ -50,14 +49,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from imagescope.engines import EngineConfigError, PreviewEngine, RealEsrganEngine, builtin_engines
+from imagescope.engines.diffusers.pipelines import EDIT_PIPELINES, EDIT_WEIGHTS, function_pipeline, function_problem
 from imagescope.models.catalog import Catalog, ModelSpec
 
 BUILTIN = {"preview": "preview", "realesrgan": "realesrgan"}  # engine name → kind
-MASKED = ("description_edit_with_mask", "expand")  # painted by an inpaint pipeline
-STRENGTH = ("stylization_all", "description_edit")  # wanx2.1-imageedit's functions with strength
-EDIT_WEIGHTS = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline", "QwenImageEditInpaintPipeline")
-IMAGE_WEIGHTS = ("QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline", "QwenImageControlNetPipeline")
-CONTROLLED = ("doodle",)  # on Qwen-Image weights with a ControlNet: drawn following the input
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -103,8 +98,11 @@ class DiffusersTable(_EngineTable):
 
 
 EngineTable = Annotated[PreviewTable | RealEsrganTable | DiffusersTable, Field(discriminator="kind")]
-_TABLES: dict[str, type[_EngineTable]] = {"preview": PreviewTable, "realesrgan": RealEsrganTable,
-                                          "diffusers": DiffusersTable}
+_TABLES: dict[str, type[_EngineTable]] = {
+    "preview": PreviewTable,
+    "realesrgan": RealEsrganTable,
+    "diffusers": DiffusersTable,
+}
 
 
 class ModelsDocument(BaseModel):
@@ -115,8 +113,13 @@ class ModelsDocument(BaseModel):
     models: dict[str, Any] = Field(default_factory=dict)
 
 
-_TYPE_NAMES = {"int_type": "an integer", "string_type": "a string", "bool_type": "true or false",
-               "float_type": "a number", "dict_type": "a table"}
+_TYPE_NAMES = {
+    "int_type": "an integer",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "float_type": "a number",
+    "dict_type": "a table",
+}
 
 
 def _problem(error: ErrorDetails) -> tuple[str, str]:
@@ -136,29 +139,18 @@ def _problem(error: ErrorDetails) -> tuple[str, str]:
         return key, f"must be a table ([{key}] with kind = ...)"
     if problem == "missing":
         return key, f"is required: {_TABLES[kind].model_fields[loc[-1]].description}"
-    expected = (ctx["expected"].replace("'", "") if problem == "literal_error"
-                else f"at least {ctx['ge']}" if problem == "greater_than_equal"
-                else _TYPE_NAMES.get(problem) or error["msg"].removeprefix("Input should be "))
+    expected = (
+        ctx["expected"].replace("'", "")
+        if problem == "literal_error"
+        else f"at least {ctx['ge']}"
+        if problem == "greater_than_equal"
+        else _TYPE_NAMES.get(problem) or error["msg"].removeprefix("Input should be ")
+    )
     return key, f"must be {expected}, not {given!r}"
 
 
 class ModelsFileError(Exception):
     """The models file cannot be used as written; the message names the file and the key."""
-
-
-def function_pipeline(main: str, function: str, controlnet: bool = False) -> str:
-    """The pipeline on the weights of an editing engine running ``main`` that serves ``function``;
-    ``controlnet``: the engine has a ControlNet."""
-    if main not in EDIT_WEIGHTS + IMAGE_WEIGHTS:
-        return main
-    edit_weights = main in EDIT_WEIGHTS  # Qwen-Image-Edit; else Qwen-Image (img2img, inpaint, ControlNet)
-    if function in MASKED:
-        return "QwenImageEditInpaintPipeline" if edit_weights else "QwenImageInpaintPipeline"
-    if function in CONTROLLED and controlnet and not edit_weights:
-        return "QwenImageControlNetPipeline"
-    if function in STRENGTH or not edit_weights:
-        return "QwenImageImg2ImgPipeline"
-    return "QwenImageEditPipeline" if main == "QwenImageEditInpaintPipeline" else main
 
 
 @dataclass
@@ -257,8 +249,11 @@ class _ModelsFile:
         for model, binding in document.models.items():
             models[model] = self._model(model, binding)
         bound = {key.partition(":")[0] for key in self.bindings.engines}
-        preload = tuple(name for name, entry in self.entries.items()
-                        if isinstance(entry.table, DiffusersTable) and entry.table.preload and name in bound)
+        preload = tuple(
+            name
+            for name, entry in self.entries.items()
+            if isinstance(entry.table, DiffusersTable) and entry.table.preload and name in bound
+        )
         return replace(self.bindings, catalog=Catalog(models), preload=preload)
 
     # --- [engines.NAME] ----------------------------------------------------------------
@@ -295,17 +290,10 @@ class _ModelsFile:
             except EngineConfigError as exc:
                 raise self.error(f"{key}.{option}", str(exc)) from None
         self._options(engines, entry, None)  # the values, before any file is looked at
-        weights = self._path(entry, "weights")
-        if not weights.is_dir():
-            raise self.error(f"{key}.weights", f"weights directory not found: {weights}")
-        index = weights / "model_index.json"
-        if not index.is_file():
-            raise self.error(f"{key}.weights", f"{weights} has no model_index.json: "
-                                               "incomplete, or not a diffusers weights directory")
         try:
-            entry.weights_class = json.loads(index.read_text())["_class_name"]
-        except (ValueError, KeyError, TypeError):
-            raise self.error(f"{key}.weights", f"{index} is not a diffusers model index") from None
+            entry.weights_class = engines.saved_class(self._path(entry, "weights"))
+        except EngineConfigError as exc:
+            raise self.error(f"{key}.weights", str(exc)) from None
         if table.controlnet is not None:
             self._check_controlnet(engines, entry)
         self._options(engines, entry, table.pipeline or entry.weights_class)
@@ -314,8 +302,9 @@ class _ModelsFile:
         """A ControlNet steers Qwen-Image's transformer: its directory is there, with weights."""
         key = f"engines.{entry.name}.controlnet"
         if entry.weights_class in EDIT_WEIGHTS:
-            raise self.error(key, f"a ControlNet runs on Qwen-Image (text-to-image) weights, not on "
-                                  f"{entry.weights_class} ones")
+            raise self.error(
+                key, f"a ControlNet runs on Qwen-Image (text-to-image) weights, not on {entry.weights_class} ones"
+            )
         try:
             engines.check_controlnet(entry.name, self._path(entry, "controlnet"))
         except EngineConfigError as exc:
@@ -391,8 +380,9 @@ class _ModelsFile:
         kind = self.entries[name].table.kind if name in self.entries else self.bindings.kinds.get(name, "")
         if kind == "realesrgan" and function != "super_resolution":
             what = f"{spec.name}'s {function}" if function not in ("", "edit") else spec.name
-            raise self.error(where, f"engine {name!r} is a realesrgan engine: it serves only super_resolution, "
-                                    f"not {what}")
+            raise self.error(
+                where, f"engine {name!r} is a realesrgan engine: it serves only super_resolution, not {what}"
+            )
         return self._diffusers_key(self.entries[name], spec, function, where) if kind == "diffusers" else name
 
     def _diffusers_key(self, entry: _Entry, spec: ModelSpec, function: str, where: str) -> str:
@@ -400,25 +390,24 @@ class _ModelsFile:
         name, engines = entry.name, self._diffusers_module(entry)
         main = entry.diffusers.pipeline or entry.weights_class
         editing = spec.input_rules is not None
-        if editing and main not in engines.EDIT_PIPELINES:
-            raise self.error(where, f"engine {name!r} runs {main}, a text-to-image pipeline, but {spec.name} is an "
-                                    f"editing model: set its pipeline to one of {', '.join(engines.EDIT_PIPELINES)}")
-        if not editing and main in engines.EDIT_PIPELINES:
-            raise self.error(where, f"engine {name!r} runs {main}, an editing pipeline, but {spec.name} is a "
-                                    "text-to-image model: set its pipeline to a text-to-image one, "
-                                    "e.g. QwenImagePipeline")
+        if editing and main not in EDIT_PIPELINES:
+            raise self.error(
+                where,
+                f"engine {name!r} runs {main}, a text-to-image pipeline, but {spec.name} is an "
+                f"editing model: set its pipeline to one of {', '.join(EDIT_PIPELINES)}",
+            )
+        if not editing and main in EDIT_PIPELINES:
+            raise self.error(
+                where,
+                f"engine {name!r} runs {main}, an editing pipeline, but {spec.name} is a "
+                "text-to-image model: set its pipeline to a text-to-image one, "
+                "e.g. QwenImagePipeline",
+            )
         pipeline = main
         if editing:
             controlnet = entry.diffusers.controlnet is not None
             pipeline = entry.diffusers.pipelines.get(function) or function_pipeline(main, function, controlnet)
-            kind = engines.EDIT_PIPELINES.get(pipeline)
-            problem = (
-                "is not an editing pipeline" if kind is None
-                else "takes no mask" if function == "description_edit_with_mask" and not kind.mask
-                else "needs a mask" if kind.mask and function not in MASKED
-                else ""
-            )
-            if problem:
+            if problem := function_problem(pipeline, function):
                 raise self.error(f"engines.{name}", f"{pipeline}, for {spec.name}'s {function}, {problem}")
         key = name if pipeline == main else f"{name}:{pipeline}"
         if key not in self.bindings.engines:
@@ -427,10 +416,8 @@ class _ModelsFile:
 
     def _diffusers_engine(self, engines: Any, entry: _Entry, key: str, pipeline: str, editing: bool) -> Any:
         options = self._options(engines, entry, pipeline)
-        pipeline_class = engines.pipeline_class(pipeline)
-        supplied = ("controlnet",) if engines.controlnet_dir(options, pipeline_class) is not None else ()
         try:  # the parts this pipeline needs are there: cheap, no weights are read
-            engines.check_weights(key, options.weights, pipeline_class, supplied)
+            engines.check_pipeline_weights(key, options)
         except EngineConfigError as exc:
             raise self.error(f"engines.{entry.name}.weights", str(exc)) from None
         cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine
@@ -439,4 +426,3 @@ class _ModelsFile:
     def _add(self, key: str, kind: str, engine: Any) -> None:
         self.bindings.engines[key] = engine
         self.bindings.kinds[key] = kind
-

@@ -36,9 +36,9 @@ costs one transformer pass instead of two.
 
 wanx2.1-imageedit's functions (``job.function``; None is plain instruction editing): an
 instruction-editing pipeline gets the function's instruction before the prompt
-(:data:`INSTRUCTIONS`); an inpaint pipeline given ``expand`` paints the border of the padded
-canvas; ``strength`` goes only to pipelines that take it. Which pipeline serves which
-function is the models file's choice (``imagescope.models.models_file``).
+(``pipelines.INSTRUCTIONS``); an inpaint pipeline given ``expand`` paints the border of the
+padded canvas; ``strength`` goes only to pipelines that take it. Which pipeline serves which
+function is the models file's choice, by default ``pipelines.function_pipeline``.
 
 Cancellation: ``should_stop`` is asked before the call and after every denoising step; on
 stop the step callback raises :class:`Canceled`, so no further step runs and nothing is
@@ -53,16 +53,15 @@ logged for the operator.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from imagescope.engines.base import Canceled, EditJob, EngineConfigError, ImageJob, JobRefused, Progress, ShouldStop
-from imagescope.tasks.spec import NO_EXPANSION, Doodle, EditOptions, ExpandScales, Function, Strength
+from imagescope.tasks.spec import NO_EXPANSION, ExpandScales, Function, Strength
 
 try:
     import diffusers  # noqa: F401 - the extra is installed
@@ -72,49 +71,41 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "imagescope's diffusers engines need the 'diffusers' extra: pip install 'imagescope[diffusers]'"
     ) from exc
 
+from imagescope.engines.diffusers.options import DiffusersOptions
+from imagescope.engines.diffusers.pipelines import EDIT_PIPELINES, instruction_prompt
 from imagescope.engines.diffusers.weights import (
     DTYPES,
     check_controlnet,
+    check_pipeline_weights,
     check_weights,
     controlnet_dir,
     pipeline_class,
     register_pipeline,
+    saved_class,
     shared_pipeline,
 )
 
+# The engines, and the weights' functions the models file and the benchmarks reach through here.
 __all__ = [
-    "DTYPES", "DiffusersEditEngine", "DiffusersOptions", "DiffusersTextToImageEngine", "check_controlnet",
-    "check_weights", "controlnet_dir", "expand_canvas", "pipeline_class", "register_pipeline", "shared_pipeline",
+    "DTYPES",
+    "Canceled",
+    "DiffusersEditEngine",
+    "DiffusersOptions",
+    "DiffusersTextToImageEngine",
+    "EngineConfigError",
+    "check_controlnet",
+    "check_pipeline_weights",
+    "check_weights",
+    "controlnet_dir",
+    "expand_canvas",
+    "pipeline_class",
+    "register_pipeline",
+    "saved_class",
+    "shared_pipeline",
 ]
 
-
-@dataclass(frozen=True)
-class DiffusersOptions:
-    weights: Path | str  # a local diffusers directory with model_index.json
-    pipeline: str = "QwenImagePipeline"  # a diffusers pipeline class name
-    dtype: str = "bf16"  # bf16 | fp16 | fp32
-    device: str = "auto"  # auto (cuda when there is one) | cuda | cuda:N | cpu
-    steps: int = 50  # at least 2 for Qwen-Image: its schedule (shift_terminal) has no 1-step form
-    true_cfg_scale: float = 4.0  # > 1: classifier-free guidance with the negative prompt
-    guidance_scale: float | None = None  # guidance-distilled models; Wan's CFG scale
-    strength: float = 0.6  # img2img / inpaint, when the EditJob names none
-    controlnet: Path | str | None = None  # a local diffusers ControlNet model directory (config.json)
-    controlnet_conditioning_scale: float = 1.0  # how strongly the control image steers the picture
-
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise EngineConfigError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise EngineConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
-        if self.steps < 2:  # Qwen-Image's schedule (shift_terminal) gives NaN sigmas at one step
-            raise EngineConfigError(f"steps must be at least 2, not {self.steps}")
-        if not 0 < self.strength <= 1:
-            raise EngineConfigError(f"strength must be in (0, 1], not {self.strength}")
-        if not self.controlnet_conditioning_scale > 0:
-            raise EngineConfigError(
-                f"controlnet_conditioning_scale must be greater than 0, not {self.controlnet_conditioning_scale}"
-            )
-        pipeline_class(self.pipeline)
+# A step callback as diffusers calls it: (pipe, step index, timestep, the tensors it asked for) → tensors to replace.
+StepCallback = Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]
 
 
 def _strength(job: EditJob) -> float | None:
@@ -122,9 +113,7 @@ def _strength(job: EditJob) -> float | None:
     return job.options.strength if isinstance(job.options, Strength) else None
 
 
-def expand_canvas(
-    image: Image.Image, left: int, top: int, right: int, bottom: int
-) -> tuple[Image.Image, Image.Image]:
+def expand_canvas(image: Image.Image, left: int, top: int, right: int, bottom: int) -> tuple[Image.Image, Image.Image]:
     """Outpainting input: ``image`` on a canvas grown by the given pixels, and the mask of the border.
 
     The border repeats the image's edge pixels, a better start than a flat colour when
@@ -149,14 +138,15 @@ class _DiffusersEngine:
 
     def _run(
         self,
-        arguments: Callable[[Any], dict],
+        arguments: Callable[[Any], dict[str, Any]],
         seed: int,
         progress: Progress | None,
         should_stop: ShouldStop | None,
     ) -> tuple[Image.Image, int]:
         """One pipeline call for one picture: (the picture, the pipeline's size step).
 
-        ``arguments(pipe)`` gives the call's job-specific arguments for the loaded pipeline.
+        ``arguments(pipe)`` gives the call's job-specific arguments for the loaded pipeline
+        (``pipe``: a diffusers pipeline, untyped).
         """
         pipe, lock = shared_pipeline(self.name, self.options)
         with lock:
@@ -194,10 +184,10 @@ class DiffusersTextToImageEngine(_DiffusersEngine):
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
     ) -> Image.Image:
-        def arguments(pipe) -> dict:
+        def arguments(pipe: Any) -> dict[str, Any]:
             step = _size_step(pipe)
             params = inspect.signature(type(pipe).__call__).parameters
-            args = {
+            args: dict[str, Any] = {
                 "prompt": job.prompt,
                 "width": _round_up(job.width, step),
                 "height": _round_up(job.height, step),
@@ -209,26 +199,6 @@ class DiffusersTextToImageEngine(_DiffusersEngine):
 
         image, step = self._run(arguments, job.seed, progress, should_stop)
         return _fit(image, job.width, job.height, step)
-
-
-@dataclass(frozen=True)
-class _EditKind:
-    max_images: int
-    mask: bool  # takes mask_image
-    strength: bool  # takes strength
-    canvas: bool  # the input image is the picture to repaint, not a reference
-    sized: bool  # honours height/width; else picks ~1 MP at the input's aspect
-    control: bool = False  # the input is a ControlNet's control_image, the picture is drawn from noise
-
-
-EDIT_PIPELINES = {
-    "QwenImageEditPipeline": _EditKind(1, mask=False, strength=False, canvas=False, sized=True),
-    "QwenImageEditPlusPipeline": _EditKind(3, mask=False, strength=False, canvas=False, sized=True),
-    "QwenImageImg2ImgPipeline": _EditKind(1, mask=False, strength=True, canvas=True, sized=True),
-    "QwenImageInpaintPipeline": _EditKind(1, mask=True, strength=True, canvas=True, sized=True),
-    "QwenImageEditInpaintPipeline": _EditKind(1, mask=True, strength=True, canvas=True, sized=False),
-    "QwenImageControlNetPipeline": _EditKind(1, mask=False, strength=False, canvas=True, sized=True, control=True),
-}
 
 
 class DiffusersEditEngine(_DiffusersEngine):
@@ -266,11 +236,11 @@ class DiffusersEditEngine(_DiffusersEngine):
             images = [_fit(images[0], job.width, job.height)]
             mask = _fit(mask, job.width, job.height) if mask is not None else None
 
-        def arguments(pipe) -> dict:
+        def arguments(pipe: Any) -> dict[str, Any]:
             step = _size_step(pipe)
             width, height = _round_up(job.width, step), _round_up(job.height, step)
             params = inspect.signature(type(pipe).__call__).parameters
-            args = {"prompt": job.prompt, **_guidance(self.options, params, job.negative_prompt)}
+            args: dict[str, Any] = {"prompt": job.prompt, **_guidance(self.options, params, job.negative_prompt)}
             if kind.sized:
                 args.update(width=width, height=height)
             if kind.control:
@@ -329,34 +299,6 @@ class DiffusersEditEngine(_DiffusersEngine):
                 raise JobRefused(f"strength must be in (0, 1], not {strength}")
 
 
-# wanx2.1-imageedit's functions through an instruction-editing pipeline (Qwen-Image-Edit): what
-# each asks of the model, before the user's prompt. Pipelines that repaint a picture (img2img,
-# inpaint) or draw one under a ControlNet get the prompt as it is: it describes the picture
-# wanted, not a change.
-INSTRUCTIONS = {
-    Function.STYLIZATION_ALL: "Restyle the whole image, keeping its composition and content:",
-    Function.STYLIZATION_LOCAL: "Restyle only what the instruction names, leaving the rest of the image unchanged:",
-    Function.REMOVE_WATERMARK: "Remove all watermarks, logos and overlaid text, restoring the picture behind them.",
-    Function.EXPAND: "Extend the picture beyond its borders, continuing the scene naturally.",
-    Function.SUPER_RESOLUTION: "Restore this image in fine detail: sharpen it and remove blur, noise and "
-                               "compression artefacts, changing nothing else.",
-    Function.COLORIZATION: "Colorize this black-and-white photo naturally.",
-    Function.DOODLE: "Turn this doodle into a finished, detailed picture:",
-    Function.CONTROL_CARTOON_FEATURE: "Draw this cartoon character, recognisably the same, in a new picture:",
-}
-SKETCH_INSTRUCTION = "Turn this line drawing into a finished, detailed picture that keeps its lines:"
-
-
-def instruction_prompt(function: Function, prompt: str, options: EditOptions | None) -> str:
-    """The prompt for a wanx2.1-imageedit ``function`` run through instruction editing; functions
-    without an instruction (description_edit: the prompt is one) keep the prompt."""
-    if function == Function.DOODLE and isinstance(options, Doodle) and options.is_sketch:
-        instruction = SKETCH_INSTRUCTION
-    else:
-        instruction = INSTRUCTIONS.get(function, "")
-    return " ".join(part for part in (instruction, prompt.strip()) if part)
-
-
 def _expand_to(
     image: Image.Image, width: int, height: int, scales: ExpandScales
 ) -> tuple[tuple[Image.Image], Image.Image]:
@@ -371,8 +313,11 @@ def _expand_to(
 # --- the pipeline call --------------------------------------------------------------
 
 
-def _guidance(options: DiffusersOptions, params, negative_prompt: str) -> dict:
-    args: dict = {}
+def _guidance(
+    options: DiffusersOptions, params: Mapping[str, inspect.Parameter], negative_prompt: str
+) -> dict[str, Any]:
+    """The guidance arguments ``params`` (the pipeline call's parameters) take."""
+    args: dict[str, Any] = {}
     if "true_cfg_scale" in params:  # Qwen-Image: true CFG runs when a negative prompt is passed
         args["true_cfg_scale"] = options.true_cfg_scale
         if options.true_cfg_scale > 1:
@@ -384,8 +329,8 @@ def _guidance(options: DiffusersOptions, params, negative_prompt: str) -> dict:
     return args
 
 
-def _step_callback(name: str, steps: int, progress: Progress | None, should_stop: ShouldStop | None):
-    def on_step_end(pipe, step: int, timestep, tensors: dict) -> dict:
+def _step_callback(name: str, steps: int, progress: Progress | None, should_stop: ShouldStop | None) -> StepCallback:
+    def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         total = getattr(pipe, "num_timesteps", None) or steps  # fewer than steps with strength < 1
         if progress is not None:
             progress(step + 1, total)
@@ -399,9 +344,10 @@ def _step_callback(name: str, steps: int, progress: Progress | None, should_stop
 # --- sizes ---------------------------------------------------------------------------
 
 
-def _size_step(pipe) -> int:
+def _size_step(pipe: Any) -> int:
     """The pixel step of the pipeline's sizes: the VAE's scale times the 2x2 latent patches."""
-    scale = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_scale_factor", 8)
+    spatial = getattr(pipe, "vae_scale_factor_spatial", None)  # video pipelines (Wan) also scale time
+    scale = spatial if spatial else getattr(pipe, "vae_scale_factor", 8)
     return 2 * int(scale)
 
 
@@ -420,7 +366,7 @@ def _fit(image: Image.Image, width: int, height: int, step: int = 1) -> Image.Im
     return ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
 
 
-def _pad(image: Image.Image, width: int, height: int, fill) -> Image.Image:
+def _pad(image: Image.Image, width: int, height: int, fill: int | Literal["edge"]) -> Image.Image:
     """``image`` centred on a width x height canvas (the inverse of ``_fit``'s crop)."""
     if image.size == (width, height):
         return image

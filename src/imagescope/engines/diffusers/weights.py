@@ -11,6 +11,7 @@ sees them, so a missing or half-downloaded one is an :class:`EngineConfigError` 
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 from pathlib import Path
@@ -22,18 +23,19 @@ import torch
 from imagescope.engines.base import EngineConfigError
 
 if TYPE_CHECKING:
-    from imagescope.engines.diffusers.engine import DiffusersOptions
+    from imagescope.engines.diffusers.options import DiffusersOptions
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
+# diffusers is untyped: its pipelines, pipeline classes and models are ``Any`` here.
 
 
 class Loaded:
     """One weights directory in memory, and the pipelines built on its modules."""
 
-    def __init__(self, pipe, key: str | None = None):
+    def __init__(self, pipe: Any, key: str | None = None) -> None:
         # Keyed by class name; CLASS:CONTROLNET-DIRECTORY for a pipeline with a ControlNet.
-        self.pipelines = {key or type(pipe).__name__: pipe}
+        self.pipelines: dict[str, Any] = {key or type(pipe).__name__: pipe}
         self.lock = threading.Lock()  # the modules (and the scheduler's state) are shared
 
 
@@ -42,7 +44,7 @@ _controlnets: dict[tuple[str, str, str], Any] = {}  # (directory, dtype, device)
 _lock = threading.Lock()
 
 
-def shared_pipeline(name: str, options: DiffusersOptions):
+def shared_pipeline(name: str, options: DiffusersOptions) -> tuple[Any, threading.Lock]:
     """The process's pipeline for these options, and the lock its calls take."""
     cls = pipeline_class(options.pipeline)
     device = torch_device(options.device)
@@ -52,11 +54,10 @@ def shared_pipeline(name: str, options: DiffusersOptions):
     pipe_key = cls.__name__ if controlnet is None else f"{cls.__name__}:{controlnet.resolve()}"
     with _lock:
         loaded = registry.get(key)
-        pipe = loaded.pipelines.get(pipe_key) if loaded else None
-        if pipe is None:
-            check_weights(name, weights, cls, supplied=() if controlnet is None else ("controlnet",))
+        if loaded is None or pipe_key not in loaded.pipelines:
+            check_pipeline_weights(name, options)
             dtype = DTYPES[options.dtype]
-            parts = {}
+            parts: dict[str, Any] = {}
             if controlnet is not None:
                 parts["controlnet"] = _shared_controlnet(name, controlnet, options.dtype, device)
             if loaded is None:
@@ -70,10 +71,12 @@ def shared_pipeline(name: str, options: DiffusersOptions):
                     raise EngineConfigError(f"{name}: cannot build {cls.__name__} on {weights}: {exc}") from exc
                 pipe.set_progress_bar_config(disable=True)
                 loaded.pipelines[pipe_key] = pipe
-    return pipe, loaded.lock
+        return loaded.pipelines[pipe_key], loaded.lock
 
 
-def _load(name: str, cls, weights: Path, dtype: torch.dtype, device: torch.device, parts: dict):
+def _load(
+    name: str, cls: type[Any], weights: Path, dtype: torch.dtype, device: torch.device, parts: dict[str, Any]
+) -> Any:
     try:
         pipe = cls.from_pretrained(weights, dtype=dtype, local_files_only=True, **parts)
     except Exception as exc:  # a truncated file, another version's config, no torchvision, ...
@@ -82,14 +85,14 @@ def _load(name: str, cls, weights: Path, dtype: torch.dtype, device: torch.devic
     return pipe.to(device)
 
 
-def controlnet_dir(options: DiffusersOptions, cls) -> Path | None:
+def controlnet_dir(options: DiffusersOptions, cls: type[Any]) -> Path | None:
     """The ControlNet directory a pipeline of ``cls`` gets; None for pipelines without one."""
-    if options.controlnet is None or "controlnet" not in cls._get_signature_keys(cls)[0]:
+    if options.controlnet is None or "controlnet" not in pipeline_modules(cls):
         return None
     return Path(options.controlnet).expanduser()
 
 
-def _shared_controlnet(name: str, directory: Path, dtype: str, device: torch.device):
+def _shared_controlnet(name: str, directory: Path, dtype: str, device: torch.device) -> Any:
     """The process's ControlNet model in ``directory`` (the caller holds the registry lock)."""
     key = (str(directory.resolve()), dtype, str(device))
     if key not in _controlnets:
@@ -102,7 +105,7 @@ def _shared_controlnet(name: str, directory: Path, dtype: str, device: torch.dev
     return _controlnets[key]
 
 
-def check_controlnet(name: str, directory: Path):
+def check_controlnet(name: str, directory: Path) -> type[Any]:
     """A clear error for a missing or half-downloaded ControlNet directory; its model class."""
     config = directory / "config.json"
     if not config.is_file():
@@ -114,15 +117,40 @@ def check_controlnet(name: str, directory: Path):
         raise EngineConfigError(f"{name} controlnet incomplete: {config} is not a diffusers model config") from None
     cls = getattr(diffusers, class_name, None) if isinstance(class_name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, diffusers.ModelMixin)):
-        raise EngineConfigError(f"{name} controlnet: diffusers {diffusers.__version__} has no model class "
-                                f"{class_name!r} (in {config})")
+        raise EngineConfigError(
+            f"{name} controlnet: diffusers {diffusers.__version__} has no model class {class_name!r} (in {config})"
+        )
     problem = _component_problem(directory)
     if problem:
         raise EngineConfigError(f"{name} controlnet incomplete: {directory} {problem}")
     return cls
 
 
-def check_weights(name: str, weights: Path, cls, supplied: tuple[str, ...] = ()) -> None:
+def saved_class(weights: Path) -> str:
+    """The pipeline class the weights were saved as: model_index.json's ``_class_name``."""
+    if not weights.is_dir():
+        raise EngineConfigError(f"weights directory not found: {weights}")
+    index = weights / "model_index.json"
+    if not index.is_file():
+        raise EngineConfigError(f"{weights} has no model_index.json: incomplete, or not a diffusers weights directory")
+    try:
+        class_name = json.loads(index.read_text())["_class_name"]
+    except (ValueError, KeyError, TypeError):
+        class_name = None
+    if not isinstance(class_name, str):
+        raise EngineConfigError(f"{index} is not a diffusers model index")
+    return class_name
+
+
+def check_pipeline_weights(name: str, options: DiffusersOptions) -> None:
+    """:func:`check_weights` for the pipeline ``options`` name; a ControlNet it takes comes from
+    its own directory."""
+    cls = pipeline_class(options.pipeline)
+    supplied = ("controlnet",) if controlnet_dir(options, cls) is not None else ()
+    check_weights(name, Path(options.weights).expanduser(), cls, supplied)
+
+
+def check_weights(name: str, weights: Path, cls: type[Any], supplied: tuple[str, ...] = ()) -> None:
     """A clear error for a missing or half-downloaded weights directory, before diffusers' own;
     ``supplied``: parts that come from elsewhere (a ControlNet of its own directory)."""
     index = weights / "model_index.json"
@@ -137,8 +165,7 @@ def check_weights(name: str, weights: Path, cls, supplied: tuple[str, ...] = ())
         }
     except (ValueError, IndexError, TypeError) as exc:
         raise EngineConfigError(f"{name} weights incomplete: {index} is not a diffusers model index") from exc
-    needed, _ = cls._get_signature_keys(cls)
-    missing = set(needed) - set(components) - set(cls._optional_components) - set(supplied)
+    missing = pipeline_modules(cls) - set(components) - set(cls._optional_components) - set(supplied)
     if missing:
         raise EngineConfigError(
             f"{name}: {cls.__name__} needs {', '.join(sorted(missing))}, which {weights} lacks "
@@ -165,11 +192,25 @@ def _component_problem(folder: Path) -> str | None:
     return None
 
 
-def pipeline_class(name: str):
+def pipeline_class(name: str) -> type[Any]:
+    """diffusers' pipeline class of that name."""
     cls = getattr(diffusers, name, None)
     if not (isinstance(cls, type) and issubclass(cls, diffusers.DiffusionPipeline)):
         raise EngineConfigError(f"diffusers {diffusers.__version__} has no pipeline class {name!r}")
     return cls
+
+
+def pipeline_modules(cls: type[Any]) -> set[str]:
+    """The modules a pipeline of ``cls`` is built of, as ``from_pretrained`` looks for them: the
+    ``__init__`` parameters without a default, and those with one that the class names in
+    ``_optional_components`` (a class attribute DiffusionPipeline documents). What diffusers'
+    private ``DiffusionPipeline._get_signature_keys`` gives as its first list."""
+    optional = set(cls._optional_components)
+    return {
+        name
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and (parameter.default is inspect.Parameter.empty or name in optional)
+    }
 
 
 def torch_device(device: str) -> torch.device:
@@ -180,7 +221,7 @@ def torch_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def register_pipeline(options: DiffusersOptions, pipe) -> None:
+def register_pipeline(options: DiffusersOptions, pipe: Any) -> None:
     """Use ``pipe`` as if it had been loaded from ``options.weights`` (a benchmark seam: a
     pipeline built in memory, e.g. with random full-size weights)."""
     key = (str(Path(options.weights).expanduser().resolve()), options.dtype, str(torch_device(options.device)))

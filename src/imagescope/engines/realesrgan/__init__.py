@@ -9,5 +9,12 @@ from imagescope.engines.realesrgan.ncnn import NcnnFormatError
 from imagescope.engines.realesrgan.rrdbnet import RRDBNet, load_rrdbnet
 from imagescope.engines.realesrgan.upscaler import VARIANTS, RealEsrganUpscaler, model_files, shared_model
 
-__all__ = ["VARIANTS", "NcnnFormatError", "RRDBNet", "RealEsrganUpscaler", "load_rrdbnet",
-           "model_files", "shared_model"]
+__all__ = [
+    "VARIANTS",
+    "NcnnFormatError",
+    "RRDBNet",
+    "RealEsrganUpscaler",
+    "load_rrdbnet",
+    "model_files",
+    "shared_model",
+]

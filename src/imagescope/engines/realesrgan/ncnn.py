@@ -98,12 +98,14 @@ class Convolution:
         kernel_h = layer.int_param(11, kernel_w)
         weight_count = layer.int_param(6, 0)
         if min(num_output, kernel_w, kernel_h, weight_count) <= 0:
-            raise NcnnFormatError(f"layer {layer.name}: Convolution without num_output, kernel "
-                                  f"or weight_data_size ({layer.params})")
+            raise NcnnFormatError(
+                f"layer {layer.name}: Convolution without num_output, kernel or weight_data_size ({layer.params})"
+            )
         if weight_count % (num_output * kernel_h * kernel_w):
             raise NcnnFormatError(
                 f"layer {layer.name}: weight_data_size {weight_count} is not a multiple of "
-                f"num_output*kernel_h*kernel_w = {num_output * kernel_h * kernel_w}")
+                f"num_output*kernel_h*kernel_w = {num_output * kernel_h * kernel_w}"
+            )
         if layer.int_param(8, 0):
             raise NcnnFormatError(f"layer {layer.name}: int8-quantized convolutions are not supported")
         pad_left = layer.int_param(4, 0)
@@ -154,8 +156,10 @@ def _parse_layer(line: str, lineno: int) -> NcnnLayer:
         raise NcnnFormatError(f"line {lineno} (layer {name}): bad blob counts {fields[2:4]}") from None
     blobs_end = 4 + n_bottom + n_top
     if len(fields) < blobs_end:
-        raise NcnnFormatError(f"line {lineno} (layer {name}): expected {n_bottom} bottom and "
-                              f"{n_top} top blobs, found {len(fields) - 4} names")
+        raise NcnnFormatError(
+            f"line {lineno} (layer {name}): expected {n_bottom} bottom and "
+            f"{n_top} top blobs, found {len(fields) - 4} names"
+        )
     params: dict[int, ParamValue] = {}
     for item in fields[blobs_end:]:
         key_text, sep, value_text = item.partition("=")
@@ -172,8 +176,7 @@ def _parse_layer(line: str, lineno: int) -> NcnnLayer:
                 params[key] = _value(value_text)
         except ValueError:
             raise NcnnFormatError(f"line {lineno} (layer {name}): bad param {item!r}") from None
-    return NcnnLayer(type_, name, tuple(fields[4:4 + n_bottom]),
-                     tuple(fields[4 + n_bottom:blobs_end]), params)
+    return NcnnLayer(type_, name, tuple(fields[4 : 4 + n_bottom]), tuple(fields[4 + n_bottom : blobs_end]), params)
 
 
 def read_param(path: Path) -> NcnnGraph:
@@ -193,8 +196,9 @@ def read_param(path: Path) -> NcnnGraph:
     for layer in layers:
         for blob in layer.bottoms:
             if blob not in produced:
-                raise NcnnFormatError(f"{path}: layer {layer.name} reads blob {blob!r}, "
-                                      "which no earlier layer produces")
+                raise NcnnFormatError(
+                    f"{path}: layer {layer.name} reads blob {blob!r}, which no earlier layer produces"
+                )
         for blob in layer.tops:
             if blob in produced:
                 raise NcnnFormatError(f"{path}: layer {layer.name} produces blob {blob!r} again")
@@ -215,8 +219,9 @@ class _Blob:
         if end > len(self.data):
             raise NcnnFormatError(
                 f"{self.path}: layer {layer}: {what} needs {size} bytes at offset {self.offset}, "
-                f"but the file ends at {len(self.data)} (truncated, or .param and .bin do not match)")
-        chunk, self.offset = self.data[self.offset:end], end
+                f"but the file ends at {len(self.data)} (truncated, or .param and .bin do not match)"
+            )
+        chunk, self.offset = self.data[self.offset : end], end
         return chunk
 
     def tagged_floats(self, count: int, layer: str) -> tuple[np.ndarray, str]:
@@ -226,11 +231,12 @@ class _Blob:
             return np.frombuffer(raw, "<f4").astype(np.float32), "float32"
         if tag == TAG_FLOAT16:
             raw = self.take((2 * count + 3) // 4 * 4, layer, f"{count} float16 weights")
-            return np.frombuffer(raw[:2 * count], "<f2").astype(np.float32), "float16"
+            return np.frombuffer(raw[: 2 * count], "<f2").astype(np.float32), "float16"
         raise NcnnFormatError(
             f"{self.path}: layer {layer}: unsupported weight storage tag 0x{tag:08X} at offset "
             f"{self.offset - 4} (only float32 0x00000000 and float16 0x{TAG_FLOAT16:08X}; "
-            "int8 and table-quantized weights are not supported, or the files do not match)")
+            "int8 and table-quantized weights are not supported, or the files do not match)"
+        )
 
 
 def read_bin(path: Path, graph: NcnnGraph) -> dict[str, ConvolutionWeights]:
@@ -241,21 +247,28 @@ def read_bin(path: Path, graph: NcnnGraph) -> dict[str, ConvolutionWeights]:
         if layer.type in WEIGHTLESS_TYPES:
             continue
         if layer.type != "Convolution":
-            raise NcnnFormatError(f"{path}: layer {layer.name} of type {layer.type} is not supported "
-                                  "by this reader (cannot tell how many weight bytes it holds)")
+            raise NcnnFormatError(
+                f"{path}: layer {layer.name} of type {layer.type} is not supported "
+                "by this reader (cannot tell how many weight bytes it holds)"
+            )
         conv = Convolution.of(layer)
-        flat, stored_as = blob.tagged_floats(conv.num_output * conv.num_input * conv.kernel[0]
-                                             * conv.kernel[1], layer.name)
+        flat, stored_as = blob.tagged_floats(
+            conv.num_output * conv.num_input * conv.kernel[0] * conv.kernel[1], layer.name
+        )
         bias = None
         if conv.bias:
             raw = blob.take(4 * conv.num_output, layer.name, f"{conv.num_output} float32 biases")
             bias = np.frombuffer(raw, "<f4").astype(np.float32)
         for what, values in (("weights", flat), ("biases", bias)):
             if values is not None and not np.isfinite(values).all():
-                raise NcnnFormatError(f"{path}: layer {layer.name}: {what} hold NaN or infinity "
-                                      "(corrupt data, or .param and .bin do not match)")
+                raise NcnnFormatError(
+                    f"{path}: layer {layer.name}: {what} hold NaN or infinity "
+                    "(corrupt data, or .param and .bin do not match)"
+                )
         weights[layer.name] = ConvolutionWeights(flat.reshape(conv.weight_shape), bias, stored_as)
     if blob.offset != len(blob.data):
-        raise NcnnFormatError(f"{path}: {len(blob.data) - blob.offset} bytes left over after the "
-                              f"last layer (at offset {blob.offset}): .param and .bin do not match")
+        raise NcnnFormatError(
+            f"{path}: {len(blob.data) - blob.offset} bytes left over after the "
+            f"last layer (at offset {blob.offset}): .param and .bin do not match"
+        )
     return weights

