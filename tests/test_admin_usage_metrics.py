@@ -15,19 +15,26 @@ from conftest import Server
 from imagescope.accounting.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
-from imagescope.db import make_engine
+from imagescope.db import open_database
 from imagescope.engines import PreviewEngine
 
 ADMIN = "admin-secret-token"
-QUICK = {"model": "qwen-image-plus", "input": {"prompt": "a lighthouse"},
-         "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": False}}
-PAIR = {"model": "wan2.2-t2i-flash", "input": {"prompt": "two lighthouses"},
-        "parameters": {"size": "512*512", "n": 2, "prompt_extend": False}}
+QUICK = {
+    "model": "qwen-image-plus",
+    "input": {"prompt": "a lighthouse"},
+    "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": False},
+}
+PAIR = {
+    "model": "wan2.2-t2i-flash",
+    "input": {"prompt": "two lighthouses"},
+    "parameters": {"size": "512*512", "n": 2, "prompt_extend": False},
+}
 
 
 def admin(server: Server, method: str, path: str, token: str = ADMIN, **kwargs) -> requests.Response:
-    return requests.request(method, f"{server.url}/admin/v1{path}",
-                            headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs)
+    return requests.request(
+        method, f"{server.url}/admin/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs
+    )
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -51,15 +58,19 @@ def test_key_used_with_another_workspace_is_refused_with_workspace_access_denied
     team = admin(s, "POST", "/accounts/acme/workspaces", json={"name": "team"}).json()["workspace"]
     key = admin(s, "POST", "/accounts/acme/keys", json={"workspace": "team"}).json()
     assert key["key_info"]["workspace"] == team["id"]
-    default_ws = next(w["id"] for w in admin(s, "GET", "/workspaces").json()["workspaces"]
-                      if w["account"] == "acme" and w["name"] == "default")
+    default_ws = next(
+        w["id"]
+        for w in admin(s, "GET", "/workspaces").json()["workspaces"]
+        if w["account"] == "acme" and w["name"] == "default"
+    )
 
     def submit(workspace: str | None) -> requests.Response:
         headers = s.headers(key["key"])
         if workspace:
             headers["X-DashScope-WorkSpace"] = workspace
-        return requests.post(s.api + "/services/aigc/text2image/image-synthesis", json=QUICK,
-                             headers=headers, timeout=10)
+        return requests.post(
+            s.api + "/services/aigc/text2image/image-synthesis", json=QUICK, headers=headers, timeout=10
+        )
 
     assert submit(None).status_code == 200  # no header: the key's own workspace
     assert submit(team["id"]).status_code == 200
@@ -73,11 +84,13 @@ def test_key_used_with_another_workspace_is_refused_with_workspace_access_denied
     previous = dashscope.base_http_api_url
     dashscope.base_http_api_url = s.api
     try:
-        rsp = ImageSynthesis.async_call(api_key=key["key"], model="qwen-image-plus", prompt="x", n=1,
-                                        size="1328*1328", workspace=default_ws)
+        rsp = ImageSynthesis.async_call(
+            api_key=key["key"], model="qwen-image-plus", prompt="x", n=1, size="1328*1328", workspace=default_ws
+        )
         assert rsp.status_code == 403 and rsp.code == "Workspace.AccessDenied"
-        rsp = ImageSynthesis.async_call(api_key=key["key"], model="qwen-image-plus", prompt="x", n=1,
-                                        size="1328*1328", workspace=team["id"])
+        rsp = ImageSynthesis.async_call(
+            api_key=key["key"], model="qwen-image-plus", prompt="x", n=1, size="1328*1328", workspace=team["id"]
+        )
         assert rsp.status_code == 200 and rsp.output.task_status == "PENDING"
     finally:
         dashscope.base_http_api_url = previous
@@ -129,9 +142,14 @@ class FailsOnRequest(PreviewEngine):
 
 @pytest.fixture
 def failing_server(tmp_path):
-    settings = Settings(data_dir=tmp_path, admin_token=ADMIN, task_ttl_s=3, purge_interval_s=0.5,
-                        model_overrides={"*": {"submit_rps": 1000}})
-    key, _ = Accounts(make_engine(settings.db_url)).create_key("acme")
+    settings = Settings(
+        data_dir=tmp_path,
+        admin_token=ADMIN,
+        task_ttl_s=3,
+        purge_interval_s=0.5,
+        model_overrides={"*": {"submit_rps": 1000}},
+    )
+    key, _ = Accounts(open_database(settings.db_url)).create_key("acme")
     handle = Server(tmp_path, env={}, key=key)
     app = create_app(settings, {"preview": FailsOnRequest()})
     server = uvicorn.Server(uvicorn.Config(app, port=handle.port, log_level="warning"))
@@ -178,8 +196,9 @@ def test_usage_command_prints_a_table_with_spend(make_server):
 def test_metrics_count_requests_tasks_images_and_show_queue_depth(make_server):
     s = make_server(IMAGESCOPE_WORKERS="2")
     s.run(PAIR)
-    requests.post(s.api + "/services/aigc/text2image/image-synthesis", json=QUICK,
-                  headers=s.headers("sk-wrong"), timeout=10)
+    requests.post(
+        s.api + "/services/aigc/text2image/image-synthesis", json=QUICK, headers=s.headers("sk-wrong"), timeout=10
+    )
     text = requests.get(f"{s.url}/metrics", timeout=10).text
     endpoint = "/api/v1/services/aigc/text2image/image-synthesis"
     assert metric(text, "imagescope_requests_total", endpoint=endpoint, code="200") == 1

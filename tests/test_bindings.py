@@ -38,7 +38,10 @@ def test_without_a_models_file_every_model_is_a_preview_but_super_resolution():
         assert (entry["engine"], entry["kind"], entry["preview"]) == ("preview", "preview", True), name
     functions = models["wanx2.1-imageedit"]["functions"]
     assert functions.pop("super_resolution") == {
-        "engine": "realesrgan", "kind": "realesrgan", "variant": "photo", "preview": False,
+        "engine": "realesrgan",
+        "kind": "realesrgan",
+        "variant": "photo",
+        "preview": False,
     }
     assert {f["engine"] for f in functions.values()} == {"preview"}
 
@@ -55,7 +58,9 @@ def write(tmp_path: Path, text: str, name: str = "models.toml") -> Path:
 
 
 def test_a_plain_binding_keeps_the_builtin_super_resolution_and_a_table_can_change_it(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         [engines.demo]
         kind = "preview"
         [engines.sr-anime]
@@ -65,19 +70,26 @@ def test_a_plain_binding_keeps_the_builtin_super_resolution_and_a_table_can_chan
         [models]
         "wanx2.1-imageedit" = "demo"
         "wan2.2-t2i-flash" = "demo"
-    """)
+    """,
+    )
     bindings = load_bindings(path, Catalog())
     spec = bindings.catalog.models["wanx2.1-imageedit"]
     assert spec.engine_for("colorization") == "demo" and spec.engine_for("super_resolution") == "realesrgan"
     assert bindings.engines["demo"] is bindings.engines[bindings.catalog.models["wan2.2-t2i-flash"].engine]
 
-    path = write(tmp_path, path.read_text().replace('"wanx2.1-imageedit" = "demo"', "")
-                 + '[models."wanx2.1-imageedit"]\nsuper_resolution = "sr-anime"\n')
+    path = write(
+        tmp_path,
+        path.read_text().replace('"wanx2.1-imageedit" = "demo"', "")
+        + '[models."wanx2.1-imageedit"]\nsuper_resolution = "sr-anime"\n',
+    )
     bindings = load_bindings(path, Catalog())
     entry = listing(bindings)["wanx2.1-imageedit"]
     assert entry["engine"] == "preview" and entry["functions"]["colorization"]["engine"] == "preview"
     assert entry["functions"]["super_resolution"] == {
-        "engine": "sr-anime", "kind": "realesrgan", "variant": "anime", "preview": False,
+        "engine": "sr-anime",
+        "kind": "realesrgan",
+        "variant": "anime",
+        "preview": False,
     }
     assert (bindings.engines["sr-anime"].variant, bindings.engines["sr-anime"].tile) == ("anime", 128)
 
@@ -90,62 +102,91 @@ MISTAKES = {
     "toml syntax": ('[models]\n"qwen-image" = \n', "not valid TOML"),
     "unknown section": ('[model]\n"qwen-image" = "preview"\n', "model: unknown section"),
     "unknown model": ('[models]\n"qwen-imag" = "preview"\n', 'models."qwen-imag": unknown model'),
-    "unknown engine": ('[models]\n"qwen-image" = "qwen"\n',
-                       """models."qwen-image": unknown engine 'qwen'; engines: preview, realesrgan"""),
-    "no kind": ("[engines.x]\nvariant = 'anime'\n",
-                "engines.x.kind: is required; one of preview, realesrgan, diffusers"),
+    "unknown engine": (
+        '[models]\n"qwen-image" = "qwen"\n',
+        """models."qwen-image": unknown engine 'qwen'; engines: preview, realesrgan""",
+    ),
+    "no kind": (
+        "[engines.x]\nvariant = 'anime'\n",
+        "engines.x.kind: is required; one of preview, realesrgan, diffusers",
+    ),
     "unknown kind": ('[engines.x]\nkind = "onnx"\n', "engines.x.kind: 'onnx' is not an engine kind"),
-    "unknown option": ('[engines.x]\nkind = "realesrgan"\ncolour = 1\n',
-                       "engines.x.colour: unknown option of a realesrgan engine (options: variant, tile)"),
-    "option of a wrong type": ('[engines.x]\nkind = "realesrgan"\ntile = "256"\n',
-                               "engines.x.tile: must be an integer, not '256'"),
+    "unknown option": (
+        '[engines.x]\nkind = "realesrgan"\ncolour = 1\n',
+        "engines.x.colour: unknown option of a realesrgan engine (options: variant, tile)",
+    ),
+    "option of a wrong type": (
+        '[engines.x]\nkind = "realesrgan"\ntile = "256"\n',
+        "engines.x.tile: must be an integer, not '256'",
+    ),
     "a bool is no integer": ('[engines.x]\nkind = "realesrgan"\ntile = true\n', "engines.x.tile: must be an integer"),
-    "variant": ('[engines.x]\nkind = "realesrgan"\nvariant = "cartoon"\n',
-                "engines.x.variant: must be photo or anime, not 'cartoon'"),
+    "variant": (
+        '[engines.x]\nkind = "realesrgan"\nvariant = "cartoon"\n',
+        "engines.x.variant: must be photo or anime, not 'cartoon'",
+    ),
     "tile": ('[engines.x]\nkind = "realesrgan"\ntile = 0\n', "engines.x.tile: must be at least 1, not 0"),
-    "dtype": (DIFFUSERS_X + 'dtype = "bf17"\n',
-              "engines.x.dtype: must be one of bf16, fp16, fp32, not 'bf17'"),
-    "steps": (DIFFUSERS_X + 'steps = 1\n', "engines.x.steps: must be at least 2, not 1"),
-    "strength": (DIFFUSERS_X + 'strength = 0\n', "engines.x.strength: must be in (0, 1], not 0"),
+    "dtype": (DIFFUSERS_X + 'dtype = "bf17"\n', "engines.x.dtype: must be one of bf16, fp16, fp32, not 'bf17'"),
+    "steps": (DIFFUSERS_X + "steps = 1\n", "engines.x.steps: must be at least 2, not 1"),
+    "strength": (DIFFUSERS_X + "strength = 0\n", "engines.x.strength: must be in (0, 1], not 0"),
     "preload": (DIFFUSERS_X + 'preload = "yes"\n', "engines.x.preload: must be true or false"),
-    "controlnet": (DIFFUSERS_X + 'controlnet = 1\n', "engines.x.controlnet: must be a string, not 1"),
-    "controlnet_conditioning_scale": (DIFFUSERS_X + 'controlnet_conditioning_scale = 0\n',
-                                      "engines.x.controlnet_conditioning_scale: must be greater than 0, not 0"),
-    "unknown option of a diffusers engine": (DIFFUSERS_X + 'step = 4\n',
-                                             "engines.x.step: unknown option of a diffusers engine (options: weights, "
-                                             "pipeline, dtype, device, steps, true_cfg_scale,"),
-    "no option of a preview engine": ('[engines.x]\nkind = "preview"\nvariant = "anime"\n',
-                                      "engines.x.variant: unknown option of a preview engine (options: none)"),
+    "controlnet": (DIFFUSERS_X + "controlnet = 1\n", "engines.x.controlnet: must be a string, not 1"),
+    "controlnet_conditioning_scale": (
+        DIFFUSERS_X + "controlnet_conditioning_scale = 0\n",
+        "engines.x.controlnet_conditioning_scale: must be greater than 0, not 0",
+    ),
+    "unknown option of a diffusers engine": (
+        DIFFUSERS_X + "step = 4\n",
+        "engines.x.step: unknown option of a diffusers engine (options: weights, "
+        "pipeline, dtype, device, steps, true_cfg_scale,",
+    ),
+    "no option of a preview engine": (
+        '[engines.x]\nkind = "preview"\nvariant = "anime"\n',
+        "engines.x.variant: unknown option of a preview engine (options: none)",
+    ),
     "an engine that is no table": ("[engines]\nx = 1\n", "engines.x: must be a table ([engines.x] with kind = ...)"),
     "engines that are no table": ("engines = 1\n", "engines: must be a table, not 1"),
     "models that are no table": ('models = "qwen"\n', "models: must be a table, not 'qwen'"),
     "a kind of a wrong type": ("[engines.x]\nkind = 1\n", "engines.x.kind: 1 is not an engine kind"),
-    "no weights": ('[engines.x]\nkind = "diffusers"\n',
-                   "engines.x.weights: is required: a local diffusers weights directory"),
-    "a number": (DIFFUSERS_X + 'true_cfg_scale = "4"\n',
-                 "engines.x.true_cfg_scale: must be a number, not '4'"),
-    "a date is no integer": ('[engines.x]\nkind = "realesrgan"\ntile = 1979-05-27\n',
-                             "engines.x.tile: must be an integer, not datetime.date(1979, 5, 27)"),
-    "a pipeline name": (DIFFUSERS_X + '[engines.x.pipelines]\ndoodle = 1\n',
-                        "engines.x.pipelines.doodle: must be a string, not 1"),
-    "device": (DIFFUSERS_X + 'device = "gpu"\n',
-               "engines.x.device: must be auto, cpu, cuda or cuda:N, not 'gpu'"),
-    "built-in name": ('[engines.realesrgan]\nkind = "realesrgan"\nvariant = "anime"\n',
-                      "engines.realesrgan: 'realesrgan' is a built-in engine; give yours another name"),
-    "unknown function": ('[models."wanx2.1-imageedit"]\ncolourise = "preview"\n',
-                         'models."wanx2.1-imageedit".colourise: unknown function of wanx2.1-imageedit; '
-                         "one of colorization,"),
-    "table for a model without functions": ('[models."qwen-image"]\ndefault = "preview"\n',
-                                            'models."qwen-image": qwen-image has no functions'),
-    "realesrgan for text to image": ('[models]\n"qwen-image" = "realesrgan"\n',
-                                     """models."qwen-image": engine 'realesrgan' is a realesrgan engine: """
-                                     "it serves only super_resolution, not qwen-image"),
-    "realesrgan as a default": ('[models."wanx2.1-imageedit"]\ndefault = "realesrgan"\n',
-                                'models."wanx2.1-imageedit".default: engine \'realesrgan\' is a realesrgan engine'),
+    "no weights": (
+        '[engines.x]\nkind = "diffusers"\n',
+        "engines.x.weights: is required: a local diffusers weights directory",
+    ),
+    "a number": (DIFFUSERS_X + 'true_cfg_scale = "4"\n', "engines.x.true_cfg_scale: must be a number, not '4'"),
+    "a date is no integer": (
+        '[engines.x]\nkind = "realesrgan"\ntile = 1979-05-27\n',
+        "engines.x.tile: must be an integer, not datetime.date(1979, 5, 27)",
+    ),
+    "a pipeline name": (
+        DIFFUSERS_X + "[engines.x.pipelines]\ndoodle = 1\n",
+        "engines.x.pipelines.doodle: must be a string, not 1",
+    ),
+    "device": (DIFFUSERS_X + 'device = "gpu"\n', "engines.x.device: must be auto, cpu, cuda or cuda:N, not 'gpu'"),
+    "built-in name": (
+        '[engines.realesrgan]\nkind = "realesrgan"\nvariant = "anime"\n',
+        "engines.realesrgan: 'realesrgan' is a built-in engine; give yours another name",
+    ),
+    "unknown function": (
+        '[models."wanx2.1-imageedit"]\ncolourise = "preview"\n',
+        'models."wanx2.1-imageedit".colourise: unknown function of wanx2.1-imageedit; one of colorization,',
+    ),
+    "table for a model without functions": (
+        '[models."qwen-image"]\ndefault = "preview"\n',
+        'models."qwen-image": qwen-image has no functions',
+    ),
+    "realesrgan for text to image": (
+        '[models]\n"qwen-image" = "realesrgan"\n',
+        """models."qwen-image": engine 'realesrgan' is a realesrgan engine: """
+        "it serves only super_resolution, not qwen-image",
+    ),
+    "realesrgan as a default": (
+        '[models."wanx2.1-imageedit"]\ndefault = "realesrgan"\n',
+        "models.\"wanx2.1-imageedit\".default: engine 'realesrgan' is a realesrgan engine",
+    ),
     "realesrgan for another function": (
         '[engines.sr]\nkind = "realesrgan"\n[models."wanx2.1-imageedit"]\ncolorization = "sr"\n',
         "models.\"wanx2.1-imageedit\".colorization: engine 'sr' is a realesrgan engine: it serves only "
-        "super_resolution, not wanx2.1-imageedit's colorization"),
+        "super_resolution, not wanx2.1-imageedit's colorization",
+    ),
 }
 
 
@@ -165,8 +206,11 @@ def test_diffusers_steps_are_at_least_two_and_an_option_left_out_is_the_engines_
     path = write(tmp_path, engine("q", weights["qwen"], steps=1) + '[models]\n"qwen-image" = "q"\n')
     with pytest.raises(ModelsFileError, match="engines.q.steps: must be at least 2, not 1"):
         load_bindings(path, Catalog())
-    path = write(tmp_path, f'[engines.q]\nkind = "diffusers"\nweights = "{weights["qwen"]}"\ntrue_cfg_scale = 1\n'
-                 '[models]\n"qwen-image" = "q"\n')
+    path = write(
+        tmp_path,
+        f'[engines.q]\nkind = "diffusers"\nweights = "{weights["qwen"]}"\ntrue_cfg_scale = 1\n'
+        '[models]\n"qwen-image" = "q"\n',
+    )
     options = load_bindings(path, Catalog()).engines["q"].options
     assert (options.steps, options.dtype, options.device, options.strength) == (50, "bf16", "auto", 0.6)
     assert options.true_cfg_scale == 1.0  # an integer is a number
@@ -202,12 +246,16 @@ def engine(name: str, weights: Path, **options) -> str:
 
 
 def test_models_bound_to_one_engine_share_one_instance(tmp_path, weights):
-    path = write(tmp_path, engine("qwen", weights["qwen"]) + """
+    path = write(
+        tmp_path,
+        engine("qwen", weights["qwen"])
+        + """
         [models]
         "qwen-image" = "qwen"
         "qwen-image-plus" = "qwen"
         "wan2.2-t2i-plus" = "qwen"
-    """)
+    """,
+    )
     bindings = load_bindings(path, Catalog())
     models = ("qwen-image", "qwen-image-plus", "wan2.2-t2i-plus")
     served = {bindings.engines[bindings.catalog.models[m].engine] for m in models}
@@ -217,14 +265,21 @@ def test_models_bound_to_one_engine_share_one_instance(tmp_path, weights):
     assert qwen.options.pipeline == "QwenImagePipeline"  # the class the weights were saved as
     assert (qwen.options.device, qwen.options.dtype, qwen.options.steps) == ("cpu", "fp32", 2)
     assert listing(bindings)["qwen-image-plus"] == {
-        "model": "qwen-image-plus", "endpoints": ["multimodal-generation", "text2image"], "engine": "qwen",
-        "kind": "diffusers", "pipeline": "QwenImagePipeline", "preview": False,
+        "model": "qwen-image-plus",
+        "endpoints": ["multimodal-generation", "text2image"],
+        "engine": "qwen",
+        "kind": "diffusers",
+        "pipeline": "QwenImagePipeline",
+        "preview": False,
     }
     assert listing(bindings)["wan2.5-t2i-preview"]["kind"] == "preview"
 
 
 def test_imageedit_functions_get_the_pipeline_each_needs_on_one_engines_weights(tmp_path, weights):
-    path = write(tmp_path, engine("qwen-edit", weights["edit"]) + """
+    path = write(
+        tmp_path,
+        engine("qwen-edit", weights["edit"])
+        + """
         [engines.sr-anime]
         kind = "realesrgan"
         variant = "anime"
@@ -233,7 +288,8 @@ def test_imageedit_functions_get_the_pipeline_each_needs_on_one_engines_weights(
         [models."wanx2.1-imageedit"]
         default = "qwen-edit"
         super_resolution = "sr-anime"
-    """)
+    """,
+    )
     bindings = load_bindings(path, Catalog())
     functions = listing(bindings)["wanx2.1-imageedit"]["functions"]
     pipelines = {f: e.get("pipeline", e["engine"]) for f, e in functions.items()}
@@ -269,13 +325,25 @@ def test_doodle_on_qwen_image_weights_with_a_controlnet_runs_the_controlnet_pipe
     assert function_pipeline("QwenImageEditPlusPipeline", "doodle", controlnet=True) == "QwenImageEditPlusPipeline"
 
     shutil.copytree(weights["controlnet"], tmp_path / "models" / "ControlNet")
-    path = write(tmp_path / "models", engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline",
-                                             controlnet="ControlNet", controlnet_conditioning_scale=0.7)
-                 + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
+    path = write(
+        tmp_path / "models",
+        engine(
+            "qwen-i2i",
+            weights["qwen"],
+            pipeline="QwenImageImg2ImgPipeline",
+            controlnet="ControlNet",
+            controlnet_conditioning_scale=0.7,
+        )
+        + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n',
+    )
     bindings = load_bindings(path, Catalog())
     functions = listing(bindings)["wanx2.1-imageedit"]["functions"]
-    assert functions["doodle"] == {"engine": "qwen-i2i", "kind": "diffusers",
-                                   "pipeline": "QwenImageControlNetPipeline", "preview": False}
+    assert functions["doodle"] == {
+        "engine": "qwen-i2i",
+        "kind": "diffusers",
+        "pipeline": "QwenImageControlNetPipeline",
+        "preview": False,
+    }
     assert functions["colorization"]["pipeline"] == "QwenImageImg2ImgPipeline"
     assert functions["expand"]["pipeline"] == "QwenImageInpaintPipeline"
     doodle = bindings.engines[bindings.catalog.models["wanx2.1-imageedit"].engine_for("doodle")]
@@ -284,8 +352,11 @@ def test_doodle_on_qwen_image_weights_with_a_controlnet_runs_the_controlnet_pipe
     assert doodle.options.controlnet_conditioning_scale == 0.7
 
     # Without a controlnet, doodle stays on img2img.
-    path = write(tmp_path, engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
-                 + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
+    path = write(
+        tmp_path,
+        engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
+        + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n',
+    )
     assert listing(load_bindings(path, Catalog()))["wanx2.1-imageedit"]["functions"]["doodle"]["pipeline"] == (
         "QwenImageImg2ImgPipeline"
     )
@@ -296,16 +367,24 @@ def test_a_missing_or_unsuitable_controlnet_directory_is_named_when_the_file_is_
     for part in partial.glob("*.safetensors"):
         part.unlink()
     cases = [
-        (engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline", controlnet=str(tmp_path / "absent")),
-         f"engines.q.controlnet: q controlnet not found: {tmp_path / 'absent'} (expected config.json)"),
-        (engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline", controlnet=str(partial)),
-         f"engines.q.controlnet: q controlnet incomplete: {partial} has no weights"),
-        (engine("q", weights["edit"], controlnet=str(weights["controlnet"])),
-         "engines.q.controlnet: a ControlNet runs on Qwen-Image (text-to-image) weights, not on "
-         "QwenImageEditPlusPipeline ones"),
-        (engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
-         + '[engines.q.pipelines]\ndoodle = "QwenImageControlNetPipeline"\n',
-         "engines.q.weights: q:QwenImageControlNetPipeline: QwenImageControlNetPipeline needs controlnet, which"),
+        (
+            engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline", controlnet=str(tmp_path / "absent")),
+            f"engines.q.controlnet: q controlnet not found: {tmp_path / 'absent'} (expected config.json)",
+        ),
+        (
+            engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline", controlnet=str(partial)),
+            f"engines.q.controlnet: q controlnet incomplete: {partial} has no weights",
+        ),
+        (
+            engine("q", weights["edit"], controlnet=str(weights["controlnet"])),
+            "engines.q.controlnet: a ControlNet runs on Qwen-Image (text-to-image) weights, not on "
+            "QwenImageEditPlusPipeline ones",
+        ),
+        (
+            engine("q", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
+            + '[engines.q.pipelines]\ndoodle = "QwenImageControlNetPipeline"\n',
+            "engines.q.weights: q:QwenImageControlNetPipeline: QwenImageControlNetPipeline needs controlnet, which",
+        ),
     ]
     for text, message in cases:
         path = write(tmp_path, text + '[models]\n"wanx2.1-imageedit" = "q"\n')
@@ -315,12 +394,16 @@ def test_a_missing_or_unsuitable_controlnet_directory_is_named_when_the_file_is_
 
 
 def test_an_engines_pipelines_table_overrides_the_pipeline_of_a_function(tmp_path, weights):
-    path = write(tmp_path, engine("qwen-edit", weights["edit"]) + """
+    path = write(
+        tmp_path,
+        engine("qwen-edit", weights["edit"])
+        + """
         [engines.qwen-edit.pipelines]
         description_edit = "QwenImageEditPlusPipeline"
         [models]
         "wanx2.1-imageedit" = "qwen-edit"
-    """)
+    """,
+    )
     spec = load_bindings(path, Catalog()).catalog.models["wanx2.1-imageedit"]
     assert spec.engine_for("description_edit") == "qwen-edit"
     assert spec.engine_for("stylization_all") == "qwen-edit:QwenImageImg2ImgPipeline"
@@ -332,13 +415,28 @@ def test_expand_on_qwen_image_weights_paints_the_border_of_the_padded_canvas(tmp
     from imagescope.engines import EditJob
     from imagescope.tasks.spec import ExpandScales, Function, Strength
 
-    path = write(tmp_path, engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
-                 + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n')
+    path = write(
+        tmp_path,
+        engine("qwen-i2i", weights["qwen"], pipeline="QwenImageImg2ImgPipeline")
+        + '[models]\n"wanx2.1-imageedit" = "qwen-i2i"\n',
+    )
     bindings = load_bindings(path, Catalog())
     inpaint = bindings.engines[bindings.catalog.models["wanx2.1-imageedit"].engine_for("expand")]
     scales = ExpandScales(top_scale=1.0, bottom_scale=1.5, left_scale=1.5, right_scale=1.0)
-    job = EditJob("wanx2.1-imageedit", Function.EXPAND, "a beach", "", (Image.new("RGB", (64, 64), "red"),), None,
-                  width=80, height=80, seed=1, index=0, count=1, options=scales)
+    job = EditJob(
+        "wanx2.1-imageedit",
+        Function.EXPAND,
+        "a beach",
+        "",
+        (Image.new("RGB", (64, 64), "red"),),
+        None,
+        width=80,
+        height=80,
+        seed=1,
+        index=0,
+        count=1,
+        options=scales,
+    )
     prepared = inpaint._prepare(job)
     assert prepared.images[0].size == prepared.mask.size == (80, 80) and prepared.prompt == "a beach"
     assert prepared.mask.getpixel((0, 79)) == 255 and prepared.mask.getpixel((16, 0)) == 0  # image at left 16
@@ -357,8 +455,9 @@ def test_instruction_editing_puts_the_functions_instruction_before_the_prompt(tm
     spec = bindings.catalog.models["wanx2.1-imageedit"]
 
     def prepared(function: Function, options: EditOptions | None = None):
-        job = EditJob("wanx2.1-imageedit", function, "blue sky", "", (Image.new("RGB", (64, 64)),), None,
-                      64, 64, 1, 0, 1, options)
+        job = EditJob(
+            "wanx2.1-imageedit", function, "blue sky", "", (Image.new("RGB", (64, 64)),), None, 64, 64, 1, 0, 1, options
+        )
         return bindings.engines[spec.engine_for(function)]._prepare(job)
 
     assert prepared(Function.COLORIZATION).prompt == "Colorize this black-and-white photo naturally. blue sky"
@@ -370,21 +469,35 @@ def test_instruction_editing_puts_the_functions_instruction_before_the_prompt(tm
 
 def test_pipelines_must_suit_the_models_they_serve(tmp_path, weights):
     cases = [
-        (engine("q", weights["qwen"]) + '[models]\n"wan2.5-i2i-preview" = "q"\n',
-         """models."wan2.5-i2i-preview": engine 'q' runs QwenImagePipeline, a text-to-image pipeline, """
-         "but wan2.5-i2i-preview is an editing model"),
-        (engine("e", weights["edit"]) + '[models]\n"qwen-image" = "e"\n',
-         """models."qwen-image": engine 'e' runs QwenImageEditPlusPipeline, an editing pipeline, """
-         "but qwen-image is a text-to-image model"),
-        (engine("e", weights["qwen"], pipeline="QwenImageEditPlusPipeline") + '[models]\n"wan2.5-i2i-preview" = "e"\n',
-         "engines.e.weights: e: QwenImageEditPlusPipeline needs processor, which"),
-        (engine("e", weights["edit"], pipeline="NopePipeline"),
-         "engines.e.pipeline: diffusers 0.42.1 has no pipeline class 'NopePipeline'"),
-        (engine("e", weights["edit"]) + '[engines.e.pipelines]\ncolourise = "QwenImageEditPipeline"\n',
-         "engines.e.pipelines.colourise: unknown function"),
-        (engine("e", weights["edit"]) + '[engines.e.pipelines]\ndescription_edit_with_mask = "QwenImageEditPipeline"\n'
-         + '[models]\n"wanx2.1-imageedit" = "e"\n',
-         "engines.e: QwenImageEditPipeline, for wanx2.1-imageedit's description_edit_with_mask, takes no mask"),
+        (
+            engine("q", weights["qwen"]) + '[models]\n"wan2.5-i2i-preview" = "q"\n',
+            """models."wan2.5-i2i-preview": engine 'q' runs QwenImagePipeline, a text-to-image pipeline, """
+            "but wan2.5-i2i-preview is an editing model",
+        ),
+        (
+            engine("e", weights["edit"]) + '[models]\n"qwen-image" = "e"\n',
+            """models."qwen-image": engine 'e' runs QwenImageEditPlusPipeline, an editing pipeline, """
+            "but qwen-image is a text-to-image model",
+        ),
+        (
+            engine("e", weights["qwen"], pipeline="QwenImageEditPlusPipeline")
+            + '[models]\n"wan2.5-i2i-preview" = "e"\n',
+            "engines.e.weights: e: QwenImageEditPlusPipeline needs processor, which",
+        ),
+        (
+            engine("e", weights["edit"], pipeline="NopePipeline"),
+            "engines.e.pipeline: diffusers 0.42.1 has no pipeline class 'NopePipeline'",
+        ),
+        (
+            engine("e", weights["edit"]) + '[engines.e.pipelines]\ncolourise = "QwenImageEditPipeline"\n',
+            "engines.e.pipelines.colourise: unknown function",
+        ),
+        (
+            engine("e", weights["edit"])
+            + '[engines.e.pipelines]\ndescription_edit_with_mask = "QwenImageEditPipeline"\n'
+            + '[models]\n"wanx2.1-imageedit" = "e"\n',
+            "engines.e: QwenImageEditPipeline, for wanx2.1-imageedit's description_edit_with_mask, takes no mask",
+        ),
         (engine("e", weights["edit"], device="gpu"), "engines.e.device: must be auto, cpu, cuda or cuda:N, not 'gpu'"),
     ]
     for text, message in cases:
@@ -398,8 +511,10 @@ def test_a_missing_or_incomplete_weights_directory_is_named_when_the_file_is_rea
     cases = [
         (tmp_path / "absent", f"engines.q.weights: weights directory not found: {tmp_path / 'absent'}"),
         (tmp_path / "empty", f"engines.q.weights: {tmp_path / 'empty'} has no model_index.json"),
-        (tmp_path / "partial",
-         f"engines.q.weights: q weights incomplete: {tmp_path / 'partial' / 'transformer'} is missing or empty"),
+        (
+            tmp_path / "partial",
+            f"engines.q.weights: q weights incomplete: {tmp_path / 'partial' / 'transformer'} is missing or empty",
+        ),
     ]
     (tmp_path / "empty").mkdir()
     shutil.copytree(weights["qwen"], tmp_path / "partial")
@@ -431,8 +546,13 @@ def test_weights_paths_are_relative_to_the_models_file_and_preload_loads_them(tm
 def test_serve_with_a_bad_models_file_says_why_and_exits_non_zero(tmp_path):
     path = write(tmp_path, '[engines.x]\nkind = "realesrgan"\nvariant = "cartoon"\n[models]\n"qwen-image" = "x"\n')
     env = {**os.environ, "IMAGESCOPE_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run([sys.executable, "-m", "imagescope", "serve", "--models", str(path), "--port", "9"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "imagescope", "serve", "--models", str(path), "--port", "9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert f"error: {path}: engines.x.variant: must be photo or anime, not 'cartoon'" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -456,7 +576,11 @@ def test_models_listing_shows_a_diffusers_binding(make_server, tmp_path, weights
     data = requests.get(f"{server.api}/models", headers=server.headers(asynchronous=False), timeout=10).json()["data"]
     models = {entry["model"]: entry for entry in data}
     assert models["qwen-image-plus"] == {
-        "model": "qwen-image-plus", "endpoints": ["multimodal-generation", "text2image"], "engine": "qwen",
-        "kind": "diffusers", "pipeline": "QwenImagePipeline", "preview": False,
+        "model": "qwen-image-plus",
+        "endpoints": ["multimodal-generation", "text2image"],
+        "engine": "qwen",
+        "kind": "diffusers",
+        "pipeline": "QwenImagePipeline",
+        "preview": False,
     }
     assert models["qwen-image"]["kind"] == "preview"

@@ -17,8 +17,12 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 # variable → (field, a value as written in the environment, the value it becomes, the default)
 VARIABLES = {
-    "IMAGESCOPE_DATA_DIR": ("data_dir", "/srv/imagescope", Path("/srv/imagescope"),
-                            Path.home() / ".local" / "share" / "imagescope"),
+    "IMAGESCOPE_DATA_DIR": (
+        "data_dir",
+        "/srv/imagescope",
+        Path("/srv/imagescope"),
+        Path.home() / ".local" / "share" / "imagescope",
+    ),
     "IMAGESCOPE_DATABASE_URL": ("database_url", "postgresql://db/imagescope", "postgresql://db/imagescope", ""),
     "IMAGESCOPE_WORKERS": ("workers", "0", 0, 2),
     "IMAGESCOPE_TASK_TTL_SECONDS": ("task_ttl_s", "3", 3.0, DAY),
@@ -31,8 +35,12 @@ VARIABLES = {
     "IMAGESCOPE_SYNC_TIMEOUT_SECONDS": ("sync_timeout_s", "0.5", 0.5, 600.0),
     "IMAGESCOPE_ADMIN_TOKEN": ("admin_token", "s3cret", "s3cret", ""),
     "IMAGESCOPE_INPUT_ALLOW_PRIVATE": ("input_allow_private", "yes", True, False),
-    "IMAGESCOPE_INPUT_ALLOW_HOSTS": ("input_allow_hosts", "127.0.0.1:9000, ,cdn:443",
-                                     ("127.0.0.1:9000", "cdn:443"), ()),
+    "IMAGESCOPE_INPUT_ALLOW_HOSTS": (
+        "input_allow_hosts",
+        "127.0.0.1:9000, ,cdn:443",
+        ("127.0.0.1:9000", "cdn:443"),
+        (),
+    ),
     "IMAGESCOPE_INPUT_CONNECT_TIMEOUT_SECONDS": ("input_connect_timeout_s", "1", 1.0, 5.0),
     "IMAGESCOPE_INPUT_READ_TIMEOUT_SECONDS": ("input_read_timeout_s", "2", 2.0, 20.0),
     "IMAGESCOPE_INPUT_TOTAL_TIMEOUT_SECONDS": ("input_total_timeout_s", "3", 3.0, 60.0),
@@ -79,11 +87,17 @@ def test_names_are_read_as_written_and_from_the_given_mapping_only(monkeypatch):
 
 
 def test_the_catalog_variables_become_model_overrides_and_code_given_ones_win():
-    env = {"IMAGESCOPE_SUBMIT_RPS": "5", "IMAGESCOPE_CONCURRENCY": "3", "IMAGESCOPE_FREE_QUOTA_IMAGES": "10",
-           "IMAGESCOPE_FREE_QUOTA_DAYS": "30", "IMAGESCOPE_PRICES": "qwen-image=0.03,wan2.6-t2i=0.2"}
+    env = {
+        "IMAGESCOPE_SUBMIT_RPS": "5",
+        "IMAGESCOPE_CONCURRENCY": "3",
+        "IMAGESCOPE_FREE_QUOTA_IMAGES": "10",
+        "IMAGESCOPE_FREE_QUOTA_DAYS": "30",
+        "IMAGESCOPE_PRICES": "qwen-image=0.03,wan2.6-t2i=0.2",
+    }
     assert Settings.from_env(env).model_overrides == {
         "*": {"submit_rps": 5, "concurrency": 3, "free_quota": 10, "free_quota_days": 30},
-        "qwen-image": {"unit_price": 0.03}, "wan2.6-t2i": {"unit_price": 0.2},
+        "qwen-image": {"unit_price": 0.03},
+        "wan2.6-t2i": {"unit_price": 0.2},
     }
     assert Settings.from_env({}).model_overrides == {}
     given = Settings(submit_rps=5, model_overrides={"*": {"submit_rps": 1000}, "qwen-image": {"concurrency": 1}})
@@ -94,8 +108,12 @@ def test_the_catalog_variables_become_model_overrides_and_code_given_ones_win():
 
 
 def test_the_rewriter_settings_come_together():
-    env = {"IMAGESCOPE_REWRITER_URL": "http://llm/v1", "IMAGESCOPE_REWRITER_MODEL": "m",
-           "IMAGESCOPE_REWRITER_API_KEY": "k", "IMAGESCOPE_REWRITER_TIMEOUT_SECONDS": "5"}
+    env = {
+        "IMAGESCOPE_REWRITER_URL": "http://llm/v1",
+        "IMAGESCOPE_REWRITER_MODEL": "m",
+        "IMAGESCOPE_REWRITER_API_KEY": "k",
+        "IMAGESCOPE_REWRITER_TIMEOUT_SECONDS": "5",
+    }
     assert Settings.from_env(env).rewriter == RewriterSettings("http://llm/v1", "m", "k", 5.0)
     assert Settings.from_env({}).rewriter == RewriterSettings()
 
@@ -144,8 +162,9 @@ def test_every_bad_value_is_named_on_the_one_line():
 @pytest.mark.parametrize("args", [["serve", "--port", "9"], ["keys", "list"]], ids=["serve", "keys list"])
 def test_the_command_line_stops_on_a_bad_value_with_one_line_and_status_2(tmp_path, args):
     env = {**os.environ, "IMAGESCOPE_DATA_DIR": str(tmp_path / "data"), "IMAGESCOPE_WORKERS": "abc"}
-    done = subprocess.run([sys.executable, "-m", "imagescope", *args], env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "imagescope", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
         "error: IMAGESCOPE_WORKERS: must be a valid integer, unable to parse string as an integer, not 'abc'"

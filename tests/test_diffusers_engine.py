@@ -64,8 +64,20 @@ def job(seed=7, width=64, height=64, prompt="a red cat on a blue sofa", negative
 
 def edit_job(images, seed=7, width=64, height=64, mask=None, strength=None) -> EditJob:
     options = None if strength is None else Strength(strength)
-    return EditJob("qwen-image-edit", None, "make it blue", "", tuple(images), mask, width, height, seed,
-                   index=0, count=1, options=options)
+    return EditJob(
+        "qwen-image-edit",
+        None,
+        "make it blue",
+        "",
+        tuple(images),
+        mask,
+        width,
+        height,
+        seed,
+        index=0,
+        count=1,
+        options=options,
+    )
 
 
 def pixels(image: Image.Image) -> np.ndarray:
@@ -344,8 +356,20 @@ def sketch(width=64, height=64, box=(12, 12, 40, 40)) -> Image.Image:
 
 def doodle_job(image, seed=7, width=64, height=64, is_sketch=None) -> EditJob:
     options = None if is_sketch is None else Doodle(is_sketch)
-    return EditJob("wanx2.1-imageedit", Function.DOODLE, "a red house", "", (image,), None, width, height, seed,
-                   index=0, count=1, options=options)
+    return EditJob(
+        "wanx2.1-imageedit",
+        Function.DOODLE,
+        "a red house",
+        "",
+        (image,),
+        None,
+        width,
+        height,
+        seed,
+        index=0,
+        count=1,
+        options=options,
+    )
 
 
 def controlnet_engine(weights, controlnet, **overrides) -> DiffusersEditEngine:

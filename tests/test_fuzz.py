@@ -51,11 +51,22 @@ T2I = "/api/v1/services/aigc/text2image/image-synthesis"
 I2I = "/api/v1/services/aigc/image2image/image-synthesis"
 MM_SYNC = "/api/v1/services/aigc/multimodal-generation/generation"
 MM_ASYNC = "/api/v1/services/aigc/image-generation/generation"
-FUNCTIONS = ("stylization_all", "stylization_local", "description_edit", "description_edit_with_mask",
-             "remove_watermark", "expand", "super_resolution", "colorization", "doodle", "control_cartoon_feature")
+FUNCTIONS = (
+    "stylization_all",
+    "stylization_local",
+    "description_edit",
+    "description_edit_with_mask",
+    "remove_watermark",
+    "expand",
+    "super_resolution",
+    "colorization",
+    "doodle",
+    "control_cartoon_feature",
+)
 
 
 # --- inputs --------------------------------------------------------------------------------
+
 
 def _png_uri(mode: str = "RGB", size=(512, 512)) -> str:
     image = Image.linear_gradient("L").resize(size)
@@ -76,9 +87,11 @@ PNG_BYTES = base64.b64decode(BASE.split(",", 1)[1])
 
 # --- JSON with raw fragments ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Raw:
     """A JSON fragment sent verbatim (NaN, 1e999, 5000 levels of nesting json.dumps refuses)."""
+
     text: str
 
 
@@ -119,7 +132,7 @@ def short(value: Any, limit: int = 60) -> str:
         text = value.text
         return f"raw {text[:20]}…({len(text)} chars)" if len(text) > limit else f"raw {text}"
     text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit // 2]}…({len(text)} chars)"
+    return text if len(text) <= limit else f"{text[: limit // 2]}…({len(text)} chars)"
 
 
 UNICODE_DIGITS = ["²", "³", "¹", "١", "٣", "۵", "१", "１", "９", "𝟙", "⑤", "Ⅻ", "〇"]
@@ -129,22 +142,64 @@ def value_pool(rng: random.Random) -> list[tuple[str, Any]]:
     """Every JSON type and the edges of each."""
     levels = rng.choice([1000, 2000, 3000, 5000])
     return [
-        ("null", None), ("true", True), ("false", False),
-        ("0", 0), ("-1", -1), ("1", 1), ("10**30", 10**30), ("2**63", 2**63), ("2**63-1", 2**63 - 1),
-        ("-2**63-1", -(2**63) - 1), ("2**64", 2**64), ("-10**30", -(10**30)),
-        ("1.5", 1.5), ("-0.0", -0.0), ("1e308", 1e308), ("0.1", 0.1), ("2.0", 2.0),
-        ("NaN literal", Raw("NaN")), ("Infinity literal", Raw("Infinity")), ("-Infinity literal", Raw("-Infinity")),
-        ("1e999", Raw("1e999")), ("-1e999", Raw("-1e999")), ("5000-digit int", Raw("9" * 5000)),
-        ("'NaN'", "NaN"), ("'nan'", "nan"), ("'inf'", "inf"), ("'-Infinity'", "-Infinity"), ("'1e999'", "1e999"),
-        ("''", ""), ("' '", " "), ("'x'", "x"), ("'0'", "0"), ("'1'", "1"), ("'true'", "true"), ("'null'", "null"),
-        ("unicode digit", rng.choice(UNICODE_DIGITS)), ("unicode digits", "".join(rng.choices(UNICODE_DIGITS, k=4))),
-        ("lone surrogate", "\ud800"), ("lone low surrogate", "a\udfffb"), ("surrogate pair", "\ud83d\ude00"),
-        ("NUL", "a\x00b"), ("control chars", "\x01\x1b[31m\x7f"), ("RTL + zero width", "\u202e\u200b\ufeff"),
-        ("100 KB ascii", "x" * 100_000), ("100 KB CJK", "猫" * 34_000), ("10 KB newlines", "\n" * 10_000),
-        ("path traversal", "../../../../etc/passwd"), ("percent", "%00%ff%2e%2e"), ("format", "%s%n{0}{x}"),
-        ("[]", []), ("[1, 'a']", [1, "a"]), ("[null]", [None]), ("{}", {}), ("{'a': {}}", {"a": {}}),
-        ("10000-item list", list(range(10_000))), ("1000-key object", {f"k{i}": i for i in range(1000)}),
-        (f"{levels}-deep list", deep(levels, "list")), (f"{levels}-deep object", deep(levels, "object")),
+        ("null", None),
+        ("true", True),
+        ("false", False),
+        ("0", 0),
+        ("-1", -1),
+        ("1", 1),
+        ("10**30", 10**30),
+        ("2**63", 2**63),
+        ("2**63-1", 2**63 - 1),
+        ("-2**63-1", -(2**63) - 1),
+        ("2**64", 2**64),
+        ("-10**30", -(10**30)),
+        ("1.5", 1.5),
+        ("-0.0", -0.0),
+        ("1e308", 1e308),
+        ("0.1", 0.1),
+        ("2.0", 2.0),
+        ("NaN literal", Raw("NaN")),
+        ("Infinity literal", Raw("Infinity")),
+        ("-Infinity literal", Raw("-Infinity")),
+        ("1e999", Raw("1e999")),
+        ("-1e999", Raw("-1e999")),
+        ("5000-digit int", Raw("9" * 5000)),
+        ("'NaN'", "NaN"),
+        ("'nan'", "nan"),
+        ("'inf'", "inf"),
+        ("'-Infinity'", "-Infinity"),
+        ("'1e999'", "1e999"),
+        ("''", ""),
+        ("' '", " "),
+        ("'x'", "x"),
+        ("'0'", "0"),
+        ("'1'", "1"),
+        ("'true'", "true"),
+        ("'null'", "null"),
+        ("unicode digit", rng.choice(UNICODE_DIGITS)),
+        ("unicode digits", "".join(rng.choices(UNICODE_DIGITS, k=4))),
+        ("lone surrogate", "\ud800"),
+        ("lone low surrogate", "a\udfffb"),
+        ("surrogate pair", "\ud83d\ude00"),
+        ("NUL", "a\x00b"),
+        ("control chars", "\x01\x1b[31m\x7f"),
+        ("RTL + zero width", "\u202e\u200b\ufeff"),
+        ("100 KB ascii", "x" * 100_000),
+        ("100 KB CJK", "猫" * 34_000),
+        ("10 KB newlines", "\n" * 10_000),
+        ("path traversal", "../../../../etc/passwd"),
+        ("percent", "%00%ff%2e%2e"),
+        ("format", "%s%n{0}{x}"),
+        ("[]", []),
+        ("[1, 'a']", [1, "a"]),
+        ("[null]", [None]),
+        ("{}", {}),
+        ("{'a': {}}", {"a": {}}),
+        ("10000-item list", list(range(10_000))),
+        ("1000-key object", {f"k{i}": i for i in range(1000)}),
+        (f"{levels}-deep list", deep(levels, "list")),
+        (f"{levels}-deep object", deep(levels, "object")),
         ("100-deep list", deep(100, "list")),
     ]
 
@@ -171,13 +226,24 @@ def mutate_string(s: str, rng: random.Random) -> tuple[str, str]:
 
 
 def mutate_number(v: float, rng: random.Random) -> tuple[str, Any]:
-    choices = [("+1", v + 1), ("-1", v - 1), ("negated", -v), ("as string", str(v)), ("× 10**20", v * 10**20),
-               ("as float", float(v) + 0.5), ("2**63", 2**63), ("10**30", 10**30), ("-2**63-1", -(2**63) - 1),
-               ("2**31", 2**31), ("0", 0)]
+    choices = [
+        ("+1", v + 1),
+        ("-1", v - 1),
+        ("negated", -v),
+        ("as string", str(v)),
+        ("× 10**20", v * 10**20),
+        ("as float", float(v) + 0.5),
+        ("2**63", 2**63),
+        ("10**30", 10**30),
+        ("-2**63-1", -(2**63) - 1),
+        ("2**31", 2**31),
+        ("0", 0),
+    ]
     return rng.choice(choices)
 
 
 # --- mutation of a JSON body ---------------------------------------------------------------
+
 
 def paths(value: Any, prefix: tuple = ()) -> Iterator[tuple]:
     """Every position in a JSON tree (as key/index paths), containers included."""
@@ -288,7 +354,7 @@ HEADER_CHOICES: list[tuple[str, str, str | bytes | None]] = [
     ("Content-Type form", "Content-Type", "application/x-www-form-urlencoded"),
     ("Content-Type multipart without boundary", "Content-Type", "multipart/form-data"),
     ("Content-Type json; charset=utf-16", "Content-Type", "application/json; charset=utf-16"),
-    ("Content-Type garbage", "Content-Type", "x/y; ;=;charset=\"; boundary="),
+    ("Content-Type garbage", "Content-Type", 'x/y; ;=;charset="; boundary='),
     ("drop X-DashScope-Async", "X-DashScope-Async", None),
     ("X-DashScope-Async: disable", "X-DashScope-Async", "disable"),
     ("X-DashScope-Async: ENABLE", "X-DashScope-Async", "ENABLE"),
@@ -342,26 +408,59 @@ def mutate_json_request(body: dict, headers: dict, rng: random.Random) -> tuple[
 
 # --- query strings and path segments -------------------------------------------------------
 
+
 def qs_value_pool(rng: random.Random) -> list[tuple[str, str]]:
     """Query/path values as they go on the wire (already percent-encoded)."""
     q = urllib.parse.quote
     return [
-        ("''", ""), ("'0'", "0"), ("'-1'", "-1"), ("'1'", "1"), ("10**30", str(10**30)), ("2**63", str(2**63)),
-        ("'1.5'", "1.5"), ("'1e3'", "1e3"), ("'nan'", "nan"), ("'inf'", "inf"), ("'-inf'", "-inf"),
-        ("'1e309'", "1e309"), ("'0x10'", "0x10"), ("' 1 '", "%201%20"),
+        ("''", ""),
+        ("'0'", "0"),
+        ("'-1'", "-1"),
+        ("'1'", "1"),
+        ("10**30", str(10**30)),
+        ("2**63", str(2**63)),
+        ("'1.5'", "1.5"),
+        ("'1e3'", "1e3"),
+        ("'nan'", "nan"),
+        ("'inf'", "inf"),
+        ("'-inf'", "-inf"),
+        ("'1e309'", "1e309"),
+        ("'0x10'", "0x10"),
+        ("' 1 '", "%201%20"),
         ("unicode digit", q(rng.choice(UNICODE_DIGITS))),
         ("unicode digits", q("".join(rng.choices(UNICODE_DIGITS, k=3)))),
-        ("'²'", q("²")), ("'٣'", q("٣")), ("'１０'", q("１０")),
+        ("'²'", q("²")),
+        ("'٣'", q("٣")),
+        ("'１０'", q("１０")),
         ("14 unicode digits", q("".join(rng.choices(UNICODE_DIGITS, k=14)))),
-        ("date with ²", q("2026112²120000")), ("fullwidth date", q("２０２６１１２２１２００００")),
-        ("'99999999999999'", "99999999999999"), ("'00000000000000'", "00000000000000"),
-        ("'20260230000000'", "20260230000000"), ("'20261122'", "20261122"), ("'19700101000000'", "19700101000000"),
-        ("'99991231235959'", "99991231235959"), ("'00010101000000'", "00010101000000"),
-        ("%ff invalid UTF-8", "%ff%fe"), ("%00", "a%00b"), ("CESU surrogate", "%ED%A0%80"), ("'..'", ".."),
-        ("'%2e%2e%2f'", "%2e%2e%2f"), ("slash", "a%2Fb"), ("10 KB", "x" * 10_000), ("30 KB", "y" * 30_000),
-        ("CJK", q("猫" * 10)), ("control", "%01%1b%7f"), ("json", q('{"a":[1]}')), ("plus", "+1+"),
-        ("PENDING", "PENDING"), ("SUCCEEDED", "SUCCEEDED"), ("'succeeded'", "succeeded"), ("UNKNOWN", "UNKNOWN"),
-        ("hour", "hour"), ("day", "day"), ("'week'", "week"),
+        ("date with ²", q("2026112²120000")),
+        ("fullwidth date", q("２０２６１１２２１２００００")),
+        ("'99999999999999'", "99999999999999"),
+        ("'00000000000000'", "00000000000000"),
+        ("'20260230000000'", "20260230000000"),
+        ("'20261122'", "20261122"),
+        ("'19700101000000'", "19700101000000"),
+        ("'99991231235959'", "99991231235959"),
+        ("'00010101000000'", "00010101000000"),
+        ("%ff invalid UTF-8", "%ff%fe"),
+        ("%00", "a%00b"),
+        ("CESU surrogate", "%ED%A0%80"),
+        ("'..'", ".."),
+        ("'%2e%2e%2f'", "%2e%2e%2f"),
+        ("slash", "a%2Fb"),
+        ("10 KB", "x" * 10_000),
+        ("30 KB", "y" * 30_000),
+        ("CJK", q("猫" * 10)),
+        ("control", "%01%1b%7f"),
+        ("json", q('{"a":[1]}')),
+        ("plus", "+1+"),
+        ("PENDING", "PENDING"),
+        ("SUCCEEDED", "SUCCEEDED"),
+        ("'succeeded'", "succeeded"),
+        ("UNKNOWN", "UNKNOWN"),
+        ("hour", "hour"),
+        ("day", "day"),
+        ("'week'", "week"),
     ]
 
 
@@ -369,12 +468,33 @@ def segment_pool(rng: random.Random) -> list[tuple[str, str]]:
     """Values for one path segment (percent-encoded)."""
     q = urllib.parse.quote
     return [
-        ("random uuid", str(uuid.UUID(int=rng.getrandbits(128)))), ("''", ""), ("'..'", ".."), ("'.'", "."),
-        ("%2e%2e", "%2e%2e"), ("%2F", "a%2Fb"), ("%00", "a%00b"), ("%ff", "%ff%fe"), ("CESU surrogate", "%ED%A0%80"),
-        ("10 KB", "t" * 10_000), ("300 chars", "u" * 300), ("'²'", q("²")), ("CJK", q("任务")), ("0", "0"),
-        ("-1", "-1"), ("10**30", str(10**30)), ("2**63", str(2**63)), ("2**63-1", str(2**63 - 1)),
-        ("-2**63-1", str(-(2**63) - 1)), ("1.5", "1.5"), ("1e3", "1e3"), ("'nan'", "nan"), ("' '", "%20"),
-        ("quote", "%22%27"), ("sql", q("1' OR '1'='1")), ("backslash", "%5C..%5C"), ("control", "%01%7f"),
+        ("random uuid", str(uuid.UUID(int=rng.getrandbits(128)))),
+        ("''", ""),
+        ("'..'", ".."),
+        ("'.'", "."),
+        ("%2e%2e", "%2e%2e"),
+        ("%2F", "a%2Fb"),
+        ("%00", "a%00b"),
+        ("%ff", "%ff%fe"),
+        ("CESU surrogate", "%ED%A0%80"),
+        ("10 KB", "t" * 10_000),
+        ("300 chars", "u" * 300),
+        ("'²'", q("²")),
+        ("CJK", q("任务")),
+        ("0", "0"),
+        ("-1", "-1"),
+        ("10**30", str(10**30)),
+        ("2**63", str(2**63)),
+        ("2**63-1", str(2**63 - 1)),
+        ("-2**63-1", str(-(2**63) - 1)),
+        ("1.5", "1.5"),
+        ("1e3", "1e3"),
+        ("'nan'", "nan"),
+        ("' '", "%20"),
+        ("quote", "%22%27"),
+        ("sql", q("1' OR '1'='1")),
+        ("backslash", "%5C..%5C"),
+        ("control", "%01%7f"),
     ]
 
 
@@ -433,6 +553,7 @@ def multipart(parts: list[tuple[bytes, bytes | None, bytes]], boundary: bytes = 
 
 # --- sending and judging -------------------------------------------------------------------
 
+
 @dataclass
 class Req:
     method: str
@@ -474,8 +595,15 @@ class Fuzz:
         self.sent += 1
         self.log_from = len(self.server.output)
         try:
-            r = self.session.request(req.method, self.server.url + req.url, headers=req.headers, data=req.data,
-                                     timeout=TIMEOUT, stream=True, allow_redirects=False)
+            r = self.session.request(
+                req.method,
+                self.server.url + req.url,
+                headers=req.headers,
+                data=req.data,
+                timeout=TIMEOUT,
+                stream=True,
+                allow_redirects=False,
+            )
             self.judge(req, r)
             self.dead_streak = 0
             return r
@@ -537,21 +665,38 @@ class Fuzz:
         if dump:  # every offense, one JSON line each, for triage
             with open(dump, "a") as out:
                 for o in self.offenses:
-                    out.write(json.dumps({"family": family, "method": o.req.method, "url": o.req.url[:2000],
-                                          "mutation": o.req.label, "status": str(o.status), "body": o.body[:500],
-                                          "server": o.logged}) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "family": family,
+                                "method": o.req.method,
+                                "url": o.req.url[:2000],
+                                "mutation": o.req.label,
+                                "status": str(o.status),
+                                "body": o.body[:500],
+                                "server": o.logged,
+                            }
+                        )
+                        + "\n"
+                    )
         shown, seen = [], set()
         for offense in self.offenses:
-            kind = (offense.req.method, route_of(offense.req.url), offense.status,
-                    offense.logged[-1][:60] if offense.logged else re.sub(r"\d+", "N", offense.req.label)[:50])
+            kind = (
+                offense.req.method,
+                route_of(offense.req.url),
+                offense.status,
+                offense.logged[-1][:60] if offense.logged else re.sub(r"\d+", "N", offense.req.label)[:50],
+            )
             if kind in seen:
                 continue
             seen.add(kind)
             shown.append(str(offense))
             if len(shown) == 10:
                 break
-        return (f"{family}: {len(self.offenses)} of {self.sent} requests broke the rules; "
-                f"the first of each kind:\n  " + "\n  ".join(shown))
+        return (
+            f"{family}: {len(self.offenses)} of {self.sent} requests broke the rules; "
+            f"the first of each kind:\n  " + "\n  ".join(shown)
+        )
 
 
 def error_body_problem(content: bytes) -> str:
@@ -579,7 +724,7 @@ def logged_exception(output: list[str], start: int, req: Req) -> list[str]:
     path = urllib.parse.unquote(req.url.split("?")[0], errors="replace")
     found: list[str] = []
     mine = in_trace = False
-    for line in output[start:start + 2000]:
+    for line in output[start : start + 2000]:
         line = line.rstrip("\n")
         m = re.search(r"unhandled error on (\S+) (.*)$", line)
         if m:
@@ -600,15 +745,22 @@ def logged_exception(output: list[str], start: int, req: Req) -> list[str]:
 
 # --- the server ----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory) -> Server:
     home = tmp_path_factory.mktemp("fuzz")
     models = home / "models.toml"
     models.write_text('[models."wanx2.1-imageedit"]\nsuper_resolution = "preview"\n')
-    s = Server(home / "data", env={
-        "IMAGESCOPE_ADMIN_TOKEN": ADMIN, "IMAGESCOPE_SUBMIT_RPS": "100000", "IMAGESCOPE_CONCURRENCY": "4",
-        "IMAGESCOPE_WORKERS": "2", "IMAGESCOPE_MODELS_FILE": str(models),
-    }).start()
+    s = Server(
+        home / "data",
+        env={
+            "IMAGESCOPE_ADMIN_TOKEN": ADMIN,
+            "IMAGESCOPE_SUBMIT_RPS": "100000",
+            "IMAGESCOPE_CONCURRENCY": "4",
+            "IMAGESCOPE_WORKERS": "2",
+            "IMAGESCOPE_MODELS_FILE": str(models),
+        },
+    ).start()
     yield s
     s.stop()
 
@@ -627,32 +779,52 @@ def count(n: int) -> int:
 
 # --- the families --------------------------------------------------------------------------
 
+
 def t2i_seeds() -> list[dict]:
     return [
-        {"model": "wan2.2-t2i-flash", "input": {"prompt": "a lighthouse at dusk", "negative_prompt": "people"},
-         "parameters": {"size": "512*512", "n": 1, "seed": 42, "prompt_extend": False, "watermark": False}},
-        {"model": "qwen-image-plus", "input": {"prompt": "一只橘猫坐在窗台上"},
-         "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": True, "watermark": True}},
-        {"model": "wan2.5-t2i-preview", "input": {"prompt": "A flower shop"},
-         "parameters": {"size": "768*768", "n": 1}},
+        {
+            "model": "wan2.2-t2i-flash",
+            "input": {"prompt": "a lighthouse at dusk", "negative_prompt": "people"},
+            "parameters": {"size": "512*512", "n": 1, "seed": 42, "prompt_extend": False, "watermark": False},
+        },
+        {
+            "model": "qwen-image-plus",
+            "input": {"prompt": "一只橘猫坐在窗台上"},
+            "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": True, "watermark": True},
+        },
+        {
+            "model": "wan2.5-t2i-preview",
+            "input": {"prompt": "A flower shop"},
+            "parameters": {"size": "768*768", "n": 1},
+        },
     ]
 
 
 def i2i_seeds() -> list[dict]:
-    extra = {"stylization_all": {"strength": 0.5}, "description_edit": {"strength": 0.7},
-             "expand": {"top_scale": 1.5, "bottom_scale": 1.2, "left_scale": 1.0, "right_scale": 2.0},
-             "super_resolution": {"upscale_factor": 2}, "doodle": {"is_sketch": False}}
+    extra = {
+        "stylization_all": {"strength": 0.5},
+        "description_edit": {"strength": 0.7},
+        "expand": {"top_scale": 1.5, "bottom_scale": 1.2, "left_scale": 1.0, "right_scale": 2.0},
+        "super_resolution": {"upscale_factor": 2},
+        "doodle": {"is_sketch": False},
+    }
     seeds = []
     for function in FUNCTIONS:
-        body = {"model": "wanx2.1-imageedit",
-                "input": {"function": function, "prompt": "make it watercolour", "base_image_url": BASE},
-                "parameters": {"n": 1, "seed": 7, "watermark": False, **extra.get(function, {})}}
+        body = {
+            "model": "wanx2.1-imageedit",
+            "input": {"function": function, "prompt": "make it watercolour", "base_image_url": BASE},
+            "parameters": {"n": 1, "seed": 7, "watermark": False, **extra.get(function, {})},
+        }
         if function == "description_edit_with_mask":
             body["input"]["mask_image_url"] = MASK
         seeds.append(body)
-    seeds.append({"model": "wan2.5-i2i-preview",
-                  "input": {"prompt": "put image 1 next to image 2", "negative_prompt": "blur", "images": [BASE, BASE]},
-                  "parameters": {"size": "768*768", "n": 1, "prompt_extend": False}})
+    seeds.append(
+        {
+            "model": "wan2.5-i2i-preview",
+            "input": {"prompt": "put image 1 next to image 2", "negative_prompt": "blur", "images": [BASE, BASE]},
+            "parameters": {"size": "768*768", "n": 1, "prompt_extend": False},
+        }
+    )
     return seeds
 
 
@@ -662,26 +834,55 @@ def message(*content: dict) -> dict:
 
 def mm_seeds(asynchronous: bool) -> list[dict]:
     seeds = [
-        {"model": "wan2.6-t2i", "input": message({"text": "a flower shop"}),
-         "parameters": {"size": "768*768", "n": 1, "seed": 1, "prompt_extend": False, "watermark": False,
-                        "negative_prompt": "blur"}},
-        {"model": "wan2.6-image", "input": message({"text": "make it autumn"}, {"image": BASE}),
-         "parameters": {"size": "768*768", "n": 1}},
+        {
+            "model": "wan2.6-t2i",
+            "input": message({"text": "a flower shop"}),
+            "parameters": {
+                "size": "768*768",
+                "n": 1,
+                "seed": 1,
+                "prompt_extend": False,
+                "watermark": False,
+                "negative_prompt": "blur",
+            },
+        },
+        {
+            "model": "wan2.6-image",
+            "input": message({"text": "make it autumn"}, {"image": BASE}),
+            "parameters": {"size": "768*768", "n": 1},
+        },
     ]
     if not asynchronous:
         seeds += [
-            {"model": "qwen-image-plus", "input": message({"text": "一只橘猫"}),
-             "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": False, "watermark": False}},
-            {"model": "qwen-image-edit", "input": message({"image": BASE}, {"text": "make it night"}),
-             "parameters": {"size": "512*512", "n": 1}},
-            {"model": "wan2.6-image", "input": message({"text": "a 2-step recipe"}),
-             "parameters": {"enable_interleave": True, "max_images": 1, "size": "768*768", "stream": True}},
+            {
+                "model": "qwen-image-plus",
+                "input": message({"text": "一只橘猫"}),
+                "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": False, "watermark": False},
+            },
+            {
+                "model": "qwen-image-edit",
+                "input": message({"image": BASE}, {"text": "make it night"}),
+                "parameters": {"size": "512*512", "n": 1},
+            },
+            {
+                "model": "wan2.6-image",
+                "input": message({"text": "a 2-step recipe"}),
+                "parameters": {"enable_interleave": True, "max_images": 1, "size": "768*768", "stream": True},
+            },
         ]
     return seeds
 
 
-def fuzz_json_route(f: Fuzz, family: str, path: str, seeds: list[dict], n: int, asynchronous: bool,
-                    after: Callable[[requests.Response], None] | None = None, sse: bool = False) -> None:
+def fuzz_json_route(
+    f: Fuzz,
+    family: str,
+    path: str,
+    seeds: list[dict],
+    n: int,
+    asynchronous: bool,
+    after: Callable[[requests.Response], None] | None = None,
+    sse: bool = False,
+) -> None:
     rng = rng_for(family)
     for _ in range(count(n)):
         seed = rng.choice(seeds)
@@ -697,14 +898,23 @@ def fuzz_json_route(f: Fuzz, family: str, path: str, seeds: list[dict], n: int, 
 def cancel_after(f: Fuzz, rng: random.Random):
     """Cancel half the accepted tasks at once (the other half run): exercises cancel on real
     ids and keeps the workers' backlog short."""
+
     def after(r: requests.Response) -> None:
         try:
             task_id = r.json()["output"]["task_id"]
         except (ValueError, KeyError, TypeError):
             return
         if rng.random() < 0.5:
-            f.send(Req("POST", f"/api/v1/tasks/{task_id}/cancel", user_headers(f.server, False), None,
-                       "cancel an accepted task"))
+            f.send(
+                Req(
+                    "POST",
+                    f"/api/v1/tasks/{task_id}/cancel",
+                    user_headers(f.server, False),
+                    None,
+                    "cancel an accepted task",
+                )
+            )
+
     return after
 
 
@@ -721,8 +931,7 @@ def fam_multimodal(f: Fuzz) -> None:
 
 
 def fam_image_generation(f: Fuzz) -> None:
-    fuzz_json_route(f, "image-generation", MM_ASYNC, mm_seeds(True), 350, True,
-                    cancel_after(f, rng_for("ig-cancel")))
+    fuzz_json_route(f, "image-generation", MM_ASYNC, mm_seeds(True), 350, True, cancel_after(f, rng_for("ig-cancel")))
 
 
 def fam_tasks(f: Fuzz) -> None:
@@ -730,12 +939,18 @@ def fam_tasks(f: Fuzz) -> None:
     s = f.server
     created = s.submit(t2i_seeds()[0]).json()["output"]["task_id"]
     names = ["page_no", "page_size", "start_time", "end_time", "status", "model_name"]
-    valid = [("page_no", "1"), ("page_size", "10"), ("start_time", "20200101000000"),
-             ("end_time", "20991231235959"), ("status", "SUCCEEDED"), ("model_name", "wan2.2-t2i-flash")]
+    valid = [
+        ("page_no", "1"),
+        ("page_size", "10"),
+        ("start_time", "20200101000000"),
+        ("end_time", "20991231235959"),
+        ("status", "SUCCEEDED"),
+        ("model_name", "wan2.2-t2i-flash"),
+    ]
     headers = user_headers(s, False)
     for _ in range(count(600)):
         roll = rng.random()
-        h, hlabel = (mutate_headers(headers, rng) if rng.random() < 0.1 else (headers, ""))
+        h, hlabel = mutate_headers(headers, rng) if rng.random() < 0.1 else (headers, "")
         if roll < 0.55:
             params, label = mutate_query(rng.sample(valid, rng.randint(0, len(valid))), rng, names)
             if rng.random() < 0.3:
@@ -748,8 +963,15 @@ def fam_tasks(f: Fuzz) -> None:
                 f.send(Req("GET", f"/api/v1/tasks/{task_id}", h, None, f"task id {label}"))
             else:
                 data = rng.choice([None, b"", b"{}", deep(3000, "list").text.encode(), b"\xff\xfe"])
-                f.send(Req("POST", f"/api/v1/tasks/{task_id}/cancel", h, data,
-                           f"cancel task id {label}, body {short(data)}"))
+                f.send(
+                    Req(
+                        "POST",
+                        f"/api/v1/tasks/{task_id}/cancel",
+                        h,
+                        data,
+                        f"cancel task id {label}, body {short(data)}",
+                    )
+                )
 
 
 def fam_uploads(f: Fuzz) -> None:
@@ -761,42 +983,75 @@ def fam_uploads(f: Fuzz) -> None:
         params, label = mutate_query(valid, rng, ["action", "model"])
         f.send(Req("GET", "/api/v1/uploads?" + query(params), headers, None, f"getPolicy {label}"))
 
-    policy = requests.get(f"{s.api}/uploads", params={"action": "getPolicy", "model": "wanx2.1-imageedit"},
-                          headers=headers, timeout=10).json()["output"]
+    policy = requests.get(
+        f"{s.api}/uploads", params={"action": "getPolicy", "model": "wanx2.1-imageedit"}, headers=headers, timeout=10
+    ).json()["output"]
     upload_dir = policy["upload_dir"].encode()
     names: list[tuple[str, bytes]] = [
-        ("300-char name", b"n" * 300 + b".png"), ("255-char name", b"m" * 251 + b".png"),
-        ("250-char name", b"p" * 246 + b".png"), ("240-char name", b"r" * 236 + b".png"),
-        ("5000-char name", b"o" * 5000), ("NUL in name", b"a\x00b.png"), ("'..' segment", b"../escape.png"),
-        ("'a/../../b'", b"a/../../b.png"), ("'./x'", b"./x.png"), ("'..'", b".."), ("'.'", b"."), ("''", b""),
-        ("trailing slash", b"dir/"), ("nested", b"a/b/c.png"), ("backslash", b"..\\..\\x.png"),
-        ("%00", b"a%00.png"), ("CJK", "猫.png".encode()), ("invalid UTF-8", b"\xff\xfe.png"),
-        ("CESU surrogate", b"\xed\xa0\x80.png"), ("control chars", b"\x01\x1b.png"), ("newline", b"a\nb.png"),
-        ("double slash", b"//x.png"), ("1000 segments", b"d/" * 1000 + b"x.png"), ("spaces", b"  .png"),
-        ("quote", b'a".png'), ("absolute", b"/etc/passwd"),
+        ("300-char name", b"n" * 300 + b".png"),
+        ("255-char name", b"m" * 251 + b".png"),
+        ("250-char name", b"p" * 246 + b".png"),
+        ("240-char name", b"r" * 236 + b".png"),
+        ("5000-char name", b"o" * 5000),
+        ("NUL in name", b"a\x00b.png"),
+        ("'..' segment", b"../escape.png"),
+        ("'a/../../b'", b"a/../../b.png"),
+        ("'./x'", b"./x.png"),
+        ("'..'", b".."),
+        ("'.'", b"."),
+        ("''", b""),
+        ("trailing slash", b"dir/"),
+        ("nested", b"a/b/c.png"),
+        ("backslash", b"..\\..\\x.png"),
+        ("%00", b"a%00.png"),
+        ("CJK", "猫.png".encode()),
+        ("invalid UTF-8", b"\xff\xfe.png"),
+        ("CESU surrogate", b"\xed\xa0\x80.png"),
+        ("control chars", b"\x01\x1b.png"),
+        ("newline", b"a\nb.png"),
+        ("double slash", b"//x.png"),
+        ("1000 segments", b"d/" * 1000 + b"x.png"),
+        ("spaces", b"  .png"),
+        ("quote", b'a".png'),
+        ("absolute", b"/etc/passwd"),
     ]
     signature = policy["signature"].encode()
     signatures: list[tuple[str, bytes]] = [
-        ("non-ASCII signature", "签名".encode()), ("latin-1 signature", "sigé".encode("latin-1")),
-        ("\\xff signature", b"\xff\xfe"), ("empty signature", b""), ("signature + 'A'", signature + b"A"),
-        ("100 KB signature", b"A" * 100_000), ("signature with NUL", signature[:5] + b"\x00" + signature[5:]),
-        ("CESU surrogate signature", b"\xed\xa0\x80"), ("non-ASCII same length", "é".encode() * (len(signature) // 2)),
+        ("non-ASCII signature", "签名".encode()),
+        ("latin-1 signature", "sigé".encode("latin-1")),
+        ("\\xff signature", b"\xff\xfe"),
+        ("empty signature", b""),
+        ("signature + 'A'", signature + b"A"),
+        ("100 KB signature", b"A" * 100_000),
+        ("signature with NUL", signature[:5] + b"\x00" + signature[5:]),
+        ("CESU surrogate signature", b"\xed\xa0\x80"),
+        ("non-ASCII same length", "é".encode() * (len(signature) // 2)),
     ]
     policies: list[tuple[str, bytes]] = [
-        ("garbage policy", b"!!!"), ("empty policy", b""), ("non-JSON base64 policy", base64.b64encode(b"\xff\x00")),
-        ("policy of []", base64.b64encode(b"[]")), ("non-ASCII policy", "策略".encode()),
+        ("garbage policy", b"!!!"),
+        ("empty policy", b""),
+        ("non-JSON base64 policy", base64.b64encode(b"\xff\x00")),
+        ("policy of []", base64.b64encode(b"[]")),
+        ("non-ASCII policy", "策略".encode()),
         ("100 KB policy", b"B" * 100_000),
     ]
     for i in range(count(450)):
         key = upload_dir + b"/f%d.png" % i
-        fields = {b"OSSAccessKeyId": b"imagescope", b"policy": policy["policy"].encode(), b"Signature": signature,
-                  b"key": key, b"success_action_status": b"200", b"x-oss-object-acl": b"private"}
+        fields = {
+            b"OSSAccessKeyId": b"imagescope",
+            b"policy": policy["policy"].encode(),
+            b"Signature": signature,
+            b"key": key,
+            b"success_action_status": b"200",
+            b"x-oss-object-acl": b"private",
+        }
         file_part: tuple[bytes, bytes | None, bytes] | None = (b"file", b"x.png", PNG_BYTES)
         content_type = "multipart/form-data; boundary=" + BOUNDARY.decode()
         labels, close, streamed = [], True, False
         for _ in range(rng.choice([1, 1, 1, 2])):
-            op = rng.choices(["name", "signature", "policy", "file", "form", "content-type"],
-                             weights=[8, 4, 2, 3, 3, 2])[0]
+            op = rng.choices(
+                ["name", "signature", "policy", "file", "form", "content-type"], weights=[8, 4, 2, 3, 3, 2]
+            )[0]
             if op == "name":
                 label, name = rng.choice(names)
                 fields[b"key"] = (upload_dir + b"/" + name) if rng.random() < 0.85 else name
@@ -808,18 +1063,31 @@ def fam_uploads(f: Fuzz) -> None:
                 label, fields[b"policy"] = rng.choice(policies)
                 labels.append(label)
             elif op == "file":
-                label, file_part = rng.choice([
-                    ("no file", None), ("empty file", (b"file", b"x.png", b"")),
-                    ("not an image", (b"file", b"x.png", b"%PDF-1.4" * 100)),
-                    ("file as a plain field", (b"file", None, PNG_BYTES)),
-                    ("file name with NUL", (b"file", b"a\x00.png", PNG_BYTES)),
-                    ("file name non-ASCII", (b"file", "猫\udc80".encode("utf-8", "surrogatepass"), PNG_BYTES)),
-                    ("11 MB file", (b"file", b"x.png", b"\0" * (11 * 1024 * 1024))),
-                ])
+                label, file_part = rng.choice(
+                    [
+                        ("no file", None),
+                        ("empty file", (b"file", b"x.png", b"")),
+                        ("not an image", (b"file", b"x.png", b"%PDF-1.4" * 100)),
+                        ("file as a plain field", (b"file", None, PNG_BYTES)),
+                        ("file name with NUL", (b"file", b"a\x00.png", PNG_BYTES)),
+                        ("file name non-ASCII", (b"file", "猫\udc80".encode("utf-8", "surrogatepass"), PNG_BYTES)),
+                        ("11 MB file", (b"file", b"x.png", b"\0" * (11 * 1024 * 1024))),
+                    ]
+                )
                 labels.append(label)
             elif op == "form":
-                label = rng.choice(["two file parts", "drop key", "drop policy", "drop Signature", "40 fields",
-                                    "unclosed form", "chunked (no Content-Length)", "field name non-ASCII"])
+                label = rng.choice(
+                    [
+                        "two file parts",
+                        "drop key",
+                        "drop policy",
+                        "drop Signature",
+                        "40 fields",
+                        "unclosed form",
+                        "chunked (no Content-Length)",
+                        "field name non-ASCII",
+                    ]
+                )
                 labels.append(label)
                 if label == "two file parts":
                     pass  # a second file part is added below
@@ -834,11 +1102,16 @@ def fam_uploads(f: Fuzz) -> None:
                 else:
                     fields["字段".encode()] = b"v"
             else:
-                label, content_type = rng.choice([
-                    ("no boundary", "multipart/form-data"), ("wrong boundary", "multipart/form-data; boundary=zzz"),
-                    ("urlencoded", "application/x-www-form-urlencoded"), ("json", "application/json"),
-                    ("no content type", ""), ("boundary non-ASCII", "multipart/form-data; boundary=\xe9\xe9"),
-                ])
+                label, content_type = rng.choice(
+                    [
+                        ("no boundary", "multipart/form-data"),
+                        ("wrong boundary", "multipart/form-data; boundary=zzz"),
+                        ("urlencoded", "application/x-www-form-urlencoded"),
+                        ("json", "application/json"),
+                        ("no content type", ""),
+                        ("boundary non-ASCII", "multipart/form-data; boundary=\xe9\xe9"),
+                    ]
+                )
                 labels.append(f"Content-Type {label}")
         parts = [(k, None, v) for k, v in fields.items()]
         if file_part is not None:
@@ -849,7 +1122,7 @@ def fam_uploads(f: Fuzz) -> None:
         h = {"Content-Type": content_type} if content_type else {}
         data: Any = body
         if streamed:
-            data = iter([body[: len(body) // 2], body[len(body) // 2:]])
+            data = iter([body[: len(body) // 2], body[len(body) // 2 :]])
         label = "; ".join(labels) or "valid upload"
         shown_key = fields.get(b"key", b"<none>")
         f.send(Req("POST", "/uploads/oss", h, data, f"{label} (key {short(shown_key, 80)})"))
@@ -860,17 +1133,34 @@ def fam_files(f: Fuzz) -> None:
     s = f.server
     done = s.run(t2i_seeds()[0])
     url = urllib.parse.urlsplit(done["output"]["results"][0]["url"])
-    key = url.path[len("/files/"):]
+    key = url.path[len("/files/") :]
     params = dict(urllib.parse.parse_qsl(url.query))
     valid = [("Expires", params["Expires"]), ("Signature", urllib.parse.quote(params["Signature"], safe=""))]
-    keys = [("valid key", key), ("..", "../../../etc/passwd"), ("%2e%2e", "%2e%2e/%2e%2e/etc/passwd"),
-            ("NUL", key + "%00"), ("%ff", key + "%ff"), ("long", "k" * 10_000), ("300-char", "k" * 300 + ".png"),
-            ("CJK", urllib.parse.quote("图片.png")), ("empty", ""), ("trailing slash", key + "/"),
-            ("double slash", "//" + key), ("backslash", "..%5C..%5Cx"), ("CESU", "%ED%A0%80.png"),
-            ("directory", key.rsplit("/", 1)[0] if "/" in key else "."), ("absolute", "/etc/passwd")]
-    signatures = [("non-ASCII signature", urllib.parse.quote("签名")), ("\\xff signature", "%ff%fe"),
-                  ("NUL signature", "a%00b"), ("30 KB signature", "S" * 30_000), ("CESU signature", "%ED%A0%80"),
-                  ("non-ASCII same length", urllib.parse.quote("é" * (len(params["Signature"]) // 2)))]
+    keys = [
+        ("valid key", key),
+        ("..", "../../../etc/passwd"),
+        ("%2e%2e", "%2e%2e/%2e%2e/etc/passwd"),
+        ("NUL", key + "%00"),
+        ("%ff", key + "%ff"),
+        ("long", "k" * 10_000),
+        ("300-char", "k" * 300 + ".png"),
+        ("CJK", urllib.parse.quote("图片.png")),
+        ("empty", ""),
+        ("trailing slash", key + "/"),
+        ("double slash", "//" + key),
+        ("backslash", "..%5C..%5Cx"),
+        ("CESU", "%ED%A0%80.png"),
+        ("directory", key.rsplit("/", 1)[0] if "/" in key else "."),
+        ("absolute", "/etc/passwd"),
+    ]
+    signatures = [
+        ("non-ASCII signature", urllib.parse.quote("签名")),
+        ("\\xff signature", "%ff%fe"),
+        ("NUL signature", "a%00b"),
+        ("30 KB signature", "S" * 30_000),
+        ("CESU signature", "%ED%A0%80"),
+        ("non-ASCII same length", urllib.parse.quote("é" * (len(params["Signature"]) // 2))),
+    ]
     for _ in range(count(450)):
         label, k = rng.choice(keys) if rng.random() < 0.4 else keys[0]
         labels = [] if label == "valid key" else [f"key {label}"]
@@ -908,10 +1198,20 @@ def fam_admin(f: Fuzz) -> None:
         ("PUT", "/accounts/{name}/free-only", {"free_only": False}),
     ]
     queries = [
-        ("/usage", [("granularity", "hour"), ("start", "0"), ("end", str(int(time.time()) + 60)),
-                    ("account", "fz"), ("model", "wan2.2-t2i-flash")]),
-        ("/ledger", [("account", "fz"), ("model", "wan2.2-t2i-flash"), ("start", "0"), ("end", "99999999999"),
-                     ("limit", "10")]),
+        (
+            "/usage",
+            [
+                ("granularity", "hour"),
+                ("start", "0"),
+                ("end", str(int(time.time()) + 60)),
+                ("account", "fz"),
+                ("model", "wan2.2-t2i-flash"),
+            ],
+        ),
+        (
+            "/ledger",
+            [("account", "fz"), ("model", "wan2.2-t2i-flash"), ("start", "0"), ("end", "99999999999"), ("limit", "10")],
+        ),
     ]
     names = [("fz", "fz")] * 6 + [(label, v) for label, v in segment_pool(rng) if v not in ("default",)]
     for _ in range(count(700)):

@@ -50,19 +50,30 @@ def hostile() -> Server:
 
 
 def admin(s: Server, method: str, path: str, **kwargs) -> requests.Response:
-    return requests.request(method, f"{s.url}/admin/v1{path}", headers={"Authorization": f"Bearer {ADMIN}"},
-                            timeout=10, **kwargs)
+    return requests.request(
+        method, f"{s.url}/admin/v1{path}", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10, **kwargs
+    )
 
 
 def policy_of(s: Server, key: str) -> dict:
-    r = requests.get(f"{s.api}/uploads", params={"action": "getPolicy", "model": "wanx2.1-imageedit"},
-                     headers=s.headers(key, asynchronous=False), timeout=10)
+    r = requests.get(
+        f"{s.api}/uploads",
+        params={"action": "getPolicy", "model": "wanx2.1-imageedit"},
+        headers=s.headers(key, asynchronous=False),
+        timeout=10,
+    )
     return r.json()["output"]
 
 
 def upload(policy: dict, key: str, data: bytes, **changes: str) -> requests.Response:
-    form = {"OSSAccessKeyId": policy["oss_access_key_id"], "Signature": policy["signature"],
-            "policy": policy["policy"], "success_action_status": "200", "key": key, **changes}
+    form = {
+        "OSSAccessKeyId": policy["oss_access_key_id"],
+        "Signature": policy["signature"],
+        "policy": policy["policy"],
+        "success_action_status": "200",
+        "key": key,
+        **changes,
+    }
     return requests.post(policy["upload_host"], data=form, files={"file": ("x.png", data)}, timeout=10)
 
 
@@ -77,6 +88,7 @@ def victim_upload(hostile) -> tuple[str, str]:
 
 
 # --- 1. one account cannot read another's uploads ------------------------------------------------
+
 
 def climbing_spellings(own_prefix: str, victim_key: str) -> list[str]:
     """Keys that start with the attacker's own prefix and name the victim's file."""
@@ -105,16 +117,24 @@ def test_an_oss_input_climbing_into_another_accounts_uploads_is_refused_in_every
     for spelling in climbing_spellings(f"imagescope/{attacker_id}/", victim_oss):
         for body in (
             imageedit("colorization", "oss://" + spelling),
-            {"model": "wan2.5-i2i-preview", "input": {"prompt": "x", "images": ["oss://" + spelling]},
-             "parameters": {"n": 1, "size": "768*768"}},
+            {
+                "model": "wan2.5-i2i-preview",
+                "input": {"prompt": "x", "images": ["oss://" + spelling]},
+                "parameters": {"n": 1, "size": "768*768"},
+            },
         ):
-            r = requests.post(hostile.api + EDIT_PATH, json=body, headers={**hostile.headers(attacker), **OSS},
-                              timeout=10)
+            r = requests.post(
+                hostile.api + EDIT_PATH, json=body, headers={**hostile.headers(attacker), **OSS}, timeout=10
+            )
             assert r.status_code == 400, (spelling, r.text)
             assert r.json()["code"] == "BadRequest.InputDownloadFailed", (spelling, r.text)
     # The owner still reads it: the refusal is about who asks, not a broken upload.
-    r = requests.post(hostile.api + EDIT_PATH, json=imageedit("colorization", "oss://" + victim_oss),
-                      headers={**hostile.headers(victim_key), **OSS}, timeout=10)
+    r = requests.post(
+        hostile.api + EDIT_PATH,
+        json=imageedit("colorization", "oss://" + victim_oss),
+        headers={**hostile.headers(victim_key), **OSS},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     assert hostile.wait(r.json()["output"]["task_id"], victim_key)["output"]["task_status"] == "SUCCEEDED"
 
@@ -123,12 +143,28 @@ def test_upload_keys_leaving_the_policy_directory_are_refused_in_every_spelling(
     key = hostile.new_key("uploader")
     policy = policy_of(hostile, key)
     directory = policy["upload_dir"]
-    for escape in [f"{directory}/../x.png", f"{directory}/sub/x.png", f"{directory}//x.png",
-                   f"{directory}/..\\x.png", f"{directory}\\x.png", "imagescope/999/other/x.png"]:
+    for escape in [
+        f"{directory}/../x.png",
+        f"{directory}/sub/x.png",
+        f"{directory}//x.png",
+        f"{directory}/..\\x.png",
+        f"{directory}\\x.png",
+        "imagescope/999/other/x.png",
+    ]:
         r = upload(policy, escape, png_bytes())
         assert error_of(r)[:2] == (403, "AccessDenied"), (escape, r.text)
-    for bad_name in ["..", ".", "%2e%2e", "%2E.", "%252e%252e", "a%2fb.png", "a%5cb.png", "a%00.png",
-                     "x" * 300 + ".png", "a\x01b.png"]:
+    for bad_name in [
+        "..",
+        ".",
+        "%2e%2e",
+        "%2E.",
+        "%252e%252e",
+        "a%2fb.png",
+        "a%5cb.png",
+        "a%00.png",
+        "x" * 300 + ".png",
+        "a\x01b.png",
+    ]:
         r = upload(policy, f"{directory}/{bad_name}", png_bytes())
         assert error_of(r) == (400, "InvalidObjectName", "The specified object is not valid."), (bad_name, r.text)
     for fine in ["a b.png", "100%.png", "猫.png", "x" * 200 + ".png"]:
@@ -144,8 +180,10 @@ def test_an_upload_name_with_nul_is_refused_not_a_500(hostile):
 
 # --- 2. every input that once made a 500 ---------------------------------------------------------
 
-def post_raw(s: Server, path: str, raw: bytes, key: str | None = None, asynchronous: bool = True,
-             **headers: str) -> requests.Response:
+
+def post_raw(
+    s: Server, path: str, raw: bytes, key: str | None = None, asynchronous: bool = True, **headers: str
+) -> requests.Response:
     return requests.post(s.api + path, data=raw, headers={**s.headers(key, asynchronous), **headers}, timeout=30)
 
 
@@ -157,20 +195,34 @@ def nested(depth: int) -> str:
 def test_json_nested_thousands_deep_answers_body_invalid(hostile, depth):
     at_root = post_raw(hostile, T2I, nested(depth).encode())
     assert error_of(at_root) == (400, "InvalidParameter", BODY_INVALID)
-    in_field = post_raw(hostile, T2I, ('{"model": "wan2.2-t2i-flash", "input": {"prompt": "x"}, "parameters": '
-                                      + nested(depth) + "}").encode())
+    in_field = post_raw(
+        hostile,
+        T2I,
+        ('{"model": "wan2.2-t2i-flash", "input": {"prompt": "x"}, "parameters": ' + nested(depth) + "}").encode(),
+    )
     assert error_of(in_field) == (400, "InvalidParameter", BODY_INVALID)
-    r = requests.post(f"{hostile.url}/admin/v1/accounts", data=('{"name": ' + nested(depth) + "}").encode(),
-                      headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}, timeout=30)
+    r = requests.post(
+        f"{hostile.url}/admin/v1/accounts",
+        data=('{"name": ' + nested(depth) + "}").encode(),
+        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+        timeout=30,
+    )
     assert error_of(r)[:2] == (400, "InvalidParameter")
 
 
 SURROGATE_BODIES = {
     "prompt": (T2I, True, '{"model": "wan2.2-t2i-flash", "input": {"prompt": "a \\ud800 cat"}}'),
-    "message text": (MM, False, '{"model": "qwen-image-plus", "input": {"messages": [{"role": "user", '
-                                '"content": [{"text": "\\udfff"}]}]}}'),
-    "image url": (EDIT_PATH, True, '{"model": "wanx2.1-imageedit", "input": {"function": "colorization", '
-                                   '"prompt": "x", "base_image_url": "https://example.com/\\ud800.png"}}'),
+    "message text": (
+        MM,
+        False,
+        '{"model": "qwen-image-plus", "input": {"messages": [{"role": "user", "content": [{"text": "\\udfff"}]}]}}',
+    ),
+    "image url": (
+        EDIT_PATH,
+        True,
+        '{"model": "wanx2.1-imageedit", "input": {"function": "colorization", '
+        '"prompt": "x", "base_image_url": "https://example.com/\\ud800.png"}}',
+    ),
     "a key": (T2I, True, '{"model": "wan2.2-t2i-flash", "input": {"prompt": "x", "\\ud800": 1}}'),
 }
 
@@ -196,16 +248,18 @@ def test_a_lone_surrogate_in_admin_names_answers_400(hostile):
 def test_imageedit_function_of_another_type_answers_invalid_parameter(hostile, function):
     body = imageedit("colorization", png_uri(pattern("ramp")))
     body["input"]["function"] = function
-    status, code, message = error_of(requests.post(hostile.api + EDIT_PATH, json=body, headers=hostile.headers(),
-                                                   timeout=10))
+    status, code, message = error_of(
+        requests.post(hostile.api + EDIT_PATH, json=body, headers=hostile.headers(), timeout=10)
+    )
     assert (status, code) == (400, "InvalidParameter") and message.startswith("input.function must be one of")
 
 
 @pytest.mark.parametrize("value", ["²", "٣", "1" * 5000, "-1", "0x10", " 5", "1e3"])
 def test_task_list_paging_that_is_not_a_plain_number_answers_invalid_parameter(hostile, value):
     for name in ("page_no", "page_size"):
-        r = requests.get(f"{hostile.api}/tasks", params={name: value}, headers=hostile.headers(asynchronous=False),
-                         timeout=10)
+        r = requests.get(
+            f"{hostile.api}/tasks", params={name: value}, headers=hostile.headers(asynchronous=False), timeout=10
+        )
         status, code, message = error_of(r)
         assert (status, code) == (400, "InvalidParameter") and len(message) < 200, message
 
@@ -219,8 +273,13 @@ def test_result_urls_with_odd_expires_or_signature_answer_403(hostile):
     url = result_url(hostile)
     base, _, query = url.partition("?")
     params = dict(p.split("=", 1) for p in query.split("&"))
-    for changes in ({"Expires": "²"}, {"Expires": "9" * 5000}, {"Signature": "é" + params["Signature"]},
-                    {"Signature": "%F0%9F%98%80"}, {"Expires": "%EF%BC%91"}):
+    for changes in (
+        {"Expires": "²"},
+        {"Expires": "9" * 5000},
+        {"Signature": "é" + params["Signature"]},
+        {"Signature": "%F0%9F%98%80"},
+        {"Expires": "%EF%BC%91"},
+    ):
         q = "&".join(f"{k}={v}" for k, v in {**params, **changes}.items())
         r = requests.get(f"{base}?{q}", timeout=10)
         assert error_of(r)[:2] == (403, "AccessDenied"), (changes, r.text)
@@ -232,12 +291,15 @@ def test_an_upload_with_a_non_ascii_signature_answers_403(hostile):
     assert error_of(r)[:2] == (403, "AccessDenied")
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/accounts/default/limits", {"submit_rps": 2**63}),
-    ("/accounts/default/limits", {"concurrency": 10**30}),
-    ("/accounts/default/quota", {"free_quota": 2**63}),
-    ("/accounts/default/quota", {"free_quota": 2**64 + 1}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/accounts/default/limits", {"submit_rps": 2**63}),
+        ("/accounts/default/limits", {"concurrency": 10**30}),
+        ("/accounts/default/quota", {"free_quota": 2**63}),
+        ("/accounts/default/quota", {"free_quota": 2**64 + 1}),
+    ],
+)
 def test_admin_integers_beyond_a_database_integer_answer_400(hostile, path, body):
     assert error_of(admin(hostile, "PUT", path, json=body))[:2] == (400, "InvalidParameter")
     assert admin(hostile, "GET", "/accounts").status_code == 200
@@ -249,6 +311,7 @@ def test_revoking_a_key_id_beyond_a_database_integer_answers_404(hostile, key_id
 
 
 # --- 3. bounded input ---------------------------------------------------------------------------
+
 
 def test_each_route_family_is_capped_at_its_largest_valid_request():
     caps = family_caps(Catalog())
@@ -262,8 +325,12 @@ def test_each_route_family_is_capped_at_its_largest_valid_request():
 def test_a_declared_body_past_the_cap_answers_413_before_it_is_read(hostile):
     big = b'{"model": "wan2.2-t2i-flash", "input": {"prompt": "' + b"x" * (2 * TEXT_BODY_BYTES) + b'"}}'
     assert error_of(post_raw(hostile, T2I, big)) == (413, "BadRequest.TooLarge", "The request body is too large.")
-    r = requests.post(f"{hostile.url}/admin/v1/accounts", data=big,
-                      headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}, timeout=30)
+    r = requests.post(
+        f"{hostile.url}/admin/v1/accounts",
+        data=big,
+        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+        timeout=30,
+    )
     assert error_of(r)[:2] == (413, "BadRequest.TooLarge")
     assert hostile.run(T2I_BODY)["output"]["task_status"] == "SUCCEEDED"
 
@@ -273,8 +340,10 @@ def test_a_chunked_body_is_cut_off_as_soon_as_it_passes_the_cap(hostile):
     import select
     import socket
 
-    head = (f"POST /api/v1{T2I} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {hostile.key}\r\n"
-            "X-DashScope-Async: enable\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    head = (
+        f"POST /api/v1{T2I} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {hostile.key}\r\n"
+        "X-DashScope-Async: enable\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     chunk = b"10000\r\n" + b"x" * 65536 + b"\r\n"
     sent, answer = 0, b""
     with socket.create_connection(("127.0.0.1", hostile.port), timeout=30) as sock:
@@ -305,8 +374,9 @@ def test_an_image_request_of_several_megabytes_is_still_accepted(hostile):
     noise = Image.frombytes("RGB", (1200, 1000), random.Random(7).randbytes(1200 * 1000 * 3))  # PNG can't shrink it
     uri = png_uri(noise)
     assert len(uri) > TEXT_BODY_BYTES
-    r = requests.post(hostile.api + EDIT_PATH, json=imageedit("colorization", uri), headers=hostile.headers(),
-                      timeout=30)
+    r = requests.post(
+        hostile.api + EDIT_PATH, json=imageedit("colorization", uri), headers=hostile.headers(), timeout=30
+    )
     assert r.status_code == 200, r.text
 
 
@@ -328,6 +398,7 @@ def test_an_error_repeats_at_most_a_short_prefix_of_the_bad_value(hostile):
 
 
 # --- 5. smaller ---------------------------------------------------------------------------------
+
 
 def test_head_on_a_result_url_answers_like_get_without_the_body(hostile):
     url = result_url(hostile)
@@ -364,6 +435,7 @@ def test_workspace_names_are_unique_within_an_account(hostile):
     assert sorted(names) == ["blue", "default"]
     cli = hostile.cli  # the CLI refuses the same, with exit status 1
     import subprocess
+
     with pytest.raises(subprocess.CalledProcessError) as refused:
         cli("workspaces", "create", "teams", "blue")
     assert refused.value.returncode == 1 and "already has a workspace" in refused.value.stdout

@@ -58,12 +58,22 @@ def run_edit(server, body: dict) -> dict:
 
 
 def imageedit(function: str, base: str, prompt: str = "edit it", **parameters) -> dict:
-    return {"model": "wanx2.1-imageedit", "input": {"function": function, "prompt": prompt, "base_image_url": base},
-            "parameters": {"n": 1, **parameters}}
+    return {
+        "model": "wanx2.1-imageedit",
+        "input": {"function": function, "prompt": prompt, "base_image_url": base},
+        "parameters": {"n": 1, **parameters},
+    }
 
 
-SAME_SIZE = ["stylization_all", "stylization_local", "description_edit", "remove_watermark",
-             "colorization", "doodle", "control_cartoon_feature"]
+SAME_SIZE = [
+    "stylization_all",
+    "stylization_local",
+    "description_edit",
+    "remove_watermark",
+    "colorization",
+    "doodle",
+    "control_cartoon_feature",
+]
 
 
 @pytest.mark.parametrize("function", SAME_SIZE)
@@ -87,8 +97,9 @@ def test_imageedit_function_keeps_the_base_size_and_visibly_derives_from_its_inp
 
 def test_expand_grows_the_canvas_by_the_four_scales_and_keeps_the_original_in_place(server):
     base = pattern("stripes", (800, 600))
-    done = run_edit(server, imageedit("expand", png_uri(base), top_scale=1.5, bottom_scale=1.5,
-                                      left_scale=2.0, right_scale=1.0))
+    done = run_edit(
+        server, imageedit("expand", png_uri(base), top_scale=1.5, bottom_scale=1.5, left_scale=2.0, right_scale=1.0)
+    )
     out = download(done["output"]["results"][0]["url"])
     assert out.size == (1200, 900)  # width 800*(2.0+1.0)/2, height 600*(1.5+1.5)/2
     # The original sits 400 px from the left (all the extra width) and 150 px from the top.
@@ -153,20 +164,23 @@ def test_edit_image_i_is_exactly_the_edit_of_seed_plus_i(server, function):
     assert download(two[0]["url"]).tobytes() != download(two[1]["url"]).tobytes()
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"input": {"function": "paint_everything"}}, "input.function"),
-    ({"input": {"function": None}}, "input.function"),
-    ({"parameters": {"strength": 1.5}}, "strength"),
-    ({"parameters": {"strength": "high"}}, "strength"),
-    ({"input": {"function": "expand"}, "parameters": {"top_scale": 2.5}}, "top_scale"),
-    ({"input": {"function": "expand"}, "parameters": {"left_scale": 0.5}}, "left_scale"),
-    ({"input": {"function": "super_resolution"}, "parameters": {"upscale_factor": 5}}, "upscale_factor"),
-    ({"input": {"function": "super_resolution"}, "parameters": {"upscale_factor": 1.5}}, "upscale_factor"),
-    ({"input": {"function": "doodle"}, "parameters": {"is_sketch": "yes"}}, "is_sketch"),
-    ({"input": {"function": "description_edit_with_mask"}}, "mask_image_url"),
-    ({"input": {"base_image_url": None}}, "base_image_url"),
-    ({"parameters": {"n": 5}}, "parameters.n"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"input": {"function": "paint_everything"}}, "input.function"),
+        ({"input": {"function": None}}, "input.function"),
+        ({"parameters": {"strength": 1.5}}, "strength"),
+        ({"parameters": {"strength": "high"}}, "strength"),
+        ({"input": {"function": "expand"}, "parameters": {"top_scale": 2.5}}, "top_scale"),
+        ({"input": {"function": "expand"}, "parameters": {"left_scale": 0.5}}, "left_scale"),
+        ({"input": {"function": "super_resolution"}, "parameters": {"upscale_factor": 5}}, "upscale_factor"),
+        ({"input": {"function": "super_resolution"}, "parameters": {"upscale_factor": 1.5}}, "upscale_factor"),
+        ({"input": {"function": "doodle"}, "parameters": {"is_sketch": "yes"}}, "is_sketch"),
+        ({"input": {"function": "description_edit_with_mask"}}, "mask_image_url"),
+        ({"input": {"base_image_url": None}}, "base_image_url"),
+        ({"parameters": {"n": 5}}, "parameters.n"),
+    ],
+)
 def test_imageedit_out_of_range_parameters_answer_400_invalid_parameter(server, change, message):
     body = imageedit("stylization_all", png_uri(pattern("ramp")))
     for part, values in change.items():
@@ -178,8 +192,9 @@ def test_imageedit_out_of_range_parameters_answer_400_invalid_parameter(server, 
 
 def test_wan25_i2i_fuses_up_to_three_images_default_size_and_n(server):
     images = [png_uri(pattern("ramp")), png_uri(pattern("stripes"))]
-    done = run_edit(server, {"model": "wan2.5-i2i-preview",
-                             "input": {"prompt": "put image 1 next to image 2", "images": images}})
+    done = run_edit(
+        server, {"model": "wan2.5-i2i-preview", "input": {"prompt": "put image 1 next to image 2", "images": images}}
+    )
     results = done["output"]["results"]
     assert len(results) == 4 and done["usage"] == {"image_count": 4}  # n defaults to 4
     assert results[0]["orig_prompt"] == "put image 1 next to image 2"
@@ -192,21 +207,33 @@ def test_wan25_i2i_fuses_up_to_three_images_default_size_and_n(server):
     stripes, ramp = gray(pattern("stripes"), size), gray(pattern("ramp"), size)
     assert corr(gray(right, size), stripes) > corr(gray(right, size), ramp)
 
-    sized = run_edit(server, {"model": "wan2.5-i2i-preview", "input": {"prompt": "p", "images": images[:1]},
-                              "parameters": {"size": "1024*768", "n": 1}})
+    sized = run_edit(
+        server,
+        {
+            "model": "wan2.5-i2i-preview",
+            "input": {"prompt": "p", "images": images[:1]},
+            "parameters": {"size": "1024*768", "n": 1},
+        },
+    )
     assert download(sized["output"]["results"][0]["url"]).size == (1024, 768)
 
 
-@pytest.mark.parametrize("images, size, message", [
-    ([], None, "input.images"),
-    (["A"] * 4, None, "input.images"),
-    (["A"], "640*640", "total pixels"),
-    (["A"], "1700*400", "aspect ratio"),
-])
+@pytest.mark.parametrize(
+    "images, size, message",
+    [
+        ([], None, "input.images"),
+        (["A"] * 4, None, "input.images"),
+        (["A"], "640*640", "total pixels"),
+        (["A"], "1700*400", "aspect ratio"),
+    ],
+)
 def test_wan25_i2i_limits(server, images, size, message):
     uri = png_uri(pattern("ramp"))
-    body = {"model": "wan2.5-i2i-preview", "input": {"prompt": "p", "images": [uri for _ in images]},
-            "parameters": {"size": size} if size else {}}
+    body = {
+        "model": "wan2.5-i2i-preview",
+        "input": {"prompt": "p", "images": [uri for _ in images]},
+        "parameters": {"size": size} if size else {},
+    }
     r = edit(server, body)
     assert r.status_code == 400 and message in r.json()["message"], r.text
 
@@ -219,11 +246,17 @@ def test_edit_without_async_header_is_refused_like_text2image(server):
 
 def _bomb_png(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares a huge image (a decompression bomb)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     raw = zlib.compress(b"\x00" * (width // 8 + 1) * 64)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-            + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 def _uri(data: bytes, mime: str = "image/png") -> str:
@@ -258,16 +291,19 @@ def test_hostile_inline_inputs_answer_400_invalid_parameter_and_the_server_stays
     assert run_edit(server, imageedit("colorization", png_uri(pattern("ramp"))))["output"]["task_status"] == "SUCCEEDED"
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/a.png",
-    "http://localhost/a.png",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://10.0.0.1/a.png",
-    "http://[::1]/a.png",
-    "http://0x7f000001/a.png",
-    "http://2130706433/a.png",
-    "http://no-such-host.invalid/a.png",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/a.png",
+        "http://localhost/a.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/a.png",
+        "http://[::1]/a.png",
+        "http://0x7f000001/a.png",
+        "http://2130706433/a.png",
+        "http://no-such-host.invalid/a.png",
+    ],
+)
 def test_internal_or_unreachable_urls_fail_the_task_with_input_download_failed(server, url):
     done = run_edit(server, imageedit("colorization", url))["output"]
     assert done["task_status"] == "FAILED"
@@ -299,14 +335,23 @@ def test_a_redirect_to_an_internal_address_fails_the_task(server):
 
 
 def test_upload_policy_is_checked_key_confined_and_oss_keys_private_to_the_account(server):
-    policy = requests.get(f"{server.api}/uploads", params={"action": "getPolicy", "model": "wanx2.1-imageedit"},
-                          headers=server.headers(asynchronous=False), timeout=10).json()["output"]
-    form = {"OSSAccessKeyId": policy["oss_access_key_id"], "Signature": policy["signature"],
-            "policy": policy["policy"], "success_action_status": "200"}
+    policy = requests.get(
+        f"{server.api}/uploads",
+        params={"action": "getPolicy", "model": "wanx2.1-imageedit"},
+        headers=server.headers(asynchronous=False),
+        timeout=10,
+    ).json()["output"]
+    form = {
+        "OSSAccessKeyId": policy["oss_access_key_id"],
+        "Signature": policy["signature"],
+        "policy": policy["policy"],
+        "success_action_status": "200",
+    }
 
     def upload(key: str, data: bytes, **changes) -> requests.Response:
-        return requests.post(policy["upload_host"], data={**form, "key": key, **changes},
-                             files={"file": ("x.png", data)}, timeout=10)
+        return requests.post(
+            policy["upload_host"], data={**form, "key": key, **changes}, files={"file": ("x.png", data)}, timeout=10
+        )
 
     good = upload(policy["upload_dir"] + "/base.png", _png_bytes())
     assert good.status_code == 200, good.text
@@ -320,8 +365,12 @@ def test_upload_policy_is_checked_key_confined_and_oss_keys_private_to_the_accou
     done = run_edit_with(server, imageedit("colorization", oss), {"X-DashScope-OssResourceResolve": "enable"})
     assert done["output"]["task_status"] == "SUCCEEDED"
     stranger = server.new_key("stranger")
-    r = requests.post(server.api + EDIT_PATH, json=imageedit("colorization", oss),
-                      headers={**server.headers(stranger), "X-DashScope-OssResourceResolve": "enable"}, timeout=10)
+    r = requests.post(
+        server.api + EDIT_PATH,
+        json=imageedit("colorization", oss),
+        headers={**server.headers(stranger), "X-DashScope-OssResourceResolve": "enable"},
+        timeout=10,
+    )
     assert r.status_code == 400 and r.json()["code"] == "BadRequest.InputDownloadFailed"
 
 

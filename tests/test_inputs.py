@@ -255,9 +255,7 @@ def test_redirect_without_location_is_input_download_failed(guarded, port):
     download_failed(lambda: guarded.fetch(f"http://127.0.0.1:{port}/status/302", RULES))
 
 
-@pytest.mark.parametrize(
-    "to", ["file:///etc/passwd", "data:image/png;base64,AAAA", "oss://k", "ftp://x/"]
-)
+@pytest.mark.parametrize("to", ["file:///etc/passwd", "data:image/png;base64,AAAA", "oss://k", "ftp://x/"])
 def test_redirect_to_another_scheme_is_input_download_failed(guarded, port, to):
     download_failed(lambda: guarded.fetch(f"http://127.0.0.1:{port}/to?url={to}", RULES))
 
@@ -536,9 +534,7 @@ def test_too_many_pixels_is_invalid_parameter():
     assert "1000 pixels" in error.message
 
 
-@pytest.mark.parametrize(
-    "rules", [ImageRules(min_side=384, max_side=3072), ImageRules(min_side=1, max_side=50)]
-)
+@pytest.mark.parametrize("rules", [ImageRules(min_side=384, max_side=3072), ImageRules(min_side=1, max_side=50)])
 def test_side_outside_the_model_bounds_is_invalid_parameter(rules):
     error = invalid_parameter(lambda: ImageFetcher().fetch(data_uri(FILES["/good.png"]), rules))
     assert f"between {rules.min_side} and {rules.max_side}" in error.message
@@ -647,8 +643,6 @@ def test_empty_or_unsupported_url_is_invalid_parameter(url):
     invalid_parameter(lambda: ImageFetcher().fetch(url, RULES))
 
 
-@pytest.mark.parametrize(
-    "url", ["http://", "http:///a.png", "http://exa mple.com/", "http://example.com:99999/"]
-)
+@pytest.mark.parametrize("url", ["http://", "http:///a.png", "http://exa mple.com/", "http://example.com:99999/"])
 def test_malformed_http_url_is_input_download_failed(url):
     download_failed(lambda: ImageFetcher(**TIMEOUTS).fetch(url, RULES))

@@ -30,15 +30,19 @@ def test_no_module_below_http_speaks_http():
     speaking = sorted(
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
-        if "http" not in path.relative_to(PACKAGE).parts[:1] and path not in allowed
+        if "http" not in path.relative_to(PACKAGE).parts[:1]
+        and path not in allowed
         and any(name.split(".")[0] in HTTP_LIBRARIES for name in imported_modules(path))
     )
     assert speaking == []
 
 
 def test_every_kind_of_service_error_has_one_http_status():
-    kinds = {cls for _, cls in inspect.getmembers(errors, inspect.isclass)
-             if issubclass(cls, errors.ServiceError) and cls is not errors.ServiceError}
+    kinds = {
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.ServiceError) and cls is not errors.ServiceError
+    }
     assert kinds == set(STATUS)
     assert status_of(errors.model_not_found()) == 404 and errors.model_not_found().code == "InvalidParameter"
     assert status_of(errors.task_error("BadRequest.InputDownloadFailed", "m")) == 400

@@ -12,10 +12,16 @@ import pytest
 
 from conftest import Server
 
-SLOW = {"model": "wan2.5-t2i-preview", "input": {"prompt": "slow"},
-        "parameters": {"size": "1440*1440", "n": 2, "prompt_extend": False}}
-QUICK = {"model": "wan2.2-t2i-flash", "input": {"prompt": "quick"},
-         "parameters": {"size": "512*512", "n": 1, "prompt_extend": False}}
+SLOW = {
+    "model": "wan2.5-t2i-preview",
+    "input": {"prompt": "slow"},
+    "parameters": {"size": "1440*1440", "n": 2, "prompt_extend": False},
+}
+QUICK = {
+    "model": "wan2.2-t2i-flash",
+    "input": {"prompt": "quick"},
+    "parameters": {"size": "512*512", "n": 1, "prompt_extend": False},
+}
 
 
 def ts(text: str) -> float:
@@ -45,8 +51,11 @@ def burst(servers: list[Server], body: dict, count: int) -> list:
 
 
 def accepted_per_second_window(server: Server, responses) -> int:
-    times = sorted(ts(server.task(r.json()["output"]["task_id"])["output"]["submit_time"])
-                   for r in responses if r.status_code == 200)
+    times = sorted(
+        ts(server.task(r.json()["output"]["task_id"])["output"]["submit_time"])
+        for r in responses
+        if r.status_code == 200
+    )
     return max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
 
 
@@ -56,7 +65,8 @@ def test_submission_burst_over_the_rate_gets_429_rate_quota(make_server):
     refused = [r for r in responses if r.status_code == 429]
     assert refused and len(refused) < 12
     assert {(r.json()["code"], r.json()["message"]) for r in refused} == {
-        ("Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")}
+        ("Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")
+    }
     assert accepted_per_second_window(s, responses) <= 2
     # The limit is per model: another model is still accepted right away.
     assert s.submit({**QUICK, "model": "wanx2.1-t2i-turbo"}).status_code == 200
@@ -80,6 +90,7 @@ def test_task_waiting_for_a_slot_stays_pending_and_can_be_canceled(make_server):
         time.sleep(0.01)
     assert s.task(third)["output"]["task_status"] == "PENDING"
     import requests
+
     assert requests.post(f"{s.api}/tasks/{third}/cancel", headers=s.headers(asynchronous=False)).status_code == 200
     assert s.wait(first)["output"]["task_status"] == "SUCCEEDED"
     assert s.wait(second)["output"]["task_status"] == "SUCCEEDED"
@@ -121,7 +132,8 @@ def test_free_quota_is_used_first_then_refused_if_free_only_else_paid(make_serve
     if free_only:
         assert r.status_code == 429
         assert (r.json()["code"], r.json()["message"]) == (
-            "Throttling.AllocationQuota", "Free allocated quota exceeded."
+            "Throttling.AllocationQuota",
+            "Free allocated quota exceeded.",
         )
         assert ledger(s) == [(t1, "qwen-image", 1, 0.035, "free", 0.0), (t2, "qwen-image", 1, 0.035, "free", 0.0)]
         # Other models keep their own quota.
@@ -133,10 +145,10 @@ def test_free_quota_is_used_first_then_refused_if_free_only_else_paid(make_serve
 
 def test_expired_free_quota_refuses_free_only_accounts(make_server):
     from imagescope.accounting.accounts import Accounts
-    from imagescope.db import make_engine
+    from imagescope.db import open_database
 
     s = make_server(IMAGESCOPE_WORKERS="0")
-    accounts = Accounts(make_engine(f"sqlite:///{s.data_dir / 'imagescope.db'}"))
+    accounts = Accounts(open_database(f"sqlite:///{s.data_dir / 'imagescope.db'}"))
     accounts.set_free_only("default", True)
     accounts.set_activated_at("default", time.time() - 91 * 24 * 3600)  # valid 90 days
     r = s.submit({"model": "qwen-image-plus", "input": {"prompt": "x"}})

@@ -107,8 +107,12 @@ def test_qwen_sync_n_other_than_1_is_refused_with_the_hosted_message(server):
 )
 def test_anything_but_one_user_message_with_exactly_one_text_is_400_invalid_parameter(server, body_input):
     for model in ("qwen-image-plus", "wan2.6-t2i"):
-        r = requests.post(server.api + SYNC_PATH, json={"model": model, "input": body_input},
-                          headers=server.headers(asynchronous=False), timeout=10)
+        r = requests.post(
+            server.api + SYNC_PATH,
+            json={"model": model, "input": body_input},
+            headers=server.headers(asynchronous=False),
+            timeout=10,
+        )
         assert r.status_code == 400 and r.json()["code"] == "InvalidParameter", r.text
 
 
@@ -123,18 +127,29 @@ def test_wan26_t2i_defaults_to_four_images_one_image_part_each(server):
     assert [i.size for i in images] == [(1280, 1280)] * 4
     assert all(p["type"] == "image" for p in body["output"]["choices"][0]["message"]["content"])
     assert body["output"]["finished"] is True and "task_metric" not in body["output"]
-    assert body["usage"] == {"image_count": 4, "input_tokens": 0, "output_tokens": 0, "size": "1280*1280",
-                             "total_tokens": 0}
-    again = images_of(ok(call(server, "wan2.6-t2i", {"text": "A flower shop with exquisite windows"},
-                              seed=7)))
+    assert body["usage"] == {
+        "image_count": 4,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "size": "1280*1280",
+        "total_tokens": 0,
+    }
+    again = images_of(ok(call(server, "wan2.6-t2i", {"text": "A flower shop with exquisite windows"}, seed=7)))
     assert [a.tobytes() for a in again] == [i.tobytes() for i in images]  # same seed, same pixels
     assert len({i.tobytes() for i in images}) == 4  # image i uses seed + i
 
 
 @pytest.mark.parametrize(
     "size, allowed",
-    [("768*2700", True), ("2800*700", True), ("1344*576", True), ("700*700", False), ("1500*1500", False),
-     ("2900*700", False), ("1280x1280", False)],
+    [
+        ("768*2700", True),
+        ("2800*700", True),
+        ("1344*576", True),
+        ("700*700", False),
+        ("1500*1500", False),
+        ("2900*700", False),
+        ("1280x1280", False),
+    ],
 )
 def test_wan26_t2i_size_is_total_pixels_768_to_1440_squared_within_ratio_1_to_4(server, size, allowed):
     r = call(server, "wan2.6-t2i", {"text": "a cat"}, size=size, n=1)
@@ -158,15 +173,27 @@ def test_prompts_are_truncated_at_the_models_limit_not_refused():
 
 
 def test_sdk_multimodal_conversation_and_image_generation_call_synchronously(sdk):
-    rsp = MultiModalConversation.call(api_key=sdk.key, model="qwen-image-plus", result_format="message",
-                                      messages=[{"role": "user", "content": [{"text": "a red fox"}]}],
-                                      stream=False, watermark=True, prompt_extend=False, size="928*1664")
+    rsp = MultiModalConversation.call(
+        api_key=sdk.key,
+        model="qwen-image-plus",
+        result_format="message",
+        messages=[{"role": "user", "content": [{"text": "a red fox"}]}],
+        stream=False,
+        watermark=True,
+        prompt_extend=False,
+        size="928*1664",
+    )
     assert rsp.status_code == 200, rsp
     [image] = [download(part["image"]) for part in rsp.output.choices[0].message.content]
     assert image.size == (928, 1664) and rsp.usage["image_count"] == 1
 
-    rsp = ImageGeneration.call(api_key=sdk.key, model="wan2.6-t2i", n=2, size="1280*720",
-                               messages=[{"role": "user", "content": [{"text": "a flower shop"}]}])
+    rsp = ImageGeneration.call(
+        api_key=sdk.key,
+        model="wan2.6-t2i",
+        n=2,
+        size="1280*720",
+        messages=[{"role": "user", "content": [{"text": "a flower shop"}]}],
+    )
     assert rsp.status_code == 200, rsp
     content = rsp.output.choices[0].message.content
     assert [download(part["image"]).size for part in content] == [(1280, 720)] * 2
@@ -187,8 +214,13 @@ def test_image_generation_task_shows_choices_and_finished_in_the_task_query(serv
     assert {"submit_time", "scheduled_time", "end_time"} <= output.keys() and "results" not in output
     parts = output["choices"][0]["message"]["content"]
     assert [download(p["image"]).size for p in parts] == [(1280, 1280)] * 2
-    assert done["usage"] == {"image_count": 2, "input_tokens": 0, "output_tokens": 0, "size": "1280*1280",
-                             "total_tokens": 0}
+    assert done["usage"] == {
+        "image_count": 2,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "size": "1280*1280",
+        "total_tokens": 0,
+    }
 
 
 def test_image_generation_without_the_async_header_is_refused_as_documented(server):
@@ -255,13 +287,25 @@ def test_editing_image_counts_and_sides_are_enforced(server, model, images, mess
 
 @pytest.mark.parametrize(
     "size, expected",
-    [(None, (1472, 1104)), ("1K", (1472, 1104)), ("2K", proportional_size(1600, 1200, 2048 * 2048)),
-     ("1024*1024", (1024, 1024)), ("2048*2048", (2048, 2048))],
+    [
+        (None, (1472, 1104)),
+        ("1K", (1472, 1104)),
+        ("2K", proportional_size(1600, 1200, 2048 * 2048)),
+        ("1024*1024", (1024, 1024)),
+        ("2048*2048", (2048, 2048)),
+    ],
 )
 def test_wan26_image_editing_output_is_1k_2k_in_the_inputs_proportions_or_the_size_given(server, size, expected):
     parameters = {"n": 1} if size is None else {"n": 1, "size": size}
-    body = ok(call(server, "wan2.6-image", {"text": "make it autumn"},
-                   {"image": png_uri(pattern("ramp", (1600, 1200)))}, **parameters))
+    body = ok(
+        call(
+            server,
+            "wan2.6-image",
+            {"text": "make it autumn"},
+            {"image": png_uri(pattern("ramp", (1600, 1200)))},
+            **parameters,
+        )
+    )
     [image] = images_of(body)
     assert image.size == expected and body["usage"]["size"] == f"{expected[0]}*{expected[1]}"
 
@@ -273,8 +317,11 @@ def test_wan26_image_editing_sizes_outside_768_to_2048_squared_are_refused(serve
 
 
 def test_wan26_image_editing_runs_asynchronously_too(server):
-    body = {"model": "wan2.6-image", "parameters": {"n": 2},
-            "input": message({"text": "swap"}, {"image": png_uri(pattern("ramp"))}, {"image": png_uri(pattern("s"))})}
+    body = {
+        "model": "wan2.6-image",
+        "parameters": {"n": 2},
+        "input": message({"text": "swap"}, {"image": png_uri(pattern("ramp"))}, {"image": png_uri(pattern("s"))}),
+    }
     created = ok(requests.post(server.api + ASYNC_PATH, json=body, headers=server.headers(), timeout=10))
     done = server.wait(created["output"]["task_id"])
     assert done["output"]["task_status"] == "SUCCEEDED" and done["usage"]["image_count"] == 2
@@ -284,7 +331,8 @@ def test_sdk_uploads_local_files_of_a_message_and_edits_them(sdk, tmp_path):
     path = tmp_path / "local.png"
     pattern("stripes", (500, 700)).save(path)
     rsp = MultiModalConversation.call(
-        api_key=sdk.key, model="qwen-image-edit-plus",
+        api_key=sdk.key,
+        model="qwen-image-edit-plus",
         messages=[{"role": "user", "content": [{"image": f"file://{path}"}, {"text": "make it night"}]}],
     )
     assert rsp.status_code == 200, rsp
@@ -322,20 +370,29 @@ def test_a_sync_call_waits_no_longer_than_configured_then_times_out(make_server)
 
 
 def test_interleaved_answer_streams_text_and_image_events_then_a_final_stop(server):
-    r = call(server, "wan2.6-image", {"text": "a 3-step recipe for tomato and eggs"}, sse=True,
-             stream=True, enable_interleave=True, max_images=3, size="1200*800")
+    r = call(
+        server,
+        "wan2.6-image",
+        {"text": "a 3-step recipe for tomato and eggs"},
+        sse=True,
+        stream=True,
+        enable_interleave=True,
+        max_images=3,
+        size="1200*800",
+    )
     found = events(r)
     assert [e["id"] for e in found] == [str(i) for i in range(1, 8)]
     assert all(e["event"] == "result" and e["status"] == 200 for e in found)
     *parts, last = [e["data"] for e in found]
     kinds = [p["output"]["choices"][0]["message"]["content"][0]["type"] for p in parts]
     assert kinds == ["text", "image"] * 3
-    assert all(p["output"]["finished"] is False and p["output"]["choices"][0]["finish_reason"] == "null"
-               for p in parts)
+    assert all(p["output"]["finished"] is False and p["output"]["choices"][0]["finish_reason"] == "null" for p in parts)
     images = [download(p["output"]["choices"][0]["message"]["content"][0]["image"]) for p in parts[1::2]]
     assert [i.size for i in images] == [(1200, 800)] * 3
-    assert last["output"] == {"choices": [{"finish_reason": "stop",
-                                           "message": {"role": "assistant", "content": []}}], "finished": True}
+    assert last["output"] == {
+        "choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": []}}],
+        "finished": True,
+    }
     assert last["usage"]["image_count"] == 3 and last["usage"]["size"] == "1200*800"
 
 
@@ -343,10 +400,16 @@ def test_sdk_streaming_iterator_consumes_the_interleaved_answer_the_sse_header_a
     # The SDK sends X-DashScope-Sse: enable but never parameters.stream: the header must suffice.
     path = tmp_path / "dish.png"
     pattern("ramp", (640, 480)).save(path)
-    chunks = list(ImageGeneration.call(
-        api_key=sdk.key, model="wan2.6-image", stream=True, enable_interleave=True, max_images=2,
-        messages=[{"role": "user", "content": [{"text": "a tutorial"}, {"image": f"file://{path}"}]}],
-    ))
+    chunks = list(
+        ImageGeneration.call(
+            api_key=sdk.key,
+            model="wan2.6-image",
+            stream=True,
+            enable_interleave=True,
+            max_images=2,
+            messages=[{"role": "user", "content": [{"text": "a tutorial"}, {"image": f"file://{path}"}]}],
+        )
+    )
     assert all(c.status_code == 200 for c in chunks), [(c.code, c.message) for c in chunks]
     content = [part for c in chunks for part in c.output.choices[0].message.content]
     assert [p["type"] for p in content] == ["text", "image", "text", "image"]
@@ -382,15 +445,28 @@ def test_a_plain_request_can_be_streamed_too_one_event_per_image(server):
 
 
 def test_a_streamed_request_that_fails_ends_with_an_error_event(server):
-    found = events(call(server, "wan2.6-image", {"text": "x"}, {"image": "http://127.0.0.1:9/a.png"}, sse=True,
-                        stream=True, enable_interleave=True))
+    found = events(
+        call(
+            server,
+            "wan2.6-image",
+            {"text": "x"},
+            {"image": "http://127.0.0.1:9/a.png"},
+            sse=True,
+            stream=True,
+            enable_interleave=True,
+        )
+    )
     [error] = found
     assert error["event"] == "error" and error["status"] == 400
     assert error["data"]["code"] == "BadRequest.InputDownloadFailed"
 
 
 def test_bad_request_body_errors_are_plain_json_even_when_streaming_was_asked(server):
-    r = requests.post(server.api + SYNC_PATH, data=b"{not json", timeout=10,
-                      headers={**server.headers(asynchronous=False), "X-DashScope-Sse": "enable"})
+    r = requests.post(
+        server.api + SYNC_PATH,
+        data=b"{not json",
+        timeout=10,
+        headers={**server.headers(asynchronous=False), "X-DashScope-Sse": "enable"},
+    )
     assert r.status_code == 400 and r.json()["message"].startswith("Required body invalid")
     assert r.headers["x-request-id"] == r.json()["request_id"]  # one id, in the body and the header

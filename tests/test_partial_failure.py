@@ -21,7 +21,7 @@ from conftest import Server, download
 from imagescope.accounting.accounts import Accounts
 from imagescope.app import create_app
 from imagescope.config import Settings
-from imagescope.db import make_engine
+from imagescope.db import open_database
 from imagescope.engines import JobRefused, PreviewEngine
 from imagescope.errors import INTERNAL_ERROR_MESSAGE
 from test_image2image import EDIT_PATH, pattern, png_uri
@@ -67,7 +67,7 @@ class TextOnly:
 
 def serve_in_thread(tmp_path, engine) -> tuple[Server, uvicorn.Server]:
     settings = Settings(data_dir=tmp_path)
-    key, _ = Accounts(make_engine(settings.db_url)).create_key()
+    key, _ = Accounts(open_database(settings.db_url)).create_key()
     handle = Server(tmp_path, env={}, key=key)
     app = create_app(settings, {"preview": engine})
     server = uvicorn.Server(uvicorn.Config(app, port=handle.port, log_level="warning"))
@@ -145,8 +145,10 @@ def test_a_job_refused_reaches_the_client_as_the_images_invalid_parameter(serve)
     body = {"model": "wan2.2-t2i-flash", "input": {"prompt": "x"}, "parameters": {"n": 2, "size": "512*512"}}
     out = handle.run(body)["output"]
     assert out["task_status"] == "SUCCEEDED" and out["task_metrics"] == {"TOTAL": 2, "SUCCEEDED": 1, "FAILED": 1}
-    assert out["results"][0] == {"code": "InvalidParameter",
-                                 "message": "This engine cannot draw the first image as asked."}
+    assert out["results"][0] == {
+        "code": "InvalidParameter",
+        "message": "This engine cannot draw the first image as asked.",
+    }
     assert "url" in out["results"][1]
     body["parameters"]["n"] = 1  # no image made: the task FAILS with the refusal
     out = handle.run(body)["output"]
@@ -156,8 +158,11 @@ def test_a_job_refused_reaches_the_client_as_the_images_invalid_parameter(serve)
 
 def test_a_model_bound_to_an_engine_without_the_ability_fails_with_a_clear_message(serve):
     handle = serve(TextOnly())
-    body = {"model": "wan2.5-i2i-preview", "input": {"prompt": "x", "images": [png_uri(pattern("ramp"))]},
-            "parameters": {"n": 1}}
+    body = {
+        "model": "wan2.5-i2i-preview",
+        "input": {"prompt": "x", "images": [png_uri(pattern("ramp"))]},
+        "parameters": {"n": 1},
+    }
     r = requests.post(handle.api + EDIT_PATH, json=body, headers=handle.headers(), timeout=30)
     assert r.status_code == 200, r.text
     out = handle.wait(r.json()["output"]["task_id"])["output"]

@@ -7,8 +7,16 @@ from imagescope.engines.base import font
 
 
 def job(**kw) -> ImageJob:
-    base = dict(model="qwen-image", prompt="一只橘猫 an orange cat", negative_prompt="", width=900, height=500,
-                seed=3, index=0, count=1)
+    base = dict(
+        model="qwen-image",
+        prompt="一只橘猫 an orange cat",
+        negative_prompt="",
+        width=900,
+        height=500,
+        seed=3,
+        index=0,
+        count=1,
+    )
     return ImageJob(**{**base, **kw})
 
 

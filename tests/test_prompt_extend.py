@@ -30,11 +30,23 @@ class ChatServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append((dict(self.headers), body))
-                answer = json.dumps({
-                    "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                        "role": "assistant", "content": "REWRITTEN: " + body["messages"][-1]["content"]}}],
-                }).encode()
+                answer = json.dumps(
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {
+                                    "role": "assistant",
+                                    "content": "REWRITTEN: " + body["messages"][-1]["content"],
+                                },
+                            }
+                        ],
+                    }
+                ).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
@@ -60,8 +72,11 @@ def chat():
 
 
 def test_configured_chat_endpoint_produces_actual_prompt(make_server, chat):
-    s = make_server(IMAGESCOPE_REWRITER_URL=chat.url, IMAGESCOPE_REWRITER_MODEL="qwen-plus",
-                    IMAGESCOPE_REWRITER_API_KEY="sk-upstream")
+    s = make_server(
+        IMAGESCOPE_REWRITER_URL=chat.url,
+        IMAGESCOPE_REWRITER_MODEL="qwen-plus",
+        IMAGESCOPE_REWRITER_API_KEY="sk-upstream",
+    )
     out = s.run({"model": "qwen-image", "input": {"prompt": "a tiny house"}})["output"]
     assert out["results"][0]["actual_prompt"] == "REWRITTEN: a tiny house"
     assert out["results"][0]["orig_prompt"] == "a tiny house"

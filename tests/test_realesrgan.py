@@ -46,8 +46,14 @@ def run_ncnn_graph(graph: NcnnGraph, weights: dict, x: torch.Tensor) -> torch.Te
         elif layer.type == "Convolution":
             conv, w = Convolution.of(layer), weights[layer.name]
             left, right, top, bottom = conv.pad
-            y = F.conv2d(F.pad(ins[0], (left, right, top, bottom)), torch.from_numpy(w.weight),
-                         torch.from_numpy(w.bias), conv.stride, 0, conv.dilation)
+            y = F.conv2d(
+                F.pad(ins[0], (left, right, top, bottom)),
+                torch.from_numpy(w.weight),
+                torch.from_numpy(w.bias),
+                conv.stride,
+                0,
+                conv.dilation,
+            )
             assert conv.activation in (0, 2)
             outs = [F.leaky_relu(y, conv.activation_params[0]) if conv.activation == 2 else y]
         elif layer.type == "Eltwise":
@@ -89,6 +95,7 @@ def anime_copy(tmp_path: Path) -> tuple[Path, Path]:
 
 # --- the ncnn reader ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("variant", ["photo", "anime"])
 def test_reader_reads_every_layer_of_the_shipped_models(variant):
     param, bin_ = model_files(variant)
@@ -125,11 +132,17 @@ def test_float16_weights_of_odd_count_are_padded_to_four_bytes(tmp_path):
     (tmp_path / "m.param").write_text(
         "7767517\n3 3\nInput in 0 1 data\n"
         "Convolution a 1 1 data x 0=1 1=3 4=1 5=1 6=27\n"  # 27 halves: 54 bytes + 2 padding
-        "Convolution b 1 1 x output 0=1 1=1 5=0 6=1\n")
+        "Convolution b 1 1 x output 0=1 1=1 5=0 6=1\n"
+    )
     half = np.arange(27, dtype="<f2")
-    (tmp_path / "m.bin").write_bytes(TAG_FLOAT16.to_bytes(4, "little") + half.tobytes() + b"\0\0"
-                                     + np.float32(0.5).tobytes()
-                                     + b"\0\0\0\0" + np.float32(2.0).tobytes())
+    (tmp_path / "m.bin").write_bytes(
+        TAG_FLOAT16.to_bytes(4, "little")
+        + half.tobytes()
+        + b"\0\0"
+        + np.float32(0.5).tobytes()
+        + b"\0\0\0\0"
+        + np.float32(2.0).tobytes()
+    )
     weights = read_bin(tmp_path / "m.bin", read_param(tmp_path / "m.param"))
     np.testing.assert_array_equal(weights["a"].weight.ravel(), half.astype(np.float32))
     assert weights["a"].bias.tolist() == [0.5] and weights["b"].bias is None
@@ -176,11 +189,15 @@ def test_layer_shape_unlike_rrdbnet_fails_naming_the_layer(anime_copy, tmp_path)
     weights = read_bin(bin_, read_param(ANIME[0]))
     conv1 = Convolution.of(graph.layers[3])
     weights[conv1.name] = type(weights[conv1.name])(
-        np.zeros(conv1.weight_shape, np.float32), np.zeros(48, np.float32), "float16")
+        np.zeros(conv1.weight_shape, np.float32), np.zeros(48, np.float32), "float16"
+    )
     write_bin(bin_, graph, weights)
-    with pytest.raises(NcnnFormatError, match=r"layer Conv_1 \(RRDBNet body\.0\.rdb1\.conv1\): "
-                                              r"weight shape is \(48, 64, 3, 3\) in the \.param, "
-                                              r"RRDBNet needs \(32, 64, 3, 3\)"):
+    with pytest.raises(
+        NcnnFormatError,
+        match=r"layer Conv_1 \(RRDBNet body\.0\.rdb1\.conv1\): "
+        r"weight shape is \(48, 64, 3, 3\) in the \.param, "
+        r"RRDBNet needs \(32, 64, 3, 3\)",
+    ):
         load_rrdbnet(param, bin_, num_block=6)
 
 
@@ -226,6 +243,7 @@ def test_layers_this_reader_cannot_size_fail_by_name():
 
 # --- RRDBNet against the graph --------------------------------------------------------
 
+
 @pytest.mark.parametrize("variant", ["photo", "anime"])
 def test_rrdbnet_forward_matches_the_param_graph(variant):
     param, bin_ = model_files(variant)
@@ -240,6 +258,7 @@ def test_rrdbnet_forward_matches_the_param_graph(variant):
 
 
 # --- the upscaler ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4])
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
@@ -291,8 +310,9 @@ def test_sharper_than_lanczos_on_a_real_photograph():
     small = original.resize((112, 75), Image.Resampling.BOX)
     lanczos = small.resize(original.size, Image.Resampling.LANCZOS)
     esrgan = RealEsrganUpscaler("photo").upscale(small, 4)
-    sharpness = {name: _laplacian_variance(im) for name, im in
-                 [("original", original), ("lanczos", lanczos), ("esrgan", esrgan)]}
+    sharpness = {
+        name: _laplacian_variance(im) for name, im in [("original", original), ("lanczos", lanczos), ("esrgan", esrgan)]
+    }
     # Lanczos keeps ~2% of the original's fine detail; Real-ESRGAN restores far more of it.
     assert sharpness["esrgan"] > 8 * sharpness["lanczos"], sharpness
     assert sharpness["esrgan"] < sharpness["original"], sharpness  # detail, not noise
@@ -315,8 +335,9 @@ def test_bfloat16_stays_close_to_float32():
 def test_weights_load_once_and_are_shared(anime_copy):
     weights_dir = anime_copy[0].parent  # a fresh cache key: nothing loaded from here yet
     models = []
-    threads = [threading.Thread(target=lambda: models.append(shared_model("anime", "cpu", weights_dir)))
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: models.append(shared_model("anime", "cpu", weights_dir))) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -326,11 +347,14 @@ def test_weights_load_once_and_are_shared(anime_copy):
     assert RealEsrganUpscaler("photo").load() is RealEsrganUpscaler("photo", tile=64).load()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"variant": "cartoon"}, "unknown Real-ESRGAN variant"),
-    ({"tile": 0}, "tile must be"),
-    ({"precision": "float16"}, "precision must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"variant": "cartoon"}, "unknown Real-ESRGAN variant"),
+        ({"tile": 0}, "tile must be"),
+        ({"precision": "float16"}, "precision must be"),
+    ],
+)
 def test_bad_options_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         RealEsrganUpscaler(**kwargs)

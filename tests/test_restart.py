@@ -7,7 +7,7 @@ import time
 import pytest
 
 from imagescope.accounting.accounts import Accounts, Caller
-from imagescope.db import make_engine
+from imagescope.db import open_database
 from imagescope.errors import INTERRUPTED_CODE
 from imagescope.tasks.spec import GenerationRequest, ImagePart
 from imagescope.tasks.store import TaskStatus, TaskStore
@@ -15,8 +15,11 @@ from imagescope.tasks.store import TaskStatus, TaskStore
 
 def test_kill_9_with_tasks_in_flight_then_restart_every_task_finishes(make_server):
     s = make_server(IMAGESCOPE_WORKERS="1", IMAGESCOPE_LEASE_SECONDS="2")
-    body = {"model": "wan2.5-t2i-preview", "input": {"prompt": "slow"},
-            "parameters": {"size": "1440*1440", "n": 4, "prompt_extend": False}}
+    body = {
+        "model": "wan2.5-t2i-preview",
+        "input": {"prompt": "slow"},
+        "parameters": {"size": "1440*1440", "n": 4, "prompt_extend": False},
+    }
     ids = [s.submit(body).json()["output"]["task_id"] for _ in range(6)]
     deadline = time.time() + 30
     while time.time() < deadline and s.task(ids[0])["output"]["task_status"] != "RUNNING":
@@ -36,11 +39,13 @@ def test_one_process_restarting_alone_leaves_the_other_process_running_tasks_alo
     from conftest import Server
 
     runner = Server(tmp_path, env={"IMAGESCOPE_WORKERS": "1", "IMAGESCOPE_LEASE_SECONDS": "3"}).start()
-    front = Server(tmp_path, env={"IMAGESCOPE_WORKERS": "0", "IMAGESCOPE_LEASE_SECONDS": "3"},
-                   key=runner.key).start()
+    front = Server(tmp_path, env={"IMAGESCOPE_WORKERS": "0", "IMAGESCOPE_LEASE_SECONDS": "3"}, key=runner.key).start()
     try:
-        body = {"model": "wan2.5-t2i-preview", "input": {"prompt": "slow"},
-                "parameters": {"size": "1440*1440", "n": 4, "prompt_extend": False}}
+        body = {
+            "model": "wan2.5-t2i-preview",
+            "input": {"prompt": "slow"},
+            "parameters": {"size": "1440*1440", "n": 4, "prompt_extend": False},
+        }
         ids = [front.submit(body).json()["output"]["task_id"] for _ in range(3)]
         deadline = time.time() + 30
         while time.time() < deadline and front.task(ids[0])["output"]["task_status"] != "RUNNING":
@@ -67,7 +72,7 @@ def claim(store: TaskStore, owner: str = "p1", lease_s: float = -1) -> str | Non
 
 @pytest.fixture
 def store(tmp_path) -> TaskStore:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    engine = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     accounts = Accounts(engine)
     accounts.create_key("one"), accounts.create_key("two")  # account ids 1 and 2
     return TaskStore(engine)

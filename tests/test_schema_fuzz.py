@@ -17,14 +17,19 @@ from conftest import Server
 
 ADMIN = "schema-fuzz-admin"
 EXAMPLES = 30
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_schema_conformance]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Server:
-    s = Server(tmp_path_factory.mktemp("schema"),
-               env={"IMAGESCOPE_ADMIN_TOKEN": ADMIN, "IMAGESCOPE_SUBMIT_RPS": "100000"}).start()
+    s = Server(
+        tmp_path_factory.mktemp("schema"), env={"IMAGESCOPE_ADMIN_TOKEN": ADMIN, "IMAGESCOPE_SUBMIT_RPS": "100000"}
+    ).start()
     yield s
     s.stop()
 
@@ -37,8 +42,10 @@ def test_every_documented_operation_answers_as_documented_and_never_5xx(live):
     for operation in operations:
         token = ADMIN if operation.path.startswith("/admin") else live.key
 
-        @given(operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
-               | operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        @given(
+            operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+            | operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+        )
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def exercise(case: schemathesis.Case) -> None:
             # Run right below, within this iteration: the loop's token is the one meant.
@@ -51,6 +58,8 @@ def test_every_documented_operation_answers_as_documented_and_never_5xx(live):
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)
     # Still up (with a new key: the fuzz may well have revoked key 1 through the admin API).
-    done = live.run({"model": "wan2.2-t2i-flash", "input": {"prompt": "still up"},
-                     "parameters": {"n": 1, "size": "512*512"}}, key=live.new_key())
+    done = live.run(
+        {"model": "wan2.2-t2i-flash", "input": {"prompt": "still up"}, "parameters": {"n": 1, "size": "512*512"}},
+        key=live.new_key(),
+    )
     assert done["output"]["task_status"] == "SUCCEEDED"

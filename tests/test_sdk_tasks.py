@@ -12,8 +12,15 @@ from conftest import download
 
 
 def test_sdk_call_blocks_until_succeeded_with_one_result_per_image(sdk):
-    rsp = ImageSynthesis.call(api_key=sdk.key, model="wan2.2-t2i-flash", prompt="snowy chapel", n=3,
-                              size="768*512", seed=7, prompt_extend=False)
+    rsp = ImageSynthesis.call(
+        api_key=sdk.key,
+        model="wan2.2-t2i-flash",
+        prompt="snowy chapel",
+        n=3,
+        size="768*512",
+        seed=7,
+        prompt_extend=False,
+    )
     assert rsp.status_code == HTTPStatus.OK
     assert rsp.output.task_status == "SUCCEEDED"
     assert len(rsp.output.results) == 3
@@ -84,21 +91,27 @@ def test_sdk_list_filters_by_model_and_status_and_pages(make_server):
     s = make_server()
     dashscope.base_http_api_url = s.api
     try:
-        ids = [ImageSynthesis.call(api_key=s.key, model="wanx2.1-t2i-turbo", prompt=f"p{i}", n=1).output.task_id
-               for i in range(3)]
+        ids = [
+            ImageSynthesis.call(api_key=s.key, model="wanx2.1-t2i-turbo", prompt=f"p{i}", n=1).output.task_id
+            for i in range(3)
+        ]
         ImageSynthesis.call(api_key=s.key, model="qwen-image-plus", prompt="other", n=1)
-        page = ImageSynthesis.list(api_key=s.key, model_name="wanx2.1-t2i-turbo", status="SUCCEEDED",
-                                   page_no=1, page_size=2)
+        page = ImageSynthesis.list(
+            api_key=s.key, model_name="wanx2.1-t2i-turbo", status="SUCCEEDED", page_no=1, page_size=2
+        )
         assert page.status_code == HTTPStatus.OK
         assert page.output["total"] == 3
         assert page.output["total_page"] == 2
         assert page.output["page_no"] == 1 and page.output["page_size"] == 2
         first = [t["task_id"] for t in page.output["data"]]
-        second = [t["task_id"] for t in ImageSynthesis.list(
-            api_key=s.key, model_name="wanx2.1-t2i-turbo", page_no=2, page_size=2).output["data"]]
+        second = [
+            t["task_id"]
+            for t in ImageSynthesis.list(api_key=s.key, model_name="wanx2.1-t2i-turbo", page_no=2, page_size=2).output[
+                "data"
+            ]
+        ]
         assert sorted(first + second) == sorted(ids)  # newest first, no task twice
-        assert all(t["status"] == "SUCCEEDED" and t["model_name"] == "wanx2.1-t2i-turbo"
-                   for t in page.output["data"])
+        assert all(t["status"] == "SUCCEEDED" and t["model_name"] == "wanx2.1-t2i-turbo" for t in page.output["data"])
         assert ImageSynthesis.list(api_key=s.key, status="FAILED").output["total"] == 0
         everything = ImageSynthesis.list(api_key=s.key, start_time="20200101000000", end_time="20991231235959")
         assert everything.output["total"] == 4

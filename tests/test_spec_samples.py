@@ -28,8 +28,9 @@ def run_sample(name: str, server, workdir: Path, local_files: dict[str, str] | N
     )
     assert count <= 1  # spec 003's sample has none: the SDK's DASHSCOPE_HTTP_BASE_URL applies
     for variable, path in (local_files or {}).items():
-        source, count = re.subn(rf'^{variable} = "https?://[^"]*"$', f'{variable} = "file://" + "{path}"',
-                                source, flags=re.M)
+        source, count = re.subn(
+            rf'^{variable} = "https?://[^"]*"$', f'{variable} = "file://" + "{path}"', source, flags=re.M
+        )
         assert count == 1, variable
     script = workdir / name
     script.write_text(source)
@@ -81,16 +82,21 @@ def test_spec003_sample_edits_with_a_mask_from_local_files(server, tmp_path):
     mask = Image.new("L", (768, 512), 0)
     mask.paste(255, (200, 100, 500, 400))
     mask.save(tmp_path / "mask_image.png")
-    out = run_sample("spec003_sdk_sync_call.py", server, tmp_path,
-                     {"mask_image_url": "./mask_image.png", "base_image_url": "./base_image.jpeg"})
+    out = run_sample(
+        "spec003_sdk_sync_call.py",
+        server,
+        tmp_path,
+        {"mask_image_url": "./mask_image.png", "base_image_url": "./base_image.jpeg"},
+    )
     assert "SUCCEEDED" in out and "'SUCCEEDED': 1" in out.replace('"', "'")
 
 
 def test_spec004_sample_fuses_two_local_images(server, tmp_path):
     photo(tmp_path / "image_1.png", (552, 736), 2)
     photo(tmp_path / "image_2.png", (848, 480), 3)
-    out = run_sample("spec004_sdk_sync_call.py", server, tmp_path,
-                     {"image_url_1": "./image_1.png", "image_url_2": "./image_2.png"})
+    out = run_sample(
+        "spec004_sdk_sync_call.py", server, tmp_path, {"image_url_1": "./image_1.png", "image_url_2": "./image_2.png"}
+    )
     assert "SUCCEEDED" in out
     pngs = [p for p in tmp_path.glob("*.png") if not p.name.startswith("image_")]
     assert len(pngs) == 1 and Image.open(pngs[0]).size == (1280, 1280)

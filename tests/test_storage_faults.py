@@ -101,8 +101,12 @@ def test_storage_outage_queues_tasks_until_storage_returns_and_submissions_answe
         r = server.submit({**FLASH, "input": {"prompt": f"during the outage {i}"}})
         assert r.status_code == 200, r.text  # the task row is stored: accepted, it waits
         ids.append(r.json()["output"]["task_id"])
-    edit = requests.post(server.api + EDIT_PATH, json=imageedit("colorization", png_uri(pattern("ramp"))),
-                         headers=server.headers(), timeout=30)
+    edit = requests.post(
+        server.api + EDIT_PATH,
+        json=imageedit("colorization", png_uri(pattern("ramp"))),
+        headers=server.headers(),
+        timeout=30,
+    )
     assert edit.status_code == 503, edit.text
     body = edit.json()
     assert body["code"] == "ServiceUnavailable" and body["request_id"]
@@ -116,8 +120,12 @@ def test_storage_outage_queues_tasks_until_storage_returns_and_submissions_answe
     results = [server.wait(i, timeout=30)["output"] for i in ids]
     assert [r["task_status"] for r in results] == ["SUCCEEDED"] * 10
     download(results[0]["results"][0]["url"])
-    edit = requests.post(server.api + EDIT_PATH, json=imageedit("colorization", png_uri(pattern("ramp"))),
-                         headers=server.headers(), timeout=30)
+    edit = requests.post(
+        server.api + EDIT_PATH,
+        json=imageedit("colorization", png_uri(pattern("ramp"))),
+        headers=server.headers(),
+        timeout=30,
+    )
     assert edit.status_code == 200, edit.text
     assert server.wait(edit.json()["output"]["task_id"])["output"]["task_status"] == "SUCCEEDED"
     assert temporary_files(server.data_dir) == []
@@ -160,8 +168,16 @@ class DecodeFails(PreviewEngine):
 
 
 def flash_request(n: int = 1) -> GenerationRequest:
-    return GenerationRequest(model="wan2.2-t2i-flash", prompt="x", negative_prompt="", size=(512, 512),
-                             n=n, seed=1, prompt_extend=False, watermark=False)
+    return GenerationRequest(
+        model="wan2.2-t2i-flash",
+        prompt="x",
+        negative_prompt="",
+        size=(512, 512),
+        n=n,
+        seed=1,
+        prompt_extend=False,
+        watermark=False,
+    )
 
 
 def services_with(tmp_path: Path, engine: PreviewEngine):
@@ -234,8 +250,11 @@ def test_submission_that_cannot_be_stored_answers_503_without_exception_text(tmp
     key = accounts.create_key()[0]
     monkeypatch.setattr(services.store, "create", database_down)
     with TestClient(app) as client:
-        r = client.post("/api/v1" + ASYNC_PATH, json={**FLASH, "input": {"prompt": "x"}},
-                        headers={"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"})
+        r = client.post(
+            "/api/v1" + ASYNC_PATH,
+            json={**FLASH, "input": {"prompt": "x"}},
+            headers={"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"},
+        )
     assert r.status_code == 503, r.text
     body = r.json()
     assert body["code"] == "ServiceUnavailable" and body["request_id"] and "disk" not in body["message"]
@@ -310,5 +329,6 @@ def test_breaker_pauses_claims_probes_with_backoff_and_logs_each_change_once(cap
         now[0] += 0.25
     assert probes == [1.0, 3.0, 7.0, 11.0, 15.0, 19.0]  # waits 1, 2, 4, 4, 4, 4 after the second trip
     assert [r.message.split(":")[0] for r in caplog.records] == [
-        "storage or database failing", "storage writable again",
+        "storage or database failing",
+        "storage writable again",
     ]

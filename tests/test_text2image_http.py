@@ -22,17 +22,40 @@ def error_of(r: requests.Response) -> tuple[int, str, str]:
 
 # -- the curl lines of spec 001 and 002, replayed ---------------------------------------------
 
+
 @pytest.mark.parametrize(
     "body, size, count",
     [
-        ({"model": "qwen-image-plus", "input": {"prompt": "Healing-style hand-drawn poster"},
-          "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": True, "watermark": False}}, (1328, 1328), 1),
-        ({"model": "wan2.5-t2i-preview", "input": {"prompt": SPEC_PROMPT},
-          "parameters": {"size": "1280*1280", "n": 1}}, (1280, 1280), 1),
-        ({"model": "wan2.2-t2i-flash",
-          "input": {"prompt": "Snowy ground, a small white chapel, aurora borealis, winter scene, soft light.",
-                    "negative_prompt": "person"},
-          "parameters": {"size": "1024*1024", "n": 1}}, (1024, 1024), 1),
+        (
+            {
+                "model": "qwen-image-plus",
+                "input": {"prompt": "Healing-style hand-drawn poster"},
+                "parameters": {"size": "1328*1328", "n": 1, "prompt_extend": True, "watermark": False},
+            },
+            (1328, 1328),
+            1,
+        ),
+        (
+            {
+                "model": "wan2.5-t2i-preview",
+                "input": {"prompt": SPEC_PROMPT},
+                "parameters": {"size": "1280*1280", "n": 1},
+            },
+            (1280, 1280),
+            1,
+        ),
+        (
+            {
+                "model": "wan2.2-t2i-flash",
+                "input": {
+                    "prompt": "Snowy ground, a small white chapel, aurora borealis, winter scene, soft light.",
+                    "negative_prompt": "person",
+                },
+                "parameters": {"size": "1024*1024", "n": 1},
+            },
+            (1024, 1024),
+            1,
+        ),
     ],
 )
 def test_spec_curl_create_then_query_task(server, body, size, count):
@@ -64,9 +87,13 @@ def test_times_are_utc_plus_8(server):
 
 # -- headers, keys, bodies --------------------------------------------------------------------
 
+
 def test_missing_async_header_is_refused_with_the_documented_message(server):
-    r = requests.post(server.api + ASYNC_PATH, headers=server.headers(asynchronous=False),
-                      json={"model": "qwen-image", "input": {"prompt": "x"}})
+    r = requests.post(
+        server.api + ASYNC_PATH,
+        headers=server.headers(asynchronous=False),
+        json={"model": "qwen-image", "input": {"prompt": "x"}},
+    )
     assert error_of(r) == (403, "AccessDenied", "current user api does not support synchronous calls")
 
 
@@ -93,7 +120,7 @@ def test_revoked_key_is_invalid_api_key(server):
     assert error_of(r) == (401, "InvalidApiKey", "Invalid API-key provided.")
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'"text"', "{\"model\": \"\xff\"}".encode("latin-1")])
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'"text"', '{"model": "\xff"}'.encode("latin-1")])
 def test_malformed_body_is_required_body_invalid(server, raw):
     r = requests.post(server.api + ASYNC_PATH, headers=server.headers(), data=raw)
     assert error_of(r) == (400, "InvalidParameter", "Required body invalid, please check the request body format.")
@@ -144,6 +171,7 @@ def test_qwen_n_other_than_1_is_refused_with_the_documented_message(server):
 
 # -- sizes, counts and prompt limits per model ------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "model, size, ok",
     [
@@ -176,8 +204,12 @@ def test_size_rules_per_model(server, model, size, ok):
 
 @pytest.mark.parametrize(
     "model, size, n",
-    [("qwen-image", (1328, 1328), 1), ("wan2.5-t2i-preview", (1280, 1280), 4), ("wan2.2-t2i-flash", (1024, 1024), 4),
-     ("wanx2.1-t2i-turbo", (1024, 1024), 4)],
+    [
+        ("qwen-image", (1328, 1328), 1),
+        ("wan2.5-t2i-preview", (1280, 1280), 4),
+        ("wan2.2-t2i-flash", (1024, 1024), 4),
+        ("wanx2.1-t2i-turbo", (1024, 1024), 4),
+    ],
 )
 def test_defaults_size_and_n_per_model(server, model, size, n):
     body = {"model": model, "input": {"prompt": "defaults"}, "parameters": {"prompt_extend": False}}
@@ -195,17 +227,26 @@ def test_exact_requested_size_for_an_unusual_shape(server):
 @pytest.mark.parametrize("model, limit", [("qwen-image", 800), ("wan2.5-t2i-preview", 2000), ("wan2.2-t2i-flash", 800)])
 def test_overlong_prompt_is_truncated_never_refused_and_orig_prompt_shows_what_was_kept(server, model, limit):
     prompt = "猫" * (limit + 50)
-    out = server.run({"model": model, "input": {"prompt": prompt, "negative_prompt": "x" * 900},
-                      "parameters": {"n": 1, "prompt_extend": False}})["output"]
+    out = server.run(
+        {
+            "model": model,
+            "input": {"prompt": prompt, "negative_prompt": "x" * 900},
+            "parameters": {"n": 1, "prompt_extend": False},
+        }
+    )["output"]
     assert out["task_status"] == "SUCCEEDED"
     assert out["results"][0]["orig_prompt"] == "猫" * limit
 
 
 # -- seeds, determinism, prompt_extend, watermark ---------------------------------------------
 
+
 def pixels(server, **parameters) -> list:
-    body = {"model": "wan2.2-t2i-flash", "input": {"prompt": parameters.pop("prompt", "a lighthouse at dusk")},
-            "parameters": {"size": "640*640", "prompt_extend": False, **parameters}}
+    body = {
+        "model": "wan2.2-t2i-flash",
+        "input": {"prompt": parameters.pop("prompt", "a lighthouse at dusk")},
+        "parameters": {"size": "640*640", "prompt_extend": False, **parameters},
+    }
     out = server.run(body)["output"]
     assert out["task_status"] == "SUCCEEDED", out
     return [download(r["url"]).convert("RGB") for r in out["results"]]
@@ -242,9 +283,19 @@ def test_watermark_only_in_the_bottom_right_corner(server, model, text):
     from imagescope.engines.watermark import watermark_box
 
     size = "1328*1328" if model == "qwen-image" else "1024*768"
+
     def image(watermark):
-        body = {"model": model, "input": {"prompt": "plain"}, "parameters": {
-            "size": size, "n": 1, "seed": 5, "prompt_extend": False, **({"watermark": True} if watermark else {})}}
+        body = {
+            "model": model,
+            "input": {"prompt": "plain"},
+            "parameters": {
+                "size": size,
+                "n": 1,
+                "seed": 5,
+                "prompt_extend": False,
+                **({"watermark": True} if watermark else {}),
+            },
+        }
         return download(server.run(body)["output"]["results"][0]["url"]).convert("RGB")
 
     from PIL import ImageChops
@@ -258,6 +309,7 @@ def test_watermark_only_in_the_bottom_right_corner(server, model, text):
 
 
 # -- tasks belong to accounts; unknown ids ----------------------------------------------------
+
 
 def test_never_existing_task_reads_unknown(server):
     body = server.task(str(uuid.uuid4()))

@@ -126,9 +126,7 @@ def build_processor(tokenizer: Qwen2Tokenizer) -> Qwen2VLProcessor:
     # Few pixels for the vision tower: at most 8x8 patches of 14, i.e. 16 image tokens.
     image_processor = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112)
     video_processor = _video_processor_class()()
-    return Qwen2VLProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor
-    )
+    return Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor)
 
 
 def torchvision_works() -> bool:
@@ -178,7 +176,9 @@ def video_processor_stand_in() -> Iterator[None]:
     names = processing_utils._LazyAutoProcessorMapping._MAPPING_NAMES
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
-            processing_utils.transformers_module, "VideoProcessorMixin", VideoProcessorMixin,
+            processing_utils.transformers_module,
+            "VideoProcessorMixin",
+            VideoProcessorMixin,
             raising=False,
         )
         patch.setitem(names, "video_processor", (__name__, "_StandInVideoProcessorLoader"))
@@ -252,8 +252,13 @@ def _components(with_processor: bool) -> dict:
         "text_encoder": build_text_encoder(tokenizer),
         "tokenizer": tokenizer,
         "scheduler": FlowMatchEulerDiscreteScheduler(
-            base_image_seq_len=256, max_image_seq_len=8192, base_shift=0.5, max_shift=0.9,
-            use_dynamic_shifting=True, shift_terminal=0.02, time_shift_type="exponential",
+            base_image_seq_len=256,
+            max_image_seq_len=8192,
+            base_shift=0.5,
+            max_shift=0.9,
+            use_dynamic_shifting=True,
+            shift_terminal=0.02,
+            time_shift_type="exponential",
         ),
     }
     if with_processor:
@@ -280,8 +285,14 @@ def build_wan(path: Path) -> Path:
     tokenizer = build_tokenizer()  # Wan's is T5's; any tokenizer with a pad token will do here
     text_encoder = UMT5EncoderModel(
         UMT5Config(
-            vocab_size=len(tokenizer), d_model=TEXT_HIDDEN, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
-            relative_attention_num_buckets=8, pad_token_id=tokenizer.pad_token_id,
+            vocab_size=len(tokenizer),
+            d_model=TEXT_HIDDEN,
+            d_kv=8,
+            d_ff=64,
+            num_layers=1,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=tokenizer.pad_token_id,
         )
     ).eval()
     transformer = WanTransformer3DModel(

@@ -19,7 +19,7 @@ from rich.table import Table
 from imagescope.accounting.accounts import DEFAULT_ACCOUNT, Accounts, UnknownWorkspace, WorkspaceExists
 from imagescope.accounting.usage import GRANULARITIES, usage_report
 from imagescope.config import Settings, SettingsError
-from imagescope.db import make_engine
+from imagescope.db import open_database
 
 app = typer.Typer(help="imagescope: a self-hosted DashScope image API.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def _settings() -> Settings:
 
 
 def _accounts(settings: Settings) -> Accounts:
-    return Accounts(make_engine(settings.db_url))
+    return Accounts(open_database(settings.db_url))
 
 
 @app.command()
@@ -51,9 +51,11 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(None, min=0, help="Concurrent tasks (default: IMAGESCOPE_WORKERS or 2)."),
     models: Path = typer.Option(
-        None, "--models", metavar="FILE",
+        None,
+        "--models",
+        metavar="FILE",
         help="Models file (TOML): the engine behind each model (default: IMAGESCOPE_MODELS_FILE, "
-             "else the preview engine; see docs/models.md).",
+        "else the preview engine; see docs/models.md).",
     ),
 ) -> None:
     """Start the API server (base URL for clients: http://HOST:PORT/api/v1)."""
@@ -109,8 +111,15 @@ def keys_list() -> None:
     table = Table("id", "account", "workspace", "name", "key", "created", "state")
     for k in _accounts(_settings()).list_keys():
         created = datetime.fromtimestamp(k.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(k.id), k.account, k.workspace, k.name, k.prefix + "…", created,
-                      "[red]revoked[/red]" if k.revoked else "[green]active[/green]")
+        table.add_row(
+            str(k.id),
+            k.account,
+            k.workspace,
+            k.name,
+            k.prefix + "…",
+            created,
+            "[red]revoked[/red]" if k.revoked else "[green]active[/green]",
+        )
     console.print(table)
 
 
@@ -140,8 +149,13 @@ def accounts_list() -> None:
             f"{v['free_quota'] if v['free_quota'] is not None else '-'}"
             for m, v in sorted(a.settings.items())
         )
-        table.add_row(str(a.id), a.name, datetime.fromtimestamp(a.activated_at).strftime("%Y-%m-%d"),
-                      "yes" if a.free_only else "no", overrides or "catalog defaults")
+        table.add_row(
+            str(a.id),
+            a.name,
+            datetime.fromtimestamp(a.activated_at).strftime("%Y-%m-%d"),
+            "yes" if a.free_only else "no",
+            overrides or "catalog defaults",
+        )
     console.print(table)
 
 
@@ -210,17 +224,45 @@ def usage(
     hours = since if since is not None else (24 if by == "hour" else 720)
     end = time.time()
     settings = _settings()
-    rows = usage_report(make_engine(settings.db_url), by, end - hours * 3600, end + 1, account, model)
-    table = Table("period (UTC)", "account", "model", "invocations", "succeeded", "failed", "canceled",
-                  "success rate", "images", "free images", "spend (USD)")
+    rows = usage_report(open_database(settings.db_url), by, end - hours * 3600, end + 1, account, model)
+    table = Table(
+        "period (UTC)",
+        "account",
+        "model",
+        "invocations",
+        "succeeded",
+        "failed",
+        "canceled",
+        "success rate",
+        "images",
+        "free images",
+        "spend (USD)",
+    )
     for r in rows:
         rate = "-" if r.success_rate is None else f"{r.success_rate:.1%}"
-        table.add_row(r.period, r.account, r.model, str(r.invocations), str(r.succeeded), str(r.failed),
-                      str(r.canceled), rate, str(r.images), str(r.free_images), f"{r.spend:.4f}")
+        table.add_row(
+            r.period,
+            r.account,
+            r.model,
+            str(r.invocations),
+            str(r.succeeded),
+            str(r.failed),
+            str(r.canceled),
+            rate,
+            str(r.images),
+            str(r.free_images),
+            f"{r.spend:.4f}",
+        )
     if rows:
         table.add_section()
-        table.add_row("total", "", "", *(str(sum(getattr(r, f) for r in rows))
-                      for f in ("invocations", "succeeded", "failed", "canceled")), "",
-                      str(sum(r.images for r in rows)), str(sum(r.free_images for r in rows)),
-                      f"{sum(r.spend for r in rows):.4f}")
+        table.add_row(
+            "total",
+            "",
+            "",
+            *(str(sum(getattr(r, f) for r in rows)) for f in ("invocations", "succeeded", "failed", "canceled")),
+            "",
+            str(sum(r.images for r in rows)),
+            str(sum(r.free_images for r in rows)),
+            f"{sum(r.spend for r in rows):.4f}",
+        )
     console.print(table)

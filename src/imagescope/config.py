@@ -64,8 +64,12 @@ _Hosts = Annotated[tuple[str, ...], NoDecode]
 _Prices = Annotated[dict[str, Annotated[float, Field(ge=0)]], NoDecode]
 
 # Catalog fields the deployment-wide variables replace, for every model ("*").
-_CATALOG_FIELDS = {"submit_rps": "submit_rps", "concurrency": "concurrency",
-                   "free_quota_images": "free_quota", "free_quota_days": "free_quota_days"}
+_CATALOG_FIELDS = {
+    "submit_rps": "submit_rps",
+    "concurrency": "concurrency",
+    "free_quota_images": "free_quota",
+    "free_quota_days": "free_quota_days",
+}
 
 # The mapping Settings.from_env was given, while it builds from it; None: os.environ.
 _GIVEN_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("imagescope_given_env", default=None)

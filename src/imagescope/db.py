@@ -153,15 +153,20 @@ class Invocation(Base):
     __table_args__ = (Index("ix_invocations_submitted", "submitted_at", "account_id", "model"),)
 
 
+# SQLAlchemy calls it an engine; here "engine" means an image engine (engines/), so the
+# database connection pool is a Database and is named ``db``.
+Database = Engine
+
+
 @contextmanager
-def write_locked(engine: Engine) -> Iterator[Session]:
+def write_locked(db: Database) -> Iterator[Session]:
     """A transaction that holds the database's write lock from its first statement.
 
     Check-then-act decisions (rate windows, concurrency slots, quota) stay exact
     even across several processes sharing the database.
     """
-    with Session(engine, expire_on_commit=False) as session:
-        if engine.dialect.name == "sqlite":
+    with Session(db, expire_on_commit=False) as session:
+        if db.dialect.name == "sqlite":
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         else:
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(b"imagescope")})
@@ -178,7 +183,7 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def open_database(url: str) -> Database:
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[-1]
         if path and path != ":memory:":

@@ -130,9 +130,7 @@ INVALID_PARAMETER_CODE = "InvalidParameter"  # the engine refused the job as ask
 INTERNAL_ERROR_CODE = "InternalError"
 INTERNAL_ERROR_MESSAGE = internal_error().message
 INTERRUPTED_CODE = "InternalError.Interrupted"
-INTERRUPTED_MESSAGE = (
-    "The task was interrupted by a service restart and could not be completed, please try again."
-)
+INTERRUPTED_MESSAGE = "The task was interrupted by a service restart and could not be completed, please try again."
 
 
 def service_unavailable() -> Unavailable:

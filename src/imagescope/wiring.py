@@ -9,11 +9,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine as Database
-
 from imagescope.accounting.accounts import Accounts
 from imagescope.config import Settings
-from imagescope.db import make_engine
+from imagescope.db import Database, open_database
 from imagescope.engines import ImageEngine
 from imagescope.engines.rewriter import make_rewriter
 from imagescope.inputs import ImageFetcher
@@ -81,7 +79,7 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
     bindings = load_bindings(settings.models_file, Catalog().with_deployment_values(settings.model_overrides))
     bindings.load()  # the engines marked preload: their weights now, not at the first task
     catalog = bindings.catalog
-    db = make_engine(settings.db_url)
+    db = open_database(settings.db_url)
     metrics = Metrics(db)
     store = TaskStore(db, on_end=metrics.task_ended)
     storage = LocalStorage(settings.files_dir)

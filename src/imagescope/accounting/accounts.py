@@ -7,10 +7,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from imagescope.db import Account, AccountModelSetting, ApiKey, Workspace
+from imagescope.db import Account, AccountModelSetting, ApiKey, Database, Workspace
 
 DEFAULT_ACCOUNT = "default"
 DEFAULT_WORKSPACE = "default"  # every account has one; keys belong to it unless told otherwise
@@ -65,8 +65,8 @@ def hash_key(key: str) -> str:
 
 
 class Accounts:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, db: Database):
+        self.db = db
 
     def _account(self, session: Session, name: str) -> Account:
         account = session.scalar(select(Account).where(Account.name == name))
@@ -97,7 +97,7 @@ class Accounts:
         return row
 
     def create_workspace(self, account: str, name: str) -> WorkspaceInfo:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             owner = self._account(session, account)
             taken = session.scalar(select(Workspace.id).where(Workspace.account_id == owner.id, Workspace.name == name))
             if taken is not None:
@@ -106,7 +106,7 @@ class Accounts:
             return WorkspaceInfo(row.id, owner.name, row.name)
 
     def list_workspaces(self) -> list[WorkspaceInfo]:
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             rows = session.execute(
                 select(Workspace, Account.name).join(Account).order_by(Account.id, Workspace.created_at)
             )
@@ -117,7 +117,7 @@ class Accounts:
     ) -> tuple[str, KeyInfo]:
         """A new key of ``account`` in ``workspace`` (id or name; None: the default workspace)."""
         key = "sk-" + secrets.token_hex(16)
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             owner = self._account(session, account)
             space = self._workspace(session, owner, workspace)
             row = ApiKey(
@@ -134,17 +134,15 @@ class Accounts:
         return key, info
 
     def list_keys(self) -> list[KeyInfo]:
-        with Session(self.engine) as session:
-            rows = session.execute(
-                select(ApiKey, Account.name).join(Account).order_by(ApiKey.id)
-            ).all()
+        with Session(self.db) as session:
+            rows = session.execute(select(ApiKey, Account.name).join(Account).order_by(ApiKey.id)).all()
             return [
                 KeyInfo(k.id, acct, k.workspace_id, k.name, k.key_prefix, k.created_at, k.revoked_at is not None)
                 for k, acct in rows
             ]
 
     def revoke(self, key_id: int) -> bool:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             row = session.get(ApiKey, key_id)
             if row is None or row.revoked_at is not None:
                 return False
@@ -152,18 +150,18 @@ class Accounts:
             return True
 
     def has_active_keys(self) -> bool:
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             return session.scalar(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)) is not None
 
     def authenticate(self, key: str) -> Caller | None:
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
             if row is None or row.revoked_at is not None:
                 return None
             return Caller(account_id=row.account_id, api_key_id=row.id, workspace_id=row.workspace_id)
 
     def create_account(self, name: str) -> AccountInfo:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             self._account(session, name)
         info = self.get_account(name)
         assert info is not None, name  # created (or found) just above; accounts are never deleted
@@ -173,11 +171,13 @@ class Accounts:
         return next((a for a in self.list_accounts() if a.name == name), None)
 
     def list_accounts(self) -> list[AccountInfo]:
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             settings: dict[int, dict[str, dict[str, int | None]]] = {}
             for row in session.scalars(select(AccountModelSetting)):
                 settings.setdefault(row.account_id, {})[row.model] = {
-                    "submit_rps": row.submit_rps, "concurrency": row.concurrency, "free_quota": row.free_quota,
+                    "submit_rps": row.submit_rps,
+                    "concurrency": row.concurrency,
+                    "free_quota": row.free_quota,
                 }
             return [
                 AccountInfo(a.id, a.name, a.activated_at, a.free_only, settings.get(a.id, {}))
@@ -186,7 +186,7 @@ class Accounts:
 
     def set_model_values(self, account: str, model: str = "*", **values: int | None) -> None:
         """Override limits or free quota for one model ("*": all models); None leaves a value as is."""
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             owner = self._account(session, account)
             row = session.get(AccountModelSetting, (owner.id, model))
             if row is None:
@@ -197,9 +197,9 @@ class Accounts:
                     setattr(row, name, value)
 
     def set_free_only(self, account: str, free_only: bool) -> None:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             self._account(session, account).free_only = free_only
 
     def set_activated_at(self, account: str, when: float) -> None:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             self._account(session, account).activated_at = when

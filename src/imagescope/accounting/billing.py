@@ -46,9 +46,18 @@ def charge(session: Session, task: Task, images: int, spec: ModelSpec, quota: in
     for kind, count in (("free", free), ("paid", images - free)):
         if count:
             price = 0.0 if kind == "free" else spec.unit_price
-            entries.append(LedgerEntry(
-                task_id=task.id, account_id=task.account_id, api_key_id=task.api_key_id, model=task.model,
-                images=count, unit_price=spec.unit_price, kind=kind, amount=round(price * count, 6), at=now,
-            ))
+            entries.append(
+                LedgerEntry(
+                    task_id=task.id,
+                    account_id=task.account_id,
+                    api_key_id=task.api_key_id,
+                    model=task.model,
+                    images=count,
+                    unit_price=spec.unit_price,
+                    kind=kind,
+                    amount=round(price * count, 6),
+                    at=now,
+                )
+            )
     session.add_all(entries)
     return entries

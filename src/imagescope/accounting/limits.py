@@ -67,9 +67,9 @@ def admit_submission(session: Session, account_id: int, spec: ModelSpec) -> None
         raise free_quota_exceeded()
     session.execute(delete(Submission).where(Submission.at < now - WINDOW_S))
     recent = session.execute(
-        select(func.count()).select_from(Submission).where(
-            Submission.account_id == account_id, Submission.model == spec.name, Submission.at >= now - WINDOW_S
-        )
+        select(func.count())
+        .select_from(Submission)
+        .where(Submission.account_id == account_id, Submission.model == spec.name, Submission.at >= now - WINDOW_S)
     ).scalar_one()  # an aggregate: always one row
     if recent >= limits.submit_rps:
         raise rate_limited()

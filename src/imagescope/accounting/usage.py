@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from imagescope.db import Account, Invocation, LedgerEntry
+from imagescope.db import Account, Database, Invocation, LedgerEntry
 from imagescope.tasks.store import TaskStatus
 
 GRANULARITIES = {"hour": 3600, "day": 86400}
@@ -53,7 +53,7 @@ def period_label(at: float, granularity: str) -> str:
 
 
 def usage_report(
-    engine: Engine,
+    db: Database,
     granularity: str,
     start: float,
     end: float,
@@ -71,7 +71,7 @@ def usage_report(
             rows[key] = UsageRow(*key)
         return rows[key]
 
-    with Session(engine) as session:
+    with Session(db) as session:
         names = dict(session.execute(select(Account.id, Account.name)).all())
         wanted_ids = [i for i, n in names.items() if n == account] if account else None
 

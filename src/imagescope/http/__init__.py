@@ -31,7 +31,10 @@ def require_async(request: Request) -> None:
 async def accept(request: Request, who: Caller, endpoint: str, body: dict[str, Any], parse: Parse) -> TaskRecord:
     """The request's body accepted as a task (tasks.accept), off the event loop."""
     submission = Submission(
-        caller=who, endpoint=endpoint, body=body, request_id=request.state.request_id,
+        caller=who,
+        endpoint=endpoint,
+        body=body,
+        request_id=request.state.request_id,
         oss_resolve=request.headers.get(OSS_RESOLVE_HEADER, "").lower() == "enable",
     )
     return await run_in_threadpool(request.app.state.services.acceptor.accept, submission, parse)

@@ -174,8 +174,9 @@ def _window(start: float | None, end: float | None, default_span: float) -> tupl
 def usage(
     request: Request,
     granularity: str = Query("hour"),
-    start: float | None = Query(None, allow_inf_nan=False,
-                                description="Unix seconds; default: 24 h (hour) or 30 days (day) back"),
+    start: float | None = Query(
+        None, allow_inf_nan=False, description="Unix seconds; default: 24 h (hour) or 30 days (day) back"
+    ),
     end: float | None = Query(None, allow_inf_nan=False, description="Unix seconds; default: now"),
     account: str | None = None,
     model: str | None = None,
@@ -184,8 +185,9 @@ def usage(
         raise invalid_parameter(f"granularity must be one of: {', '.join(GRANULARITIES)}")
     begin, finish = _window(start, end, 86400 if granularity == "hour" else 30 * 86400)
     rows = usage_report(services_of(request).db, granularity, begin, finish, account, model)
-    return reply(request, {"granularity": granularity, "start": begin, "end": finish,
-                           "usage": [r.to_dict() for r in rows]})
+    return reply(
+        request, {"granularity": granularity, "start": begin, "end": finish, "usage": [r.to_dict() for r in rows]}
+    )
 
 
 @router.get("/ledger")
@@ -212,16 +214,22 @@ def ledger(
             select(LedgerEntry).where(*conditions).order_by(LedgerEntry.at.desc()).limit(limit)
         ).all()
         images, amount = session.execute(
-            select(func.coalesce(func.sum(LedgerEntry.images), 0), func.coalesce(func.sum(LedgerEntry.amount), 0.0))
-            .where(*conditions)
+            select(
+                func.coalesce(func.sum(LedgerEntry.images), 0), func.coalesce(func.sum(LedgerEntry.amount), 0.0)
+            ).where(*conditions)
         ).one()
     rows = [
-        {c: getattr(e, c) for c in ("task_id", "account_id", "api_key_id", "model", "images",
-                                    "unit_price", "kind", "amount", "at")}
+        {
+            c: getattr(e, c)
+            for c in ("task_id", "account_id", "api_key_id", "model", "images", "unit_price", "kind", "amount", "at")
+        }
         for e in entries
     ]
-    return reply(request, {
-        "entries": rows,
-        "total_images": int(images),
-        "total_amount": round(float(amount), 6),
-    })
+    return reply(
+        request,
+        {
+            "entries": rows,
+            "total_images": int(images),
+            "total_amount": round(float(amount), 6),
+        },
+    )

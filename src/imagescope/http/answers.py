@@ -67,8 +67,9 @@ class TaskOutput(Answer):
     task_metrics: dict[str, int] | None = None
     code: str | None = None
     message: str | None = None
-    progress: dict[str, int] | None = Field(None, description="While RUNNING (our addition): image, image_count, "
-                                                              "step, total_steps.")
+    progress: dict[str, int] | None = Field(
+        None, description="While RUNNING (our addition): image, image_count, step, total_steps."
+    )
     finished: bool | None = None
     choices: list[Choice] | None = None
 

@@ -75,7 +75,7 @@ class BodyCaps:
         if path == UPLOAD_PATH:
             return MAX_UPLOAD_BYTES + FORM_OVERHEAD, upload_too_large()
         if path.startswith(SERVICES_PREFIX):
-            family = path[len(SERVICES_PREFIX):].partition("/")[0]
+            family = path[len(SERVICES_PREFIX) :].partition("/")[0]
             cap = self.families.get(family, TEXT_BODY_BYTES)
             if self.override and cap > TEXT_BODY_BYTES:
                 cap = self.override

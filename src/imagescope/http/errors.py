@@ -84,5 +84,6 @@ def error_response(request_id: str, error: ServiceError) -> JSONResponse:
     """``{request_id, code, message}`` with the error's status (RequestIds adds X-Request-Id)."""
     # A message is UTF-8 on the wire: a lone surrogate that slipped into one is shown escaped.
     message = error.message.encode("utf-8", "backslashreplace").decode()
-    return JSONResponse({"request_id": request_id, "code": error.code, "message": message},
-                        status_code=status_of(error))
+    return JSONResponse(
+        {"request_id": request_id, "code": error.code, "message": message}, status_code=status_of(error)
+    )

@@ -33,5 +33,11 @@ def result_file(
 
 # HEAD answers as GET without the body: curl -I, browsers and CDNs ask it first.
 router.add_api_route("/files/{key:path}", result_file, methods=["GET"], response_class=FileResponse, responses=PNG)
-router.add_api_route("/files/{key:path}", result_file, methods=["HEAD"], response_class=FileResponse, responses=PNG,
-                     operation_id="result_file_head")
+router.add_api_route(
+    "/files/{key:path}",
+    result_file,
+    methods=["HEAD"],
+    response_class=FileResponse,
+    responses=PNG,
+    operation_id="result_file_head",
+)

@@ -40,23 +40,47 @@ def get_policy(
 
 
 _FIELD = {"type": "string"}
-UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["policy", "Signature", "key", "file"],
-    "properties": {"OSSAccessKeyId": _FIELD, "policy": _FIELD, "Signature": _FIELD, "success_action_status": _FIELD,
-                   "key": {"type": "string", "description": "upload_dir/file name: a plain name of at most 255 bytes"},
-                   "file": {"type": "string", "format": "binary"}}}}}}}
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["policy", "Signature", "key", "file"],
+                    "properties": {
+                        "OSSAccessKeyId": _FIELD,
+                        "policy": _FIELD,
+                        "Signature": _FIELD,
+                        "success_action_status": _FIELD,
+                        "key": {
+                            "type": "string",
+                            "description": "upload_dir/file name: a plain name of at most 255 bytes",
+                        },
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/uploads/oss", response_class=Response, responses={200: {"description": "Stored; no body."}},
-             openapi_extra=UPLOAD_FORM)
+@router.post(
+    "/uploads/oss",
+    response_class=Response,
+    responses={200: {"description": "Stored; no body."}},
+    openapi_extra=UPLOAD_FORM,
+)
 async def upload(request: Request) -> Response:
     length = request.headers.get("content-length")
     if length is None:  # a larger one never got here (body_size.BodyLimit)
         raise HttpError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
     services = services_of(request)
     async with request.form(max_files=1, max_fields=16) as form:
-        policy = services.uploads.check(str(form.get("policy", "")), str(form.get("Signature", "")),
-                                        str(form.get("key", "")))
+        policy = services.uploads.check(
+            str(form.get("policy", "")), str(form.get("Signature", "")), str(form.get("key", ""))
+        )
         file = form.get("file")
         if file is None or isinstance(file, str):
             raise invalid_parameter("The form has no file.")

@@ -148,8 +148,11 @@ def response_schema(model: type[BaseModel]) -> dict[str, Any]:
 def header(name: str, description: str, required: bool = False) -> dict[str, Any]:
     """An ``openapi_extra`` part documenting a header the route reads itself (``enable`` turns it on)."""
     schema = {"type": "string", "enum": ["enable"]} if required else {"type": "string"}
-    return {"parameters": [{"in": "header", "name": name, "required": required, "schema": schema,
-                            "description": description}]}
+    return {
+        "parameters": [
+            {"in": "header", "name": name, "required": required, "schema": schema, "description": description}
+        ]
+    }
 
 
 def documented(*parts: dict[str, Any]) -> dict[str, Any]:
@@ -171,8 +174,13 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, openapi_version=app.openapi_version,
-                                   description=app.description, routes=app.routes)
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+            )
             document.setdefault("components", {}).setdefault("schemas", {}).update(_components)
             app.openapi_schema = document
         return app.openapi_schema
@@ -180,5 +188,19 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
-__all__ = ["ASYNC", "OSS_RESOLVE", "SSE", "RequiredText", "Seed", "SizeText", "WireModel", "checked_later",
-           "documented", "header", "install", "parse", "request_body", "response_schema"]
+__all__ = [
+    "ASYNC",
+    "OSS_RESOLVE",
+    "SSE",
+    "RequiredText",
+    "Seed",
+    "SizeText",
+    "WireModel",
+    "checked_later",
+    "documented",
+    "header",
+    "install",
+    "parse",
+    "request_body",
+    "response_schema",
+]

@@ -1,9 +1,9 @@
 """Input images: a URL given in a request, turned into checked bytes and a decoded image.
 
-    fetcher = ImageFetcher(resolve_oss=uploads.resolve)
-    rules = ImageRules(min_side=384, max_side=3072)
-    source = fetcher.fetch("https://example.com/cat.png", rules)  # InputImage
-    mask = fetcher.fetch(mask_url, rules, mode="L")
+fetcher = ImageFetcher(resolve_oss=uploads.resolve)
+rules = ImageRules(min_side=384, max_side=3072)
+source = fetcher.fetch("https://example.com/cat.png", rules)  # InputImage
+mask = fetcher.fetch(mask_url, rules, mode="L")
 """
 
 from imagescope.inputs.addresses import HostAllowlist, is_public_address, system_resolve

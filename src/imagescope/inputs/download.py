@@ -119,14 +119,10 @@ class Downloader:
             except ValueError:
                 public = False
             if not public:
-                raise InputDownloadFailed(
-                    f"address {address} of {hop.host} is not allowed (not a public address)"
-                )
+                raise InputDownloadFailed(f"address {address} of {hop.host} is not allowed (not a public address)")
         return addresses
 
-    def _request(
-        self, client: httpx.Client, hop: Hop, max_bytes: int, deadline: float
-    ) -> tuple[bytes, str | None]:
+    def _request(self, client: httpx.Client, hop: Hop, max_bytes: int, deadline: float) -> tuple[bytes, str | None]:
         addresses = self._addresses(hop)
         headers = {
             "Host": hop.host_header,
@@ -140,9 +136,7 @@ class Downloader:
             if time.monotonic() > deadline:
                 raise InputDownloadFailed(f"{hop.url}: out of time", timed_out=True)
             try:
-                with client.stream(
-                    "GET", hop.url_for(address), headers=headers, extensions=extensions
-                ) as response:
+                with client.stream("GET", hop.url_for(address), headers=headers, extensions=extensions) as response:
                     return _read_response(response, hop, max_bytes, deadline)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 failures.append(f"{address}: {exc!r}")  # try the host's next address
@@ -153,9 +147,7 @@ class Downloader:
         raise InputDownloadFailed(f"cannot connect to {hop.url}: {'; '.join(failures)}")
 
 
-def _read_response(
-    response: httpx.Response, hop: Hop, max_bytes: int, deadline: float
-) -> tuple[bytes, str | None]:
+def _read_response(response: httpx.Response, hop: Hop, max_bytes: int, deadline: float) -> tuple[bytes, str | None]:
     location = response.headers.get("Location")
     if response.is_redirect and location:
         return b"", location

@@ -10,9 +10,7 @@ from imagescope.errors import Refused, invalid_parameter
 
 DOWNLOAD_FAILED_CODE = "BadRequest.InputDownloadFailed"
 DOWNLOAD_FAILED_MESSAGE = "Reference image download failed, please check image url."
-DOWNLOAD_TIMED_OUT_MESSAGE = (
-    "Download the media resource timed out during the data inspection process"
-)
+DOWNLOAD_TIMED_OUT_MESSAGE = "Download the media resource timed out during the data inspection process"
 URL_FORMS = "an http(s) URL, a data:{mime_type};base64,{base64_data} URI or an oss:// URL"
 
 
@@ -35,16 +33,13 @@ def url_missing() -> Refused:
 def url_scheme_unsupported(scheme: str) -> Refused:
     if scheme == "file":
         return invalid_parameter(
-            "file:// urls are read by the SDK on the client and are not accepted by the "
-            f"service: pass {URL_FORMS}."
+            f"file:// urls are read by the SDK on the client and are not accepted by the service: pass {URL_FORMS}."
         )
     return invalid_parameter(f"Unsupported image url scheme '{scheme}': pass {URL_FORMS}.")
 
 
 def data_uri_malformed() -> Refused:
-    return invalid_parameter(
-        "The image data URI must have the form data:{mime_type};base64,{base64_data}."
-    )
+    return invalid_parameter("The image data URI must have the form data:{mime_type};base64,{base64_data}.")
 
 
 def data_uri_not_base64() -> Refused:
@@ -57,15 +52,12 @@ def image_too_large(size: int | None, limit: int) -> Refused:
 
 
 def not_an_image(formats: tuple[str, ...]) -> Refused:
-    return invalid_parameter(
-        f"The input file is not a supported image; supported formats: {', '.join(formats)}."
-    )
+    return invalid_parameter(f"The input file is not a supported image; supported formats: {', '.join(formats)}.")
 
 
 def format_unsupported(fmt: str, formats: tuple[str, ...]) -> Refused:
     return invalid_parameter(
-        f"Image format {fmt} is not supported by this model; supported formats: "
-        f"{', '.join(formats)}."
+        f"Image format {fmt} is not supported by this model; supported formats: {', '.join(formats)}."
     )
 
 

@@ -17,9 +17,7 @@ import os
 import platform
 import sys
 
-TUNABLES = (
-    "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=4294967296"
-)
+TUNABLES = "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=4294967296"
 
 
 def reexec_tuned(argv: list[str]) -> None:

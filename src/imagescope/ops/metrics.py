@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from imagescope.db import Task
+from imagescope.db import Database, Task
 from imagescope.tasks.store import TaskEnd, TaskStatus
 
 TASK_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
@@ -23,13 +23,13 @@ TASK_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
 class _TaskGauges:
     """PENDING and RUNNING tasks per model, counted in the database when scraped."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, db: Database):
+        self.db = db
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         queued = GaugeMetricFamily("imagescope_queue_depth", "Tasks waiting (PENDING), by model.", labels=["model"])
         running = GaugeMetricFamily("imagescope_tasks_running", "Tasks RUNNING, by model.", labels=["model"])
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             counts = session.execute(
                 select(Task.status, Task.model, func.count())
                 .where(Task.status.in_((TaskStatus.PENDING, TaskStatus.RUNNING)))
@@ -44,25 +44,34 @@ class _TaskGauges:
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, engine: Engine):
+    def __init__(self, db: Database):
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "imagescope_requests", "HTTP requests answered, by endpoint, method and status code.",
-            ["endpoint", "method", "code"], registry=self.registry,
+            "imagescope_requests",
+            "HTTP requests answered, by endpoint, method and status code.",
+            ["endpoint", "method", "code"],
+            registry=self.registry,
         )
         self.request_seconds = Histogram(
-            "imagescope_request_duration_seconds", "Time to answer an HTTP request, by endpoint.",
-            ["endpoint"], registry=self.registry,
+            "imagescope_request_duration_seconds",
+            "Time to answer an HTTP request, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
         )
         self.task_seconds = Histogram(
-            "imagescope_task_duration_seconds", "Task submission to end, by model and final status.",
-            ["model", "status"], buckets=TASK_BUCKETS, registry=self.registry,
+            "imagescope_task_duration_seconds",
+            "Task submission to end, by model and final status.",
+            ["model", "status"],
+            buckets=TASK_BUCKETS,
+            registry=self.registry,
         )
         self.images = Counter(
-            "imagescope_images_generated", "Images generated successfully, by model.",
-            ["model"], registry=self.registry,
+            "imagescope_images_generated",
+            "Images generated successfully, by model.",
+            ["model"],
+            registry=self.registry,
         )
-        self.registry.register(_TaskGauges(engine))
+        self.registry.register(_TaskGauges(db))
 
     def request_done(self, endpoint: str, method: str, code: int, seconds: float) -> None:
         self.requests.labels(endpoint, method, str(code)).inc()

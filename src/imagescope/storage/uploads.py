@@ -118,9 +118,9 @@ class Uploads:
             raise upload_refused("Invalid according to Policy: Policy expired.")
         conditions = {c[0]: c[1:] for c in document["conditions"]}
         prefix = conditions["starts-with"][1]
-        name = key[len(prefix):] if key.startswith(prefix) else ""
+        name = key[len(prefix) :] if key.startswith(prefix) else ""
         if not name or "/" in name or "\\" in name:
-            raise upload_refused("Invalid according to Policy: Policy Condition failed: [\"starts-with\", \"$key\"]")
+            raise upload_refused('Invalid according to Policy: Policy Condition failed: ["starts-with", "$key"]')
         if not plain_name(name):
             raise invalid_object_name()
         return Policy(prefix.rstrip("/"), document["expiration"], conditions["content-length-range"][1])

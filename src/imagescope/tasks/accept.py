@@ -61,7 +61,11 @@ class Acceptor:
         try:
             generation = parse(submission.body, spec, take)
             task = self.store.create(
-                who, submission.endpoint, generation, submission.request_id, task_id=task_id,
+                who,
+                submission.endpoint,
+                generation,
+                submission.request_id,
+                task_id=task_id,
                 admit=lambda session: admit_submission(session, who.account_id, spec),
             )
         except Exception:

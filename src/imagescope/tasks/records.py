@@ -102,11 +102,18 @@ _OPTION_TYPES: tuple[type[RequestOptions], ...] = (Strength, ExpandScales, Upsca
 def request_to_json(request: GenerationRequest) -> str:
     width, height = request.size or (0, 0)
     data = {
-        "model": request.model, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
-        "width": width, "height": height, "n": request.n, "seed": request.seed,
-        "prompt_extend": request.prompt_extend, "watermark": request.watermark,
+        "model": request.model,
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "width": width,
+        "height": height,
+        "n": request.n,
+        "seed": request.seed,
+        "prompt_extend": request.prompt_extend,
+        "watermark": request.watermark,
         "function": request.function or _STORED_KIND[request.kind],
-        "images": list(request.images), "mask": request.mask,
+        "images": list(request.images),
+        "mask": request.mask,
         "options": asdict(request.options) if request.options is not None else {},
     }
     return json.dumps(data, ensure_ascii=False)
@@ -116,12 +123,18 @@ def request_from_json(text: str) -> GenerationRequest:
     data = json.loads(text)
     stored = data.get("function", "")
     return GenerationRequest(
-        model=data["model"], prompt=data["prompt"], negative_prompt=data["negative_prompt"],
+        model=data["model"],
+        prompt=data["prompt"],
+        negative_prompt=data["negative_prompt"],
         size=(data["width"], data["height"]) if data["width"] else None,
-        n=data["n"], seed=data["seed"], prompt_extend=data["prompt_extend"], watermark=data["watermark"],
+        n=data["n"],
+        seed=data["seed"],
+        prompt_extend=data["prompt_extend"],
+        watermark=data["watermark"],
         kind=_KIND_STORED_AS.get(stored, TaskKind.EDIT),  # else a wanx2.1 function: an edit
         function=None if stored in _KIND_STORED_AS else Function(stored),
-        images=tuple(data.get("images", ())), mask=data.get("mask", ""),
+        images=tuple(data.get("images", ())),
+        mask=data.get("mask", ""),
         options=_options_from_dict(data.get("options") or {}),
     )
 

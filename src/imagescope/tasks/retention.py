@@ -102,6 +102,7 @@ class LeaseKeeper(Periodic):
         if requeued or failed:
             log.warning(
                 "tasks of a stopped process: %d queued again, %d failed after their last attempt",
-                len(requeued), len(failed),
+                len(requeued),
+                len(failed),
             )
         return requeued, failed

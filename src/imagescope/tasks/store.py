@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, Engine, Update, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from imagescope.accounting.accounts import Caller
-from imagescope.db import Invocation, Task, write_locked
+from imagescope.db import Database, Invocation, Task, write_locked
 from imagescope.errors import (
     INTERNAL_ERROR_CODE,
     INTERNAL_ERROR_MESSAGE,
@@ -65,8 +65,8 @@ class TaskQuery:
 
 
 class TaskStore:
-    def __init__(self, engine: Engine, on_end: Callable[[TaskEnd], None] | None = None):
-        self.engine = engine
+    def __init__(self, db: Database, on_end: Callable[[TaskEnd], None] | None = None):
+        self.db = db
         self.on_end = on_end  # called after each terminal transition this process makes
 
     def _ended(self, session: Session, row: Task, images: int = 0) -> None:
@@ -105,7 +105,7 @@ class TaskStore:
             submit_time=time.time(),
             attempts=0,
         )
-        with write_locked(self.engine) as session:
+        with write_locked(self.db) as session:
             if admit is not None:
                 admit(session)
             session.add(row)
@@ -123,7 +123,7 @@ class TaskStore:
         return TaskRecord.from_row(row)
 
     def get(self, task_id: str) -> TaskRecord | None:
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             row = session.get(Task, task_id)
             return TaskRecord.from_row(row) if row else None
 
@@ -142,15 +142,12 @@ class TaskStore:
         """
         claimable = (Task.status == TaskStatus.PENDING, Task.retry_at.is_(None) | (Task.retry_at <= time.time()))
         # Idle workers poll: look without the write lock first, so polling never blocks submissions.
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             if session.scalar(select(Task.id).where(*claimable).limit(1)) is None:
                 return None
-        with write_locked(self.engine) as session:
+        with write_locked(self.db) as session:
             candidates = session.execute(
-                select(Task.id, Task.account_id, Task.model)
-                .where(*claimable)
-                .order_by(Task.submit_time)
-                .limit(scan)
+                select(Task.id, Task.account_id, Task.model).where(*claimable).order_by(Task.submit_time).limit(scan)
             ).all()
             if not candidates:
                 return None
@@ -190,15 +187,19 @@ class TaskStore:
             .where(Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
             .values(lease_until=time.time() + lease_s)
         )
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             return _rowcount(session, stmt)
 
     def _end(
-        self, task_id: str, source: tuple[str, ...], status: TaskStatus, *conditions: ColumnElement[bool],
+        self,
+        task_id: str,
+        source: tuple[str, ...],
+        status: TaskStatus,
+        *conditions: ColumnElement[bool],
         **values: Any,
     ) -> bool:
         """Move a task from one of ``source`` to a terminal ``status`` (no images made)."""
-        with write_locked(self.engine) as session:
+        with write_locked(self.db) as session:
             row = session.scalar(select(Task).where(Task.id == task_id, Task.status.in_(source), *conditions))
             if row is None:
                 return False
@@ -232,7 +233,7 @@ class TaskStore:
         if progress is not None:
             values["progress"] = json.dumps(progress)
         mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
-        with Session(self.engine) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             if not values:
                 return session.scalar(select(func.count()).select_from(Task).where(*mine)) == 1
             return _rowcount(session, update(Task).where(*mine).values(**values)) == 1
@@ -253,7 +254,7 @@ class TaskStore:
         images = sum(1 for part in results if isinstance(part, ImagePart))
         failure = next((part for part in results if isinstance(part, ErrorPart)), None)
         status = TaskStatus.SUCCEEDED if images else TaskStatus.FAILED
-        with write_locked(self.engine) as session:
+        with write_locked(self.db) as session:
             row = session.get(Task, task_id)
             if row is None or row.status != TaskStatus.RUNNING or row.lease_owner != owner:
                 # Canceled, recovered by another process after our lease ran out, or purged.
@@ -275,8 +276,12 @@ class TaskStore:
         """PENDING or RUNNING → FAILED; with ``owner``, only while that owner holds the task."""
         conditions = () if owner is None else (Task.lease_owner == owner,)
         return self._end(
-            task_id, (TaskStatus.PENDING, TaskStatus.RUNNING), TaskStatus.FAILED, *conditions,
-            code=code, message=message,
+            task_id,
+            (TaskStatus.PENDING, TaskStatus.RUNNING),
+            TaskStatus.FAILED,
+            *conditions,
+            code=code,
+            message=message,
         )
 
     def defer(self, task_id: str, owner: str, deadline_s: float) -> TaskStatus | None:
@@ -284,7 +289,7 @@ class TaskStore:
         claimable after ``retry_delay``, the run not counted as an attempt (those are for crashes);
         FAILED (InternalError) once ``deadline_s`` has passed since its first fault. None: not ours."""
         mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
-        with write_locked(self.engine) as session:
+        with write_locked(self.db) as session:
             row = session.scalar(select(Task).where(*mine))
             if row is None:
                 return None
@@ -308,19 +313,26 @@ class TaskStore:
         """PENDING tasks whose first service fault was before ``faulted_before`` → FAILED
         (InternalError): their deadline ran out while the workers were paused."""
         overdue = (Task.status == TaskStatus.PENDING, Task.faulted_at < faulted_before)
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             ids = list(session.scalars(select(Task.id).where(*overdue)))
         return [
-            task_id for task_id in ids
-            if self._end(task_id, (TaskStatus.PENDING,), TaskStatus.FAILED, overdue[1],
-                         code=INTERNAL_ERROR_CODE, message=INTERNAL_ERROR_MESSAGE)
+            task_id
+            for task_id in ids
+            if self._end(
+                task_id,
+                (TaskStatus.PENDING,),
+                TaskStatus.FAILED,
+                overdue[1],
+                code=INTERNAL_ERROR_CODE,
+                message=INTERNAL_ERROR_MESSAGE,
+            )
         ]
 
     def recover_expired(self, max_attempts: int) -> tuple[list[str], list[str]]:
         """RUNNING tasks whose lease ran out (their process died) run again, or FAIL once
         they have used their attempts. Returns (requeued, failed)."""
         expired = (Task.status == TaskStatus.RUNNING, (Task.lease_until < time.time()) | Task.lease_until.is_(None))
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             rows = session.execute(select(Task.id, Task.attempts).where(*expired)).all()
         requeued, failed = [], []
         for task_id, attempts in rows:
@@ -330,11 +342,17 @@ class TaskStore:
                     .where(Task.id == task_id, *expired)
                     .values(status=TaskStatus.PENDING, lease_owner=None, lease_until=None)
                 )
-                with Session(self.engine) as session, session.begin():
+                with Session(self.db) as session, session.begin():
                     if _rowcount(session, stmt) == 1:
                         requeued.append(task_id)
-            elif self._end(task_id, (TaskStatus.RUNNING,), TaskStatus.FAILED, *expired[1:],
-                           code=INTERRUPTED_CODE, message=INTERRUPTED_MESSAGE):
+            elif self._end(
+                task_id,
+                (TaskStatus.RUNNING,),
+                TaskStatus.FAILED,
+                *expired[1:],
+                code=INTERRUPTED_CODE,
+                message=INTERRUPTED_MESSAGE,
+            ):
                 failed.append(task_id)
         return requeued, failed
 
@@ -348,7 +366,7 @@ class TaskStore:
             conditions.append(Task.model == query.model)
         if query.status:
             conditions.append(Task.status == query.status)
-        with Session(self.engine) as session:
+        with Session(self.db) as session:
             total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
             rows = session.scalars(
                 select(Task)
@@ -361,12 +379,8 @@ class TaskStore:
 
     def purge(self, older_than: float) -> builtins.list[str]:  # ``list`` is a method here
         """Delete finished tasks submitted before ``older_than``; returns their ids."""
-        with Session(self.engine) as session, session.begin():
-            ids = list(
-                session.scalars(
-                    select(Task.id).where(Task.submit_time < older_than, Task.status.in_(TERMINAL))
-                )
-            )
+        with Session(self.db) as session, session.begin():
+            ids = list(session.scalars(select(Task.id).where(Task.submit_time < older_than, Task.status.in_(TERMINAL))))
             if ids:
                 session.query(Task).filter(Task.id.in_(ids)).delete(synchronize_session=False)
             return ids

@@ -253,7 +253,14 @@ class Worker:
         return actual_prompt
 
     def _image(
-        self, task: TaskRecord, spec: ModelSpec, paint: _Paint, run: _Run, index: int, count: int, prompt: str,
+        self,
+        task: TaskRecord,
+        spec: ModelSpec,
+        paint: _Paint,
+        run: _Run,
+        index: int,
+        count: int,
+        prompt: str,
         size: tuple[int, int],
     ) -> None:
         """Image ``index`` of ``count``, added to ``run`` as its next part (or its error)."""
@@ -261,8 +268,16 @@ class Worker:
         width, height = size
         part = len(run.results)
         run.image = index
-        job = ImageJob(model=req.model, prompt=prompt, negative_prompt=req.negative_prompt, width=width,
-                       height=height, seed=req.image_seed(index), index=index, count=count)
+        job = ImageJob(
+            model=req.model,
+            prompt=prompt,
+            negative_prompt=req.negative_prompt,
+            width=width,
+            height=height,
+            seed=req.image_seed(index),
+            index=index,
+            count=count,
+        )
         result: ResultPart
         try:
             image = paint(job, run.step, run.should_stop)
@@ -314,9 +329,18 @@ def _painter(
 
     def edit(job: ImageJob, progress: Progress, should_stop: ShouldStop) -> Image.Image:
         edit_job = EditJob(
-            model=job.model, function=req.function, prompt=job.prompt, negative_prompt=job.negative_prompt,
-            images=tuple(images), mask=mask, width=job.width, height=job.height, seed=job.seed,
-            index=job.index, count=job.count, options=options,
+            model=job.model,
+            function=req.function,
+            prompt=job.prompt,
+            negative_prompt=job.negative_prompt,
+            images=tuple(images),
+            mask=mask,
+            width=job.width,
+            height=job.height,
+            seed=job.seed,
+            index=job.index,
+            count=job.count,
+            options=options,
         )
         return editor.edit(edit_job, progress=progress, should_stop=should_stop)
 

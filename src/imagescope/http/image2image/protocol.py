@@ -43,25 +43,51 @@ from imagescope.tasks.spec import (
 )
 
 IMAGE = {"type": "string", "description": "An http(s) URL, a data:{mime};base64,… URI, or an oss:// upload."}
-SCALE = checked_later({"type": "number", "minimum": 1, "maximum": 2, "default": 1, "description": "expand: grow "
-                                                                                                 "this side."})
-FUNCTION = checked_later({"type": "string", "enum": [f.value for f in Function],
-                          "description": "wanx2.1-imageedit only: what to do."})
+SCALE = checked_later(
+    {"type": "number", "minimum": 1, "maximum": 2, "default": 1, "description": "expand: grow this side."}
+)
+FUNCTION = checked_later(
+    {"type": "string", "enum": [f.value for f in Function], "description": "wanx2.1-imageedit only: what to do."}
+)
 BASE = checked_later({**IMAGE, "description": "wanx2.1-imageedit: the image to edit. " + IMAGE["description"]})
 MASK = checked_later({**IMAGE, "description": "description_edit_with_mask: white = edit, the base image's size."})
-IMAGES = checked_later({"type": "array", "items": IMAGE, "minItems": 1, "maxItems": 3,
-                        "description": "wan2.5-i2i-preview: 1–3 images to edit or fuse, in order."})
-STRENGTH = checked_later({"type": "number", "minimum": 0, "maximum": 1, "default": 0.5,
-                          "description": "stylization_all, description_edit: how much changes."})
-UPSCALE = checked_later({"type": "integer", "minimum": 1, "maximum": 4, "default": 1,
-                         "description": "super_resolution: each side times this."})
+IMAGES = checked_later(
+    {
+        "type": "array",
+        "items": IMAGE,
+        "minItems": 1,
+        "maxItems": 3,
+        "description": "wan2.5-i2i-preview: 1–3 images to edit or fuse, in order.",
+    }
+)
+STRENGTH = checked_later(
+    {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "default": 0.5,
+        "description": "stylization_all, description_edit: how much changes.",
+    }
+)
+UPSCALE = checked_later(
+    {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 4,
+        "default": 1,
+        "description": "super_resolution: each side times this.",
+    }
+)
 SKETCH = checked_later({"type": "boolean", "default": False, "description": "doodle: the input is a sketch."})
 
 
 class ImageEditInput(WireModel):
     function: Annotated[Any, FUNCTION] = None
-    prompt: str = Field("", description="The instruction (required for wan2.5-i2i; may be empty for "
-                                        "colorization and masked removal). Truncated beyond the model's limit.")
+    prompt: str = Field(
+        "",
+        description="The instruction (required for wan2.5-i2i; may be empty for "
+        "colorization and masked removal). Truncated beyond the model's limit.",
+    )
     negative_prompt: str = Field("", description=f"Truncated beyond {NEGATIVE_PROMPT_MAX} characters.")
     base_image_url: Annotated[Any, BASE] = None
     mask_image_url: Annotated[Any, MASK] = None
@@ -88,8 +114,10 @@ class ImageEditParameters(WireModel):
             return Strength(number(self.strength, "strength", 0.0, 1.0, 0.5))
         if function is Function.EXPAND:
             # Read top, bottom, left, right: the first bad scale in this order is the one the error names.
-            scales = [number(getattr(self, name), name, 1.0, 2.0, 1.0)
-                      for name in ("top_scale", "bottom_scale", "left_scale", "right_scale")]
+            scales = [
+                number(getattr(self, name), name, 1.0, 2.0, 1.0)
+                for name in ("top_scale", "bottom_scale", "left_scale", "right_scale")
+            ]
             return ExpandScales(*scales)
         if function is Function.SUPER_RESOLUTION:
             return Upscale(integer(self.upscale_factor, "upscale_factor", 1, 4, 1))
@@ -113,9 +141,13 @@ class ImageEditRequest(WireModel):
         """``spec``: this request's model, looked up for the endpoint family."""
         given, inputs = self.parameters, self.input
         common: dict[str, Any] = dict(
-            model=spec.name, negative_prompt=inputs.negative_prompt[:NEGATIVE_PROMPT_MAX],
-            n=image_count(given.n, spec), seed=seed_or_random(given.seed),
-            prompt_extend=given.prompt_extend, watermark=given.watermark, kind=TaskKind.EDIT,
+            model=spec.name,
+            negative_prompt=inputs.negative_prompt[:NEGATIVE_PROMPT_MAX],
+            n=image_count(given.n, spec),
+            seed=seed_or_random(given.seed),
+            prompt_extend=given.prompt_extend,
+            watermark=given.watermark,
+            kind=TaskKind.EDIT,
         )
         if spec.functions:  # wanx2.1-imageedit
             if not isinstance(inputs.function, str) or inputs.function not in spec.functions:
@@ -130,8 +162,15 @@ class ImageEditRequest(WireModel):
                 mask = take_image("mask_image_url", _reference(inputs.mask_image_url, "input.mask_image_url"))
             # The prompt may be empty (spec 003: colorization, removing small objects with a mask). The
             # output size follows the base image (and the function): known when it is read.
-            return GenerationRequest(prompt=inputs.prompt[: spec.prompt_max], size=None, function=function,
-                                     images=(base,), mask=mask, options=options, **common)
+            return GenerationRequest(
+                prompt=inputs.prompt[: spec.prompt_max],
+                size=None,
+                function=function,
+                images=(base,),
+                mask=mask,
+                options=options,
+                **common,
+            )
 
         if inputs.prompt == "":
             raise invalid_parameter("Field required: input.prompt")
@@ -139,8 +178,9 @@ class ImageEditRequest(WireModel):
         if not isinstance(images, list) or not spec.images_min <= len(images) <= spec.images_max:
             raise invalid_parameter(f"input.images must be a list of {spec.images_min} to {spec.images_max} images")
         refs = tuple(take_image(f"images[{i}]", _reference(v, f"input.images[{i}]")) for i, v in enumerate(images))
-        return GenerationRequest(prompt=inputs.prompt[: spec.prompt_max], size=parse_size(given.size, spec.sizes),
-                                 images=refs, **common)
+        return GenerationRequest(
+            prompt=inputs.prompt[: spec.prompt_max], size=parse_size(given.size, spec.sizes), images=refs, **common
+        )
 
 
 def to_edit_request(body: dict[str, Any], spec: ModelSpec, take_image: TakeImage) -> GenerationRequest:

@@ -17,7 +17,10 @@ from imagescope.models.catalog import IMAGE2IMAGE
 router = APIRouter()
 
 
-@router.post("/api/v1/services/aigc/image2image/image-synthesis", responses={200: response_schema(TaskCreated)},
-             openapi_extra=documented(request_body(ImageEditRequest), ASYNC, OSS_RESOLVE))
+@router.post(
+    "/api/v1/services/aigc/image2image/image-synthesis",
+    responses={200: response_schema(TaskCreated)},
+    openapi_extra=documented(request_body(ImageEditRequest), ASYNC, OSS_RESOLVE),
+)
 async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     return await create_task(request, who, IMAGE2IMAGE, to_edit_request)

@@ -112,20 +112,31 @@ class MessagesInput(WireModel):
         return text, [element.image for element in content if element.image is not None]
 
 
-MAX_IMAGES = checked_later({"type": "integer", "minimum": 1, "maximum": 5, "default": 5,
-                            "description": "enable_interleave: at most this many images."})
+MAX_IMAGES = checked_later(
+    {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 5,
+        "default": 5,
+        "description": "enable_interleave: at most this many images.",
+    }
+)
 
 
 class MessagesParameters(WireModel):
-    size: SizeText | None = Field(None, description='width*height, or "1K"/"2K" for wan2.6-image; default: the '
-                                                    "model's (editing: the first image's proportions).")
+    size: SizeText | None = Field(
+        None,
+        description='width*height, or "1K"/"2K" for wan2.6-image; default: the '
+        "model's (editing: the first image's proportions).",
+    )
     n: int | None = Field(None, description="How many images: 1 for qwen-image, 1–4 (default 4) for wan2.6.")
     seed: Seed | None = Field(None, description="0–2147483647; image i uses seed + i. Default: random.")
     negative_prompt: str = Field("", description=f"Truncated beyond {NEGATIVE_PROMPT_MAX} characters.")
     prompt_extend: bool = Field(True, description="Rewrite the prompt first.")
     watermark: bool = Field(False, description="Draw the model's watermark bottom-right.")
-    enable_interleave: bool = Field(False, description="wan2.6-image: text parts, each followed by its image "
-                                                       "(streamed only; n must be 1).")
+    enable_interleave: bool = Field(
+        False, description="wan2.6-image: text parts, each followed by its image (streamed only; n must be 1)."
+    )
     max_images: Annotated[Any, MAX_IMAGES] = None
     stream: bool | None = Field(None, description="With X-DashScope-Sse: enable, false still asks for one answer.")
 
@@ -143,9 +154,12 @@ class MessagesRequest(WireModel):
         if interleave and given.n not in (None, 1):
             raise invalid_parameter("parameters.n must be 1 when enable_interleave is true.")
         common: dict[str, Any] = dict(
-            model=spec.name, prompt=prompt[: spec.prompt_max],
+            model=spec.name,
+            prompt=prompt[: spec.prompt_max],
             negative_prompt=given.negative_prompt[:NEGATIVE_PROMPT_MAX],
-            seed=seed_or_random(given.seed), prompt_extend=given.prompt_extend, watermark=given.watermark,
+            seed=seed_or_random(given.seed),
+            prompt_extend=given.prompt_extend,
+            watermark=given.watermark,
         )
         n = image_count(given.n, spec)
 
@@ -158,9 +172,14 @@ class MessagesRequest(WireModel):
             if not streaming:
                 raise invalid_parameter(INTERLEAVE_NEEDS_STREAM)
             max_images = integer(given.max_images, "max_images", 1, 5, 5)
-            return GenerationRequest(size=parse_size(given.size, WAN26_INTERLEAVE_SIZES), n=1,
-                                     kind=TaskKind.INTERLEAVE, images=take_all(0, 1),
-                                     options=InterleaveLimit(max_images), **common)
+            return GenerationRequest(
+                size=parse_size(given.size, WAN26_INTERLEAVE_SIZES),
+                n=1,
+                kind=TaskKind.INTERLEAVE,
+                images=take_all(0, 1),
+                options=InterleaveLimit(max_images),
+                **common,
+            )
         if spec.input_rules is None:  # text-to-image
             if images:
                 raise invalid_parameter(f"{spec.name} makes images from text: the message takes no image elements.")
@@ -169,10 +188,17 @@ class MessagesRequest(WireModel):
         presets = dict(spec.size_presets)
         if given.size is None or given.size in presets:
             # The first input's proportions (known when it is read) at the preset's pixels.
-            return GenerationRequest(size=None, n=n, kind=TaskKind.EDIT, images=refs,
-                                     options=OutputArea(presets.get(given.size or "", spec.default_area)), **common)
-        return GenerationRequest(size=parse_size(given.size, spec.sizes), n=n, kind=TaskKind.EDIT, images=refs,
-                                 **common)
+            return GenerationRequest(
+                size=None,
+                n=n,
+                kind=TaskKind.EDIT,
+                images=refs,
+                options=OutputArea(presets.get(given.size or "", spec.default_area)),
+                **common,
+            )
+        return GenerationRequest(
+            size=parse_size(given.size, spec.sizes), n=n, kind=TaskKind.EDIT, images=refs, **common
+        )
 
 
 def to_generation_request(
@@ -210,8 +236,13 @@ def _usage(task: TaskRecord, family: str) -> dict[str, Any]:
     if family == "qwen":
         return {"width": width, "image_count": len(made), "height": height}
     # Billed by the image: the token counts are fixed at 0 (spec 002).
-    return {"image_count": len(made), "input_tokens": 0, "output_tokens": 0, "size": f"{width}*{height}",
-            "total_tokens": 0}
+    return {
+        "image_count": len(made),
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "size": f"{width}*{height}",
+        "total_tokens": 0,
+    }
 
 
 def _choice(content: list[dict[str, Any]], finish_reason: str) -> dict[str, Any]:
@@ -225,8 +256,7 @@ def render_answer(task: TaskRecord, family: str, url_for: UrlFor) -> dict[str, A
     output: dict[str, Any] = {"choices": [_choice(content, "stop")]}
     if family == "qwen":
         succeeded = len(_images(task))
-        output["task_metric"] = {"TOTAL": task.request.n, "FAILED": task.request.n - succeeded,
-                                 "SUCCEEDED": succeeded}
+        output["task_metric"] = {"TOTAL": task.request.n, "FAILED": task.request.n - succeeded, "SUCCEEDED": succeeded}
     else:
         output["finished"] = True
     return {"output": output, "usage": _usage(task, family)}

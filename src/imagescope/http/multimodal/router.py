@@ -49,20 +49,27 @@ SSE_HEADER = "x-dashscope-sse"
 
 
 SYNC_ANSWER = response_schema(MessagesAnswer)
-SYNC_ANSWER["content"]["text/event-stream"] = {"schema": {"type": "string", "description": "With X-DashScope-Sse: "
-                                               "enable, one event per part, then one with the usage."}}
+SYNC_ANSWER["content"]["text/event-stream"] = {
+    "schema": {
+        "type": "string",
+        "description": "With X-DashScope-Sse: enable, one event per part, then one with the usage.",
+    }
+}
 
 
-@router.post("/api/v1/services/aigc/multimodal-generation/generation", response_model=None,
-             responses={200: SYNC_ANSWER}, openapi_extra=documented(request_body(MessagesRequest), SSE, OSS_RESOLVE))
+@router.post(
+    "/api/v1/services/aigc/multimodal-generation/generation",
+    response_model=None,
+    responses={200: SYNC_ANSWER},
+    openapi_extra=documented(request_body(MessagesRequest), SSE, OSS_RESOLVE),
+)
 async def generation(request: Request, who: Caller = Depends(caller)) -> StreamingResponse | dict[str, Any]:
     body = parse_body(await request.body())
     # The header decides: the SDK streams with it alone (parameters.stream is its own argument,
     # never sent); an explicit parameters.stream false still asks for one answer.
     parameters = body.get("parameters")
-    streaming = (
-        request.headers.get(SSE_HEADER, "").lower() == "enable"
-        and not (isinstance(parameters, dict) and parameters.get("stream") is False)
+    streaming = request.headers.get(SSE_HEADER, "").lower() == "enable" and not (
+        isinstance(parameters, dict) and parameters.get("stream") is False
     )
     task = await accept(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
     services = services_of(request)
@@ -74,7 +81,8 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
 
     if streaming:
         return StreamingResponse(
-            _events(request, task.id, family, url_for), media_type="text/event-stream",
+            _events(request, task.id, family, url_for),
+            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     done = await _wait(request, task.id)
@@ -83,8 +91,11 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
     return reply(request, render_answer(done, family, url_for(done.end_time or time.time())))
 
 
-@router.post("/api/v1/services/aigc/image-generation/generation", responses={200: response_schema(TaskCreated)},
-             openapi_extra=documented(request_body(MessagesRequest), ASYNC, OSS_RESOLVE))
+@router.post(
+    "/api/v1/services/aigc/image-generation/generation",
+    responses={200: response_schema(TaskCreated)},
+    openapi_extra=documented(request_body(MessagesRequest), ASYNC, OSS_RESOLVE),
+)
 async def image_generation(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     return await create_task(request, who, IMAGE_GENERATION, partial(to_generation_request, streaming=False))
 

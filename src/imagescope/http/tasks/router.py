@@ -81,13 +81,14 @@ def list_tasks(
         page_no=_positive_int(page_no, "page_no", 1, 10**9),
         page_size=_positive_int(page_size, "page_size", 10, MAX_PAGE_SIZE),
     )
-    tasks, total = services.store.list(
-        who.account_id, query, not_before=time.time() - services.settings.task_ttl_s
+    tasks, total = services.store.list(who.account_id, query, not_before=time.time() - services.settings.task_ttl_s)
+    return reply(
+        request,
+        {
+            "data": [render_list_item(t) for t in tasks],
+            "total": total,
+            "total_page": math.ceil(total / query.page_size),
+            "page_no": query.page_no,
+            "page_size": query.page_size,
+        },
     )
-    return reply(request, {
-        "data": [render_list_item(t) for t in tasks],
-        "total": total,
-        "total_page": math.ceil(total / query.page_size),
-        "page_no": query.page_no,
-        "page_size": query.page_size,
-    })

@@ -17,7 +17,10 @@ from imagescope.models.catalog import TEXT2IMAGE
 router = APIRouter()
 
 
-@router.post("/api/v1/services/aigc/text2image/image-synthesis", responses={200: response_schema(TaskCreated)},
-             openapi_extra=documented(request_body(Text2ImageRequest), ASYNC))
+@router.post(
+    "/api/v1/services/aigc/text2image/image-synthesis",
+    responses={200: response_schema(TaskCreated)},
+    openapi_extra=documented(request_body(Text2ImageRequest), ASYNC),
+)
 async def image_synthesis(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     return await create_task(request, who, TEXT2IMAGE, to_generation_request)
