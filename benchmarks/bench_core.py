@@ -37,8 +37,16 @@ def bench_engine(repeats: int) -> tuple[list[float], list[float]]:
     engine = PreviewEngine()
     draw, draw_and_encode = [], []
     for i in track(range(repeats), description="preview engine 1328*1328"):
-        job = ImageJob("qwen-image-plus", "一只橘猫坐在窗台上, an orange cat on a windowsill " * 4, "",
-                       1328, 1328, seed=i, index=0, count=1)
+        job = ImageJob(
+            "qwen-image-plus",
+            "一只橘猫坐在窗台上, an orange cat on a windowsill " * 4,
+            "",
+            1328,
+            1328,
+            seed=i,
+            index=0,
+            count=1,
+        )
         t0 = time.perf_counter()
         image = engine.generate(job)
         t1 = time.perf_counter()
@@ -52,10 +60,18 @@ def bench_engine(repeats: int) -> tuple[list[float], list[float]]:
 def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
     # Sequential submissions come faster than the hosted 2 per second: lift the rate limit.
     env = {
-        **os.environ, "IMAGESCOPE_DATA_DIR": str(data_dir), "IMAGESCOPE_WORKERS": "2", "IMAGESCOPE_SUBMIT_RPS": "1000"
+        **os.environ,
+        "IMAGESCOPE_DATA_DIR": str(data_dir),
+        "IMAGESCOPE_WORKERS": "2",
+        "IMAGESCOPE_SUBMIT_RPS": "1000",
     }
-    proc = subprocess.Popen([sys.executable, "-m", "imagescope", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagescope", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     key = ""
     for line in proc.stdout:
         if line.startswith("sk-"):
@@ -77,15 +93,19 @@ def bench_end_to_end(tasks: int, poll: float, port: int) -> list[float]:
         proc, key = start_server(Path(tmp), port)
         base = f"http://127.0.0.1:{port}/api/v1"
         headers = {"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"}
-        body = {"model": "qwen-image-plus", "input": {"prompt": "a lighthouse on a cliff at dusk"},
-                "parameters": {"size": "1328*1328", "n": 1}}
+        body = {
+            "model": "qwen-image-plus",
+            "input": {"prompt": "a lighthouse on a cliff at dusk"},
+            "parameters": {"size": "1328*1328", "n": 1},
+        }
         session = requests.Session()
         times = []
         try:
             for _ in track(range(tasks), description="submit → SUCCEEDED → PNG"):
                 t0 = time.perf_counter()
-                task_id = session.post(f"{base}/services/aigc/text2image/image-synthesis",
-                                       json=body, headers=headers).json()["output"]["task_id"]
+                task_id = session.post(
+                    f"{base}/services/aigc/text2image/image-synthesis", json=body, headers=headers
+                ).json()["output"]["task_id"]
                 while True:
                     out = session.get(f"{base}/tasks/{task_id}", headers=headers).json()["output"]
                     if out["task_status"] == "SUCCEEDED":
@@ -113,11 +133,17 @@ def main() -> None:
     e2e = bench_end_to_end(args.tasks, args.poll, args.port)
 
     table = Table("figure", "median", "p95", "n", title="imagescope core (preview engine)")
-    for name, values in [("preview engine draw, 1328*1328", draw),
-                         ("preview engine draw + PNG encode", draw_encode),
-                         ("submit → SUCCEEDED → PNG downloaded", e2e)]:
-        table.add_row(name, f"{statistics.median(values) * 1000:.1f} ms",
-                      f"{percentile(values, 0.95) * 1000:.1f} ms", str(len(values)))
+    for name, values in [
+        ("preview engine draw, 1328*1328", draw),
+        ("preview engine draw + PNG encode", draw_encode),
+        ("submit → SUCCEEDED → PNG downloaded", e2e),
+    ]:
+        table.add_row(
+            name,
+            f"{statistics.median(values) * 1000:.1f} ms",
+            f"{percentile(values, 0.95) * 1000:.1f} ms",
+            str(len(values)),
+        )
     console.print(table)
 
 

@@ -39,8 +39,11 @@ from pathlib import Path
 import requests
 
 SUBMIT_PATH = "/api/v1/services/aigc/text2image/image-synthesis"
-BODY = {"model": "wan2.2-t2i-flash", "input": {"prompt": "a lighthouse at dusk"},
-        "parameters": {"size": "512*512", "n": 1, "prompt_extend": False}}
+BODY = {
+    "model": "wan2.2-t2i-flash",
+    "input": {"prompt": "a lighthouse at dusk"},
+    "parameters": {"size": "512*512", "n": 1, "prompt_extend": False},
+}
 POLL_INTERVAL_S = 0.1
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"}
 
@@ -58,11 +61,18 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.output: list[str] = []
-        env = {**os.environ, "IMAGESCOPE_DATA_DIR": str(data_dir), "IMAGESCOPE_SUBMIT_RPS": "100000",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(repo / "src"), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "IMAGESCOPE_DATA_DIR": str(data_dir),
+            "IMAGESCOPE_SUBMIT_RPS": "100000",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo / "src"), os.environ.get("PYTHONPATH")])),
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "imagescope", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -175,8 +185,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="source tree whose src/ the server runs (default: this repository)")
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="source tree whose src/ the server runs (default: this repository)",
+    )
     args = parser.parse_args()
     repo = args.repo.resolve()
     if not (repo / "src" / "imagescope").is_dir():
@@ -187,8 +201,10 @@ def main() -> None:
         key = server.wait_ready()
         tally = Tally()
         deadline = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=client, args=(server.url, key, deadline, tally), daemon=True)
-                   for _ in range(args.clients)]
+        threads = [
+            threading.Thread(target=client, args=(server.url, key, deadline, tally), daemon=True)
+            for _ in range(args.clients)
+        ]
         started = time.monotonic()
         for t in threads:
             t.start()
@@ -205,8 +221,10 @@ def main() -> None:
     answered = {k: v for k, v in tally.answers.items() if isinstance(k[1], int)}
     rows = [
         ("server", f"{repo}/src, 127.0.0.1:{server.port}"),
-        ("load", f"{args.clients} clients for {args.seconds:g} s (ran {elapsed:.1f} s), "
-                 f"poll every {POLL_INTERVAL_S} s"),
+        (
+            "load",
+            f"{args.clients} clients for {args.seconds:g} s (ran {elapsed:.1f} s), poll every {POLL_INTERVAL_S} s",
+        ),
         ("answers total", f"{sum(answered.values())} ({sum(answered.values()) / elapsed:.0f}/s)"),
     ]
     for (route, status), n in sorted(tally.answers.items(), key=lambda kv: (kv[0][0] != "submit", str(kv[0][1]))):
@@ -214,17 +232,28 @@ def main() -> None:
     if total != sum(answered.values()):
         rows.append(("no answer (exceptions)", str(total - sum(answered.values()))))
     rows += [
-        ("submit latency p50 / p99", f"{percentile(tally.submit_s, 0.5) * 1000:.1f} / "
-                                     f"{percentile(tally.submit_s, 0.99) * 1000:.1f} ms"),
-        ("poll latency p50 / p99", f"{percentile(tally.poll_s, 0.5) * 1000:.1f} / "
-                                   f"{percentile(tally.poll_s, 0.99) * 1000:.1f} ms"),
-        ("tasks finished", f"{sum(v for k, v in tally.tasks.items() if k in TERMINAL)} "
-                           f"({sum(v for k, v in tally.tasks.items() if k in TERMINAL) / elapsed:.1f}/s)"),
+        (
+            "submit latency p50 / p99",
+            f"{percentile(tally.submit_s, 0.5) * 1000:.1f} / {percentile(tally.submit_s, 0.99) * 1000:.1f} ms",
+        ),
+        (
+            "poll latency p50 / p99",
+            f"{percentile(tally.poll_s, 0.5) * 1000:.1f} / {percentile(tally.poll_s, 0.99) * 1000:.1f} ms",
+        ),
+        (
+            "tasks finished",
+            f"{sum(v for k, v in tally.tasks.items() if k in TERMINAL)} "
+            f"({sum(v for k, v in tally.tasks.items() if k in TERMINAL) / elapsed:.1f}/s)",
+        ),
     ]
     for status, n in sorted(tally.tasks.items()):
         rows.append((f"  {status}", str(n)))
-    rows.append(("server RSS at the end (peak)", f"{rss / 1024:.0f} MiB ({peak / 1024:.0f} MiB)" if alive
-                 else "server had exited"))
+    rows.append(
+        (
+            "server RSS at the end (peak)",
+            f"{rss / 1024:.0f} MiB ({peak / 1024:.0f} MiB)" if alive else "server had exited",
+        )
+    )
     if stuck:
         rows.append(("client threads still waiting", str(stuck)))
     print(table(rows))

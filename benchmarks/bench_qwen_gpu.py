@@ -62,16 +62,45 @@ from imagescope.models.catalog import QWEN_SIZES, FixedSizes
 
 ENGINE = "qwen-bench"
 FAKE_WEIGHTS = "/nonexistent/imagescope-bench/qwen-image-random"  # a registry key, never read
-QWEN_SCHEDULER = dict(base_image_seq_len=256, max_image_seq_len=8192, base_shift=0.5, max_shift=0.9,
-                      use_dynamic_shifting=True, shift_terminal=0.02, time_shift_type="exponential")
-TINY_TRANSFORMER = dict(num_layers=2, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
-                        in_channels=16, out_channels=4, axes_dims_rope=(4, 6, 6))
-TINY_VAE = dict(base_dim=4, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=0,
-                latents_mean=[0.0] * 4, latents_std=[1.0] * 4)
-TEXT_7B = dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-               num_key_value_heads=4, vocab_size=152064)
-TEXT_TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                 num_key_value_heads=2, vocab_size=1000, bos_token_id=None, eos_token_id=None)
+QWEN_SCHEDULER = dict(
+    base_image_seq_len=256,
+    max_image_seq_len=8192,
+    base_shift=0.5,
+    max_shift=0.9,
+    use_dynamic_shifting=True,
+    shift_terminal=0.02,
+    time_shift_type="exponential",
+)
+TINY_TRANSFORMER = dict(
+    num_layers=2,
+    attention_head_dim=16,
+    num_attention_heads=2,
+    joint_attention_dim=32,
+    in_channels=16,
+    out_channels=4,
+    axes_dims_rope=(4, 6, 6),
+)
+TINY_VAE = dict(
+    base_dim=4, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=0, latents_mean=[0.0] * 4, latents_std=[1.0] * 4
+)
+TEXT_7B = dict(
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_hidden_layers=28,
+    num_attention_heads=28,
+    num_key_value_heads=4,
+    vocab_size=152064,
+)
+TEXT_TINY = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=2,
+    vocab_size=1000,
+    bos_token_id=None,
+    eos_token_id=None,
+)
 PROMPT = "A cosy bookshop café at dusk, warm light, a chalkboard reading 'Qwen Coffee 2 yuan'"
 
 
@@ -92,8 +121,13 @@ def build_pipeline(tiny: bool, device: str, dtype: torch.dtype) -> QwenImagePipe
     with building(device, dtype):
         transformer = QwenImageTransformer2DModel(**(TINY_TRANSFORMER if tiny else {})).eval()
         vae = AutoencoderKLQwenImage(**(TINY_VAE if tiny else {})).eval()
-    pipe = QwenImagePipeline(transformer=transformer, vae=vae, text_encoder=None, tokenizer=None,
-                             scheduler=FlowMatchEulerDiscreteScheduler(**QWEN_SCHEDULER))
+    pipe = QwenImagePipeline(
+        transformer=transformer,
+        vae=vae,
+        text_encoder=None,
+        tokenizer=None,
+        scheduler=FlowMatchEulerDiscreteScheduler(**QWEN_SCHEDULER),
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -150,8 +184,7 @@ def start_service(engine: TimedEngine, size: int, data_dir: str) -> tuple[uvicor
         binding["sizes"] = FixedSizes(allowed=((size, size),), default=(size, size))
     settings = Settings.from_env({"IMAGESCOPE_DATA_DIR": data_dir, "IMAGESCOPE_WORKERS": "1"})
     settings = replace(settings, model_overrides={"qwen-image": binding})
-    app = create_app(settings, engines={"preview": PreviewEngine(), "realesrgan": RealEsrganEngine(),
-                                        ENGINE: engine})
+    app = create_app(settings, engines={"preview": PreviewEngine(), "realesrgan": RealEsrganEngine(), ENGINE: engine})
     key, _ = app.state.services.accounts.create_key(name="bench")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     threading.Thread(target=server.run, name="uvicorn", daemon=True).start()
@@ -167,12 +200,18 @@ def end_to_end(base: str, key: str, size: int) -> float:
     session.headers["Authorization"] = f"Bearer {key}"
     body = {"model": "qwen-image", "input": {"prompt": PROMPT}, "parameters": {"size": f"{size}*{size}", "n": 1}}
     t0 = time.perf_counter()
-    r = session.post(f"{base}/api/v1/services/aigc/text2image/image-synthesis", json=body,
-                     headers={"X-DashScope-Async": "enable"}, timeout=30)
+    r = session.post(
+        f"{base}/api/v1/services/aigc/text2image/image-synthesis",
+        json=body,
+        headers={"X-DashScope-Async": "enable"},
+        timeout=30,
+    )
     r.raise_for_status()
     task_id = r.json()["output"]["task_id"]
-    while (task := session.get(f"{base}/api/v1/tasks/{task_id}", timeout=30).json()["output"])[
-            "task_status"] in ("PENDING", "RUNNING"):
+    while (task := session.get(f"{base}/api/v1/tasks/{task_id}", timeout=30).json()["output"])["task_status"] in (
+        "PENDING",
+        "RUNNING",
+    ):
         time.sleep(0.05)
     if task["task_status"] != "SUCCEEDED":
         raise RuntimeError(f"task {task_id}: {task}")
@@ -193,27 +232,38 @@ def main() -> None:
     args = parser.parse_args()
     device = "cpu" if args.tiny else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
-        sys.exit(f"bench_qwen_gpu.py: the full-size benchmark needs a CUDA GPU (about 45 GB of memory) and "
-                 f"torch {torch.__version__} sees none. Run it on a GPU machine, or --tiny for a CPU smoke test.")
+        sys.exit(
+            f"bench_qwen_gpu.py: the full-size benchmark needs a CUDA GPU (about 45 GB of memory) and "
+            f"torch {torch.__version__} sees none. Run it on a GPU machine, or --tiny for a CPU smoke test."
+        )
     steps, size = args.steps or (4 if args.tiny else 50), args.size or (256 if args.tiny else 1328)
     dtype_name = args.dtype or ("fp32" if args.tiny else "bf16")
     dtype = diffusers_engine.DTYPES[dtype_name]
     name = "CPU (tiny configs)" if args.tiny else torch.cuda.get_device_name()
-    print(f"Qwen-Image {size}*{size}, {steps} steps, true CFG 4.0, {dtype_name}, {args.text_tokens} text "
-          f"tokens, on {name}; random weights; text encoding not included", flush=True)
+    print(
+        f"Qwen-Image {size}*{size}, {steps} steps, true CFG 4.0, {dtype_name}, {args.text_tokens} text "
+        f"tokens, on {name}; random weights; text encoding not included",
+        flush=True,
+    )
 
     if args.text_encoder:
         te = time_text_encoder(args.tiny, device, dtype, args.text_tokens)
-        print(f"text encoder (random Qwen2.5-VL {'tiny' if args.tiny else '7B'} text model, "
-              f"{args.text_tokens + 34} tokens): {te * 1000:.1f} ms per prompt", flush=True)
+        print(
+            f"text encoder (random Qwen2.5-VL {'tiny' if args.tiny else '7B'} text model, "
+            f"{args.text_tokens + 34} tokens): {te * 1000:.1f} ms per prompt",
+            flush=True,
+        )
     t0 = time.perf_counter()
     pipe = build_pipeline(args.tiny, device, dtype)
     if device == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     weights = f", {torch.cuda.memory_allocated() / 2**30:.1f} GiB on the GPU" if device == "cuda" else ""
-    print(f"built in {time.perf_counter() - t0:.1f} s: transformer "
-          f"{sum(p.numel() for p in pipe.transformer.parameters()):,} parameters{weights}", flush=True)
+    print(
+        f"built in {time.perf_counter() - t0:.1f} s: transformer "
+        f"{sum(p.numel() for p in pipe.transformer.parameters()):,} parameters{weights}",
+        flush=True,
+    )
 
     embeds = torch.randn(1, args.text_tokens, pipe.transformer.config.joint_attention_dim, device=device, dtype=dtype)
     mask = torch.ones(1, args.text_tokens, dtype=torch.long, device=device)
@@ -225,10 +275,18 @@ def main() -> None:
 
     def bare() -> float:
         t0 = time.perf_counter()
-        image = pipe(prompt_embeds=embeds, prompt_embeds_mask=mask, negative_prompt_embeds=embeds,
-                     negative_prompt_embeds_mask=mask, true_cfg_scale=4.0, width=size, height=size,
-                     num_inference_steps=steps, generator=torch.Generator(device).manual_seed(0),
-                     output_type="pil").images[0]
+        image = pipe(
+            prompt_embeds=embeds,
+            prompt_embeds_mask=mask,
+            negative_prompt_embeds=embeds,
+            negative_prompt_embeds_mask=mask,
+            true_cfg_scale=4.0,
+            width=size,
+            height=size,
+            num_inference_steps=steps,
+            generator=torch.Generator(device).manual_seed(0),
+            output_type="pil",
+        ).images[0]
         assert image.size == (size, size) and image.getextrema() != ((0, 0),) * 3, "blank or NaN image"
         return time.perf_counter() - t0
 
@@ -241,14 +299,19 @@ def main() -> None:
             if run:
                 bare_s.append(b)
                 e2e_s.append(e)
-            print(f"{label}: bare {b:.2f} s ({b / steps * 1000:.0f} ms/step), end-to-end {e:.2f} s "
-                  f"(engine in the worker {engine.seconds[-1]:.2f} s), ratio {e / b:.3f}", flush=True)
+            print(
+                f"{label}: bare {b:.2f} s ({b / steps * 1000:.0f} ms/step), end-to-end {e:.2f} s "
+                f"(engine in the worker {engine.seconds[-1]:.2f} s), ratio {e / b:.3f}",
+                flush=True,
+            )
         server.should_exit = True
 
     per_image, e2e = statistics.median(bare_s), statistics.median(e2e_s)
     ideal = flops_per_image(pipe, size, args.text_tokens, steps) / (args.peak_tflops * 1e12)
-    print(f"\nseconds per image (bare, median of {args.runs}): {per_image:.2f} s; per step {per_image / steps:.3f} s"
-          + ("" if args.tiny else f"; goal ≤ 12 s: {'met' if per_image <= 12 else 'NOT met'}"))
+    print(
+        f"\nseconds per image (bare, median of {args.runs}): {per_image:.2f} s; per step {per_image / steps:.3f} s"
+        + ("" if args.tiny else f"; goal ≤ 12 s: {'met' if per_image <= 12 else 'NOT met'}")
+    )
     if device == "cuda":
         print(f"transformer FLOPs alone at {args.peak_tflops:.0f} TFLOPS: {ideal:.2f} s (MFU {ideal / per_image:.0%})")
         print(f"peak GPU memory (max_memory_allocated): {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")

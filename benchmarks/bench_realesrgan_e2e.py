@@ -91,9 +91,20 @@ def minor_faults() -> int:
 
 
 def edit_job(image: Image.Image, factor: int) -> EditJob:
-    return EditJob(model="wanx2.1-imageedit", function=Function.SUPER_RESOLUTION, prompt="", negative_prompt="",
-                   images=(image,), mask=None, width=image.width * factor, height=image.height * factor,
-                   seed=0, index=0, count=1, options=Upscale(factor))
+    return EditJob(
+        model="wanx2.1-imageedit",
+        function=Function.SUPER_RESOLUTION,
+        prompt="",
+        negative_prompt="",
+        images=(image,),
+        mask=None,
+        width=image.width * factor,
+        height=image.height * factor,
+        seed=0,
+        index=0,
+        count=1,
+        options=Upscale(factor),
+    )
 
 
 def bare(engine: RealEsrganEngine, image: Image.Image, factor: int) -> tuple[float, Image.Image]:
@@ -121,9 +132,16 @@ def end_to_end(base: str, session: requests.Session, services, body: dict, poll:
     png = session.get(task["results"][0]["url"], timeout=60).content
     t_end = time.perf_counter()
     record = services.store.get(task_id)  # exact times, not the API's millisecond strings
-    return {"total": t_end - t0, "post": t_post - t0, "queue": record.scheduled_time - record.submit_time,
-            "run": record.end_time - record.scheduled_time, "poll_lag": w_seen - record.end_time,
-            "download": t_end - seen, "polls": polls, "png": png}
+    return {
+        "total": t_end - t0,
+        "post": t_post - t0,
+        "queue": record.scheduled_time - record.submit_time,
+        "run": record.end_time - record.scheduled_time,
+        "poll_lag": w_seen - record.end_time,
+        "download": t_end - seen,
+        "polls": polls,
+        "png": png,
+    }
 
 
 def main() -> None:
@@ -139,9 +157,11 @@ def main() -> None:
 
     image = ImageOps.fit(Image.open(PHOTO).convert("RGB"), (args.size, args.size), Image.Resampling.LANCZOS)
     data_uri = "data:image/png;base64," + base64.b64encode(encode_png(image)).decode()
-    body = {"model": "wanx2.1-imageedit",
-            "input": {"function": "super_resolution", "prompt": "", "base_image_url": data_uri},
-            "parameters": {"upscale_factor": args.factor, "n": 1}}
+    body = {
+        "model": "wanx2.1-imageedit",
+        "input": {"function": "super_resolution", "prompt": "", "base_image_url": data_uri},
+        "parameters": {"upscale_factor": args.factor, "n": 1},
+    }
 
     engine = RealEsrganEngine()  # one instance: the bare arm and the service share its weights
     timed = TimedEngine(engine)
@@ -159,8 +179,11 @@ def main() -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {key}"
 
-    print(f"Real-ESRGAN photo ×{args.factor} of {args.size}*{args.size} (tile {engine.tile}), "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; server on {base}", flush=True)
+    print(
+        f"Real-ESRGAN photo ×{args.factor} of {args.size}*{args.size} (tile {engine.tile}), "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; server on {base}",
+        flush=True,
+    )
     t0 = time.perf_counter()
     bare(engine, image.crop((0, 0, 64, 64)), args.factor)  # loads the weights, warms the kernels
     print(f"warm-up: weights + 64*64 bare call {time.perf_counter() - t0:.1f} s", flush=True)
@@ -183,34 +206,54 @@ def main() -> None:
         e2e_cpu, e2e_faults, load_e2e = time.process_time() - c0, minor_faults() - f0, os.getloadavg()[0]
         e2e_png = e2e.pop("png")
         e2e["engine"] = timed.seconds[-1]
-        rows.append({"bare": seconds, "encode": encode_s, "bare_cpu": bare_cpu / seconds,
-                     "e2e_cpu": e2e_cpu / e2e["total"], "loads": f"{load_bare:.1f}/{load_e2e:.1f}",
-                     "faults": f"{bare_faults / 1e6:.2f}/{e2e_faults / 1e6:.2f}", **e2e})
+        rows.append(
+            {
+                "bare": seconds,
+                "encode": encode_s,
+                "bare_cpu": bare_cpu / seconds,
+                "e2e_cpu": e2e_cpu / e2e["total"],
+                "loads": f"{load_bare:.1f}/{load_e2e:.1f}",
+                "faults": f"{bare_faults / 1e6:.2f}/{e2e_faults / 1e6:.2f}",
+                **e2e,
+            }
+        )
         print(f"{e2e['total']:.1f} s", flush=True)
 
     server.should_exit = True
     thread.join(timeout=30)
 
-    print(f"\n{'run':>4} {'bare s':>8} {'e2e s':>8} {'ratio':>7} | {'POST':>6} {'queue':>6} {'engine':>7} "
-          f"{'rest':>6} {'poll lag':>8} {'download':>8} {'polls':>5} | {'encode':>6} | "
-          f"{'CPU/wall':>9} {'load':>7} {'faults M':>9}")
+    print(
+        f"\n{'run':>4} {'bare s':>8} {'e2e s':>8} {'ratio':>7} | {'POST':>6} {'queue':>6} {'engine':>7} "
+        f"{'rest':>6} {'poll lag':>8} {'download':>8} {'polls':>5} | {'encode':>6} | "
+        f"{'CPU/wall':>9} {'load':>7} {'faults M':>9}"
+    )
     for i, r in enumerate(rows, 1):
-        print(f"{i:>4} {r['bare']:>8.2f} {r['total']:>8.2f} {r['total'] / r['bare']:>7.3f} | {r['post']:>6.3f} "
-              f"{r['queue']:>6.3f} {r['engine']:>7.2f} {r['run'] - r['engine']:>6.3f} {r['poll_lag']:>8.3f} "
-              f"{r['download']:>8.3f} {r['polls']:>5} | {r['encode']:>6.3f} | "
-              f"{r['bare_cpu']:>4.2f}/{r['e2e_cpu']:<4.2f} {r['loads']:>7} {r['faults']:>9}")
-    print("(POST … download: the end-to-end's phases; engine: the engine call inside the worker; rest: the "
-          "run's other work;\n encode: PNG encode of the bare output; after each arm, bare/e2e: CPU/wall, "
-          "1-min load average, minor page faults)")
+        print(
+            f"{i:>4} {r['bare']:>8.2f} {r['total']:>8.2f} {r['total'] / r['bare']:>7.3f} | {r['post']:>6.3f} "
+            f"{r['queue']:>6.3f} {r['engine']:>7.2f} {r['run'] - r['engine']:>6.3f} {r['poll_lag']:>8.3f} "
+            f"{r['download']:>8.3f} {r['polls']:>5} | {r['encode']:>6.3f} | "
+            f"{r['bare_cpu']:>4.2f}/{r['e2e_cpu']:<4.2f} {r['loads']:>7} {r['faults']:>9}"
+        )
+    print(
+        "(POST … download: the end-to-end's phases; engine: the engine call inside the worker; rest: the "
+        "run's other work;\n encode: PNG encode of the bare output; after each arm, bare/e2e: CPU/wall, "
+        "1-min load average, minor page faults)"
+    )
     med = {k: statistics.median(r[k] for r in rows) for k in ("bare", "total", "engine")}
     ratio = med["total"] / med["bare"]
-    print(f"\nmedian bare {med['bare']:.2f} s, median end-to-end {med['total']:.2f} s: "
-          f"end-to-end ÷ bare = {ratio:.3f} (target ≤ 1.05: {'met' if ratio <= 1.05 else 'NOT met'})")
-    print(f"engine call inside the worker: median {med['engine']:.2f} s "
-          f"({med['engine'] / med['bare']:.3f} × the bare call on the main thread)")
+    print(
+        f"\nmedian bare {med['bare']:.2f} s, median end-to-end {med['total']:.2f} s: "
+        f"end-to-end ÷ bare = {ratio:.3f} (target ≤ 1.05: {'met' if ratio <= 1.05 else 'NOT met'})"
+    )
+    print(
+        f"engine call inside the worker: median {med['engine']:.2f} s "
+        f"({med['engine'] / med['bare']:.3f} × the bare call on the main thread)"
+    )
     same = np.array_equal(np.asarray(Image.open(io.BytesIO(e2e_png)).convert("RGB")), np.asarray(bare_out))
-    print(f"e2e output {'equals' if same else 'DIFFERS FROM'} the bare output pixel for pixel "
-          f"({bare_out.width}*{bare_out.height})")
+    print(
+        f"e2e output {'equals' if same else 'DIFFERS FROM'} the bare output pixel for pixel "
+        f"({bare_out.width}*{bare_out.height})"
+    )
     tmp.cleanup()
     sys.exit(0 if same else 1)
 

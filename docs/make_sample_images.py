@@ -1,6 +1,6 @@
 """Renders docs/images/preview-samples.png: what the preview engine returns for three requests.
 
-    python docs/make_sample_images.py
+python docs/make_sample_images.py
 """
 
 from pathlib import Path
@@ -14,10 +14,22 @@ from imagescope.models.catalog import Catalog
 
 REQUESTS = [
     ("qwen-image-plus", "一只橘猫坐在窗台上，窗外是春天的樱花", 1328, 1328, 42, True),
-    ("wan2.5-t2i-preview", "A flower shop with exquisite windows, a beautiful wooden door, and flowers on display",
-     1280, 1280, 12345, False),
-    ("wan2.2-t2i-flash", "Snowy ground, a small white chapel, aurora borealis, winter scene, soft light.",
-     1024, 1024, 7, True),
+    (
+        "wan2.5-t2i-preview",
+        "A flower shop with exquisite windows, a beautiful wooden door, and flowers on display",
+        1280,
+        1280,
+        12345,
+        False,
+    ),
+    (
+        "wan2.2-t2i-flash",
+        "Snowy ground, a small white chapel, aurora borealis, winter scene, soft light.",
+        1024,
+        1024,
+        7,
+        True,
+    ),
 ]
 
 

@@ -22,8 +22,10 @@ def main() -> None:
     original = Image.open(ROOT / "tests" / "data" / "chelsea.png").convert("RGB").crop((0, 0, 448, 300))
     small = original.resize((original.width // 4, original.height // 4), Image.Resampling.BOX)
     panels = [
-        (f"input {small.width}×{small.height} (shown ×4, nearest)",
-         small.resize(original.size, Image.Resampling.NEAREST)),
+        (
+            f"input {small.width}×{small.height} (shown ×4, nearest)",
+            small.resize(original.size, Image.Resampling.NEAREST),
+        ),
         ("Lanczos ×4", small.resize(original.size, Image.Resampling.LANCZOS)),
         ("Real-ESRGAN x4plus ×4", RealEsrganUpscaler("photo").upscale(small, 4)),
         ("original", original),
@@ -34,8 +36,7 @@ def main() -> None:
     for i, (label, image) in enumerate(panels):
         x = GAP + i * (w + GAP)
         sheet.paste(image.crop(CROP), (x, GAP))
-        draw.text((x + w // 2, GAP + h + LABEL_HEIGHT // 2), label, font=font(16), fill="black",
-                  anchor="mm")
+        draw.text((x + w // 2, GAP + h + LABEL_HEIGHT // 2), label, font=font(16), fill="black", anchor="mm")
     out = ROOT / "docs" / "images" / "sr-comparison.png"
     sheet.save(out, optimize=True)
     print(out, f"{out.stat().st_size // 1024} KiB")
