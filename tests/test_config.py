@@ -23,7 +23,12 @@ VARIABLES = {
         Path("/srv/imagescope"),
         Path.home() / ".local" / "share" / "imagescope",
     ),
-    "IMAGESCOPE_DATABASE_URL": ("database_url", "postgresql://db/imagescope", "postgresql://db/imagescope", ""),
+    "IMAGESCOPE_DATABASE_URL": (
+        "database_url",
+        "sqlite:////srv/imagescope/db.sqlite",
+        "sqlite:////srv/imagescope/db.sqlite",
+        "",
+    ),
     "IMAGESCOPE_WORKERS": ("workers", "0", 0, 2),
     "IMAGESCOPE_TASK_TTL_SECONDS": ("task_ttl_s", "3", 3.0, DAY),
     "IMAGESCOPE_URL_TTL_SECONDS": ("url_ttl_s", "60", 60.0, DAY),
