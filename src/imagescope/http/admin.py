@@ -21,8 +21,9 @@ from imagescope.accounting.accounts import AccountInfo, Accounts, UnknownWorkspa
 from imagescope.accounting.usage import GRANULARITIES, usage_report
 from imagescope.db import Account, LedgerEntry
 from imagescope.errors import Conflict, NotFound, Unauthenticated, invalid_parameter, shown, url_not_found
-from imagescope.http import reply
+from imagescope.http import answers, reply
 from imagescope.http.deps import services_of
+from imagescope.http.wire import response_schema
 
 
 def admin(request: Request) -> Accounts:
@@ -95,17 +96,17 @@ class FreeOnly(AdminBody):
     free_only: bool
 
 
-@router.get("/accounts")
+@router.get("/accounts", responses={200: response_schema(answers.Accounts)})
 def list_accounts(request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"accounts": [asdict(a) for a in accounts.list_accounts()]})
 
 
-@router.post("/accounts")
+@router.post("/accounts", responses={200: response_schema(answers.OneAccount)})
 def create_account(body: NewAccount, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"account": asdict(accounts.create_account(body.name))})
 
 
-@router.post("/accounts/{name}/keys")
+@router.post("/accounts/{name}/keys", responses={200: response_schema(answers.NewKey)})
 def create_key(name: str, body: NewKey, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     try:
@@ -115,19 +116,19 @@ def create_key(name: str, body: NewKey, request: Request, accounts: Accounts = D
     return reply(request, {"key": key, "key_info": asdict(info)})  # the key is shown this once
 
 
-@router.get("/keys")
+@router.get("/keys", responses={200: response_schema(answers.Keys)})
 def list_keys(request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"keys": [asdict(k) for k in accounts.list_keys()]})
 
 
-@router.delete("/keys/{key_id}")
+@router.delete("/keys/{key_id}", responses={200: response_schema(answers.Revoked)})
 def revoke_key(key_id: int, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     if not 0 < key_id < 2**63 or not accounts.revoke(key_id):  # beyond a database integer: no such key
         raise NotFound("NotFound", f"No active key with id {key_id}.")
     return reply(request, {"revoked": key_id})
 
 
-@router.post("/accounts/{name}/workspaces")
+@router.post("/accounts/{name}/workspaces", responses={200: response_schema(answers.OneWorkspace)})
 def create_workspace(
     name: str, body: NewWorkspace, request: Request, accounts: Accounts = Depends(admin)
 ) -> dict[str, Any]:
@@ -139,26 +140,26 @@ def create_workspace(
     return reply(request, {"workspace": asdict(workspace)})
 
 
-@router.get("/workspaces")
+@router.get("/workspaces", responses={200: response_schema(answers.Workspaces)})
 def list_workspaces(request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     return reply(request, {"workspaces": [asdict(w) for w in accounts.list_workspaces()]})
 
 
-@router.put("/accounts/{name}/limits")
+@router.put("/accounts/{name}/limits", responses={200: response_schema(answers.OneAccount)})
 def set_limits(name: str, body: Limits, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     accounts.set_model_values(name, body.model, submit_rps=body.submit_rps, concurrency=body.concurrency)
     return reply(request, {"account": asdict(_existing(accounts, name))})
 
 
-@router.put("/accounts/{name}/quota")
+@router.put("/accounts/{name}/quota", responses={200: response_schema(answers.OneAccount)})
 def set_quota(name: str, body: Quota, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     accounts.set_model_values(name, body.model, free_quota=body.free_quota)
     return reply(request, {"account": asdict(_existing(accounts, name))})
 
 
-@router.put("/accounts/{name}/free-only")
+@router.put("/accounts/{name}/free-only", responses={200: response_schema(answers.OneAccount)})
 def set_free_only(name: str, body: FreeOnly, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)
     accounts.set_free_only(name, body.free_only)
@@ -170,7 +171,7 @@ def _window(start: float | None, end: float | None, default_span: float) -> tupl
     return (end - default_span if start is None else start), end
 
 
-@router.get("/usage")
+@router.get("/usage", responses={200: response_schema(answers.Usage)})
 def usage(
     request: Request,
     granularity: str = Query("hour"),
@@ -190,7 +191,7 @@ def usage(
     )
 
 
-@router.get("/ledger")
+@router.get("/ledger", responses={200: response_schema(answers.Ledger)})
 def ledger(
     request: Request,
     account: str | None = None,

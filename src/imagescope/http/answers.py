@@ -137,3 +137,85 @@ class PolicyAnswer(Answer):
 class ModelsAnswer(Answer):
     request_id: str
     data: list[dict[str, Any]]
+
+
+# --- /admin/v1 (our addition) -----------------------------------------------------------------
+
+
+class AccountAnswer(Answer):
+    id: int
+    name: str
+    activated_at: float = Field(description="Unix seconds: the free quota's days count from here.")
+    free_only: bool
+    settings: dict[str, dict[str, int | None]] = Field(
+        description='Per model (or "*"): submit_rps, concurrency, free_quota overrides.'
+    )
+
+
+class KeyAnswer(Answer):
+    id: int
+    account: str
+    workspace: str
+    name: str
+    prefix: str = Field(description="The key's first characters; the key itself is shown once, at creation.")
+    created_at: float
+    revoked: bool
+
+
+class WorkspaceAnswer(Answer):
+    id: str
+    account: str
+    name: str
+
+
+class Accounts(Answer):
+    request_id: str
+    accounts: list[AccountAnswer]
+
+
+class OneAccount(Answer):
+    request_id: str
+    account: AccountAnswer
+
+
+class NewKey(Answer):
+    request_id: str
+    key: str = Field(description="The new API key: shown this once.")
+    key_info: KeyAnswer
+
+
+class Keys(Answer):
+    request_id: str
+    keys: list[KeyAnswer]
+
+
+class Revoked(Answer):
+    request_id: str
+    revoked: int
+
+
+class OneWorkspace(Answer):
+    request_id: str
+    workspace: WorkspaceAnswer
+
+
+class Workspaces(Answer):
+    request_id: str
+    workspaces: list[WorkspaceAnswer]
+
+
+class Usage(Answer):
+    request_id: str
+    granularity: Literal["hour", "day"]
+    start: float
+    end: float
+    usage: list[dict[str, Any]] = Field(
+        description="Per period, account and model: invocations, outcomes, images, spend."
+    )
+
+
+class Ledger(Answer):
+    request_id: str
+    entries: list[dict[str, Any]]
+    total_images: int
+    total_amount: float
