@@ -24,7 +24,8 @@ from imagescope.storage.uploads import Uploads
 from imagescope.tasks.accept import Acceptor
 from imagescope.tasks.dispatch import Dispatcher, InProcessDispatcher
 from imagescope.tasks.retention import LeaseKeeper, Purger
-from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStore
+from imagescope.tasks.store import TERMINAL, TaskEnd, TaskRecord, TaskStore
+from imagescope.tasks.wakeups import TaskEvents
 from imagescope.tasks.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Services:
     purger: Purger
     leases: LeaseKeeper
     metrics: Metrics
+    task_events: TaskEvents  # wakes long-polls and synchronous calls at a task's end
 
     def start(self) -> None:
         self.leases.tick()  # tasks of a process that died before this one started
@@ -81,7 +83,13 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
     catalog = bindings.catalog
     db = open_database(settings.db_url)
     metrics = Metrics(db)
-    store = TaskStore(db, on_end=metrics.task_ended)
+    task_events = TaskEvents()
+
+    def on_end(end: TaskEnd) -> None:
+        task_events.ended(end.task_id)  # first: waking the waiters cannot fail
+        metrics.task_ended(end)
+
+    store = TaskStore(db, on_end=on_end)
     storage = LocalStorage(settings.files_dir)
     uploads = Uploads(LocalStorage(settings.data_dir / "uploads"), settings.signing_secret())
     fetcher = ImageFetcher(
@@ -123,4 +131,5 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
         purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s, uploads),
         leases=LeaseKeeper(store, owner, settings.lease_s, settings.max_attempts),
         metrics=metrics,
+        task_events=task_events,
     )

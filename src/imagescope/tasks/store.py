@@ -43,8 +43,9 @@ __all__ = ["TERMINAL", "TaskEnd", "TaskQuery", "TaskRecord", "TaskStatus", "Task
 
 @dataclass(frozen=True)
 class TaskEnd:
-    """A task reached a terminal status (what metrics observe)."""
+    """A task reached a terminal status (what metrics and waiting callers observe)."""
 
+    task_id: str
     model: str
     status: TaskStatus
     submit_time: float
@@ -67,7 +68,9 @@ class TaskQuery:
 class TaskStore:
     def __init__(self, db: Database, on_end: Callable[[TaskEnd], None] | None = None):
         self.db = db
-        self.on_end = on_end  # called after each terminal transition this process makes
+        # Called after each terminal transition this process makes (completes, fails, cancels,
+        # recovered tasks failed), once committed; a purge deletes tasks already ended.
+        self.on_end = on_end
 
     def _ended(self, session: Session, row: Task, images: int = 0) -> None:
         """Record the end of ``row`` (already updated) in its invocation, in the same transaction."""
@@ -80,7 +83,7 @@ class TaskStore:
     def _notify(self, row: Task, images: int = 0) -> None:
         if self.on_end is not None:
             assert row.end_time is not None  # called after a terminal transition, which sets it
-            self.on_end(TaskEnd(row.model, TaskStatus(row.status), row.submit_time, row.end_time, images))
+            self.on_end(TaskEnd(row.id, row.model, TaskStatus(row.status), row.submit_time, row.end_time, images))
 
     def create(
         self,

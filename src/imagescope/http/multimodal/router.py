@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -40,10 +39,11 @@ from imagescope.http.params import parse_body
 from imagescope.http.wire import ASYNC, OSS_RESOLVE, SSE, documented, request_body, response_schema
 from imagescope.models.catalog import IMAGE_GENERATION, MULTIMODAL
 from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
+from imagescope.tasks.wakeups import REREAD_S
 
 router = APIRouter()
 
-POLL_FIRST_S = 0.02  # how soon a waiting call first looks again; then 1.5x, up to POLL_MAX_S
+POLL_FIRST_S = 0.02  # how soon a stream first looks for new parts again; then 1.5x, up to POLL_MAX_S
 POLL_MAX_S = 0.2
 SSE_HEADER = "x-dashscope-sse"
 
@@ -106,27 +106,34 @@ def _failure(task: TaskRecord) -> ServiceError:
     return task_error(task.code or "InternalError", task.message or "")
 
 
-async def _updates(request: Request, task_id: str) -> AsyncIterator[TaskRecord]:
+async def _updates(request: Request, task_id: str, parts: bool = True) -> AsyncIterator[TaskRecord]:
     """The task as it changes, until it ends; stops early if the caller hangs up. A call
-    waiting longer than the configured limit gets RequestTimeOut (a PENDING task is canceled)."""
-    services = request.app.state.services
+    waiting longer than the configured limit gets RequestTimeOut (a PENDING task is canceled).
+
+    The task's end wakes the wait at once (``TaskEvents``); with ``parts`` the store is also
+    read every 20–200 ms for the parts the worker publishes, else every ``REREAD_S`` (an end
+    made by another process)."""
+    services = services_of(request)
     deadline = time.monotonic() + services.settings.sync_timeout_s
-    delay = POLL_FIRST_S
-    while True:
-        task = await run_in_threadpool(services.store.get, task_id)
-        yield task
-        if task.status in TERMINAL or await request.is_disconnected():
-            return
-        if time.monotonic() > deadline:
-            await run_in_threadpool(services.store.cancel, task_id, task.account_id)
-            raise request_timeout()
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, POLL_MAX_S)
+    delay = POLL_FIRST_S if parts else REREAD_S
+    with services.task_events.watch(task_id) as end:  # before the first read: no end slips by
+        while True:
+            task = await run_in_threadpool(services.store.get, task_id)
+            assert task is not None  # purged only once its TTL (days) has passed, not while awaited
+            yield task
+            if task.status in TERMINAL or await request.is_disconnected():
+                return
+            if time.monotonic() > deadline:
+                await run_in_threadpool(services.store.cancel, task_id, task.account_id)
+                raise request_timeout()
+            await end.wait(min(delay, max(0.0, deadline - time.monotonic())))
+            if parts:
+                delay = min(delay * 1.5, POLL_MAX_S)
 
 
 async def _wait(request: Request, task_id: str) -> TaskRecord:
     last: TaskRecord | None = None
-    async for update in _updates(request, task_id):
+    async for update in _updates(request, task_id, parts=False):
         last = update
     assert last is not None  # _updates yields at least the task's end
     return last

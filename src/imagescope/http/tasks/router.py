@@ -7,19 +7,32 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import cancel_unsupported, invalid_parameter, shown
 from imagescope.http import reply
 from imagescope.http.answers import Acknowledged, TaskAnswer, TaskList
-from imagescope.http.deps import caller
+from imagescope.http.deps import caller, services_of
 from imagescope.http.tasks.protocol import parse_list_time, render_list_item, render_task, unknown_task
 from imagescope.http.wire import response_schema
-from imagescope.tasks.store import TaskQuery, TaskStatus
+from imagescope.tasks.store import TERMINAL, TaskQuery, TaskRecord, TaskStatus
+from imagescope.tasks.wakeups import REREAD_S
 
 router = APIRouter()
 
 MAX_PAGE_SIZE = 100
+MAX_WAIT_S = 60
+
+
+def _wait_seconds(value: str | None) -> int:
+    """``wait``: 0–60 whole seconds; absent means 0 (answer at once)."""
+    if value is None:
+        return 0
+    # ASCII digits, and few enough of them: int() refuses "²" and 5,000-digit numbers.
+    if not (value.isascii() and value.isdigit() and len(value) <= 2) or int(value) > MAX_WAIT_S:
+        raise invalid_parameter(f"wait must be an integer in [0, {MAX_WAIT_S}], got {shown(value)}")
+    return int(value)
 
 
 def _base_url(request: Request) -> str:
@@ -27,13 +40,38 @@ def _base_url(request: Request) -> str:
 
 
 @router.get("/api/v1/tasks/{task_id}", responses={200: response_schema(TaskAnswer)})
-def get_task(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
-    services = request.app.state.services
-    task = services.visible_task(task_id, who.account_id)
+async def get_task(
+    task_id: str,
+    request: Request,
+    who: Caller = Depends(caller),
+    wait: str | None = Query(
+        None,
+        description=f"Long-poll (our addition): answer as soon as the task ends, or after this many "
+        f"seconds, 0–{MAX_WAIT_S} (default 0: at once).",
+    ),
+) -> dict[str, Any]:
+    services = services_of(request)
+    task = await _until_ended(request, task_id, who.account_id, _wait_seconds(wait))
     if task is None:
         return reply(request, {"output": unknown_task(task_id)})
     base = _base_url(request)
     return reply(request, render_task(task, lambda key, ended: services.result_url(base, key, ended)))
+
+
+async def _until_ended(request: Request, task_id: str, account_id: int, wait_s: float) -> TaskRecord | None:
+    """The task once it has ended, or as it stands after ``wait_s`` seconds; an unknown task at once.
+
+    Woken by the task's end in this process; read again every ``REREAD_S`` for an end made by
+    another process. The wait holds no thread: only each read does, briefly."""
+    services = services_of(request)
+    deadline = time.monotonic() + wait_s
+    with services.task_events.watch(task_id) as end:  # before the read: an end in between still wakes
+        while True:
+            task = await run_in_threadpool(services.visible_task, task_id, account_id)
+            left = deadline - time.monotonic()
+            if task is None or task.status in TERMINAL or left <= 0 or await request.is_disconnected():
+                return task
+            await end.wait(min(REREAD_S, left))
 
 
 @router.post("/api/v1/tasks/{task_id}/cancel", responses={200: response_schema(Acknowledged)})
