@@ -17,10 +17,11 @@ from imagescope.engines import ImageEngine
 from imagescope.errors import ServiceError, body_invalid, service_unavailable, url_not_found
 from imagescope.http import admin, files, models, uploads, wire
 from imagescope.http.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
-from imagescope.http.errors import ERROR_RESPONSES, HttpError, error_response
+from imagescope.http.errors import ERROR_RESPONSES, HttpError
 from imagescope.http.image2image import router as image2image
-from imagescope.http.middleware import RequestIds
+from imagescope.http.middleware import RequestIds, answer_error
 from imagescope.http.multimodal import router as multimodal
+from imagescope.http.openai import router as openai
 from imagescope.http.tasks import router as tasks
 from imagescope.http.text2image import router as text2image
 from imagescope.tasks.faults import SERVICE_FAULTS
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _error(request: Request, error: ServiceError) -> JSONResponse:
-    return error_response(getattr(request.state, "request_id", None) or str(uuid.uuid4()), error)
+    return answer_error(request.url.path, getattr(request.state, "request_id", None) or str(uuid.uuid4()), error)
 
 
 def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine] | None = None) -> FastAPI:
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine]
 
     app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.services = services
-    for module in (text2image, image2image, multimodal, tasks, uploads, files, admin, models):
+    for module in (text2image, image2image, multimodal, tasks, uploads, files, admin, models, openai):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -6,13 +6,23 @@ import logging
 import time
 import uuid
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagescope.errors import ServiceError, internal_error
+from imagescope.http import openai
 from imagescope.http.errors import error_response
+from imagescope.http.openai import errors as openai_errors
 from imagescope.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+def answer_error(path: str, request_id: str, error: ServiceError) -> JSONResponse:
+    """A failed request's body: OpenAI's envelope on the ``/v1`` paths, the DashScope body elsewhere."""
+    if openai.speaks_openai(path):
+        return openai_errors.error_response(error)
+    return error_response(request_id, error)
 
 
 class RequestIds:
@@ -46,12 +56,12 @@ class RequestIds:
         except ServiceError as exc:  # refused by a middleware before any route ran (BodyLimit)
             if response_started:
                 raise
-            await error_response(request_id, exc)(scope, receive, send_with_id)
+            await answer_error(scope["path"], request_id, exc)(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if response_started:
                 raise
-            await error_response(request_id, internal_error())(scope, receive, send_with_id)
+            await answer_error(scope["path"], request_id, internal_error())(scope, receive, send_with_id)
         finally:
             # The route's template, never the raw path: task ids must not become label values.
             endpoint = getattr(scope.get("route"), "path", "unmatched")

@@ -1,0 +1,139 @@
+"""Wire format of OpenAI's ``POST /v1/images/generations`` and ``GET /v1/models``.
+
+Request (OpenAI's fields; DashScope's ``seed``, ``negative_prompt``, ``prompt_extend``,
+``watermark`` as extra fields of the same object)::
+
+    {"model": "wan2.2-t2i-flash", "prompt": "...", "n": 1, "size": "1024x1024",
+     "response_format": "url", "seed": 42}
+
+``model``: any model of the catalog that makes images from text (the text2image family, or the
+messages protocol's text-to-image models); default ``qwen-image-plus`` (OpenAI's default,
+dall-e-2, is not ours). ``n`` defaults to 1 (OpenAI's default; DashScope's wan models make 4).
+``size``: ``"WxH"`` within the model's rules, or ``"auto"`` (absent: the
+model's default). ``prompt_extend`` defaults to false here: OpenAI clients do not expect their
+prompt rewritten. ``quality``, ``style``, ``user``, ``background``, ``output_format``,
+``output_compression``, ``moderation`` are accepted and ignored.
+
+Answer: ``{"created": unix, "data": [{"url": ...} or {"b64_json": ...}, "revised_prompt"?]}``
+with the images that were made (``revised_prompt`` when prompt_extend rewrote the prompt).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from imagescope.errors import Refused, shown
+from imagescope.http.openai.errors import InvalidRequest, UnknownModel
+from imagescope.http.params import image_count, seed_or_random
+from imagescope.http.wire import RequiredText, Seed, WireModel
+from imagescope.models.catalog import MULTIMODAL, NEGATIVE_PROMPT_MAX, TEXT2IMAGE, Catalog, ModelSpec, parse_size
+from imagescope.tasks.spec import GenerationRequest
+
+DEFAULT_MODEL = "qwen-image-plus"
+_SIZE_RE = re.compile(r"^\s*([0-9]{1,5})\s*[xX*]\s*([0-9]{1,5})\s*$")  # "1024x1024" (or DashScope's "1024*1024")
+
+
+class ImagesRequest(WireModel):
+    model: str = Field(DEFAULT_MODEL, description="Any text-to-image model of GET /v1/models; default qwen-image-plus.")
+    prompt: RequiredText = Field(description="What to draw. Truncated beyond the model's limit, never refused.")
+    n: int = Field(1, description="How many images, within the model's range (wan: 1–4); default 1, as OpenAI's.")
+    size: str | None = Field(None, description='"WIDTHxHEIGHT" within the model\'s rules, or "auto" (its default).')
+    response_format: Literal["url", "b64_json"] = Field("url", description="A signed URL (24 h), or the PNG in base64.")
+    stream: bool = Field(False, description="Not supported yet: true is refused.")
+    quality: str | None = Field(None, description="Accepted and ignored.")
+    style: str | None = Field(None, description="Accepted and ignored.")
+    user: str | None = Field(None, description="Accepted and ignored.")
+    background: str | None = Field(None, description="Accepted and ignored.")
+    output_format: str | None = Field(None, description="Accepted and ignored: the images are PNG.")
+    output_compression: int | None = Field(None, description="Accepted and ignored.")
+    moderation: str | None = Field(None, description="Accepted and ignored.")
+    # DashScope's parameters, as extra fields of the body.
+    seed: Seed | None = Field(None, description="0–2147483647; image i uses seed + i. Default: random.")
+    negative_prompt: str = Field("", description=f"Truncated beyond {NEGATIVE_PROMPT_MAX} characters.")
+    prompt_extend: bool = Field(False, description="Rewrite the prompt first (revised_prompt). Default false here.")
+    watermark: bool = Field(False, description="Draw the model's watermark bottom-right.")
+
+    def to_generation_request(self, spec: ModelSpec) -> GenerationRequest:
+        """``spec``: this request's model (see ``endpoint_of``)."""
+        if self.stream:
+            raise InvalidRequest("stream is not supported: leave it out or set it to false.", "stream")
+        with _about("n"):
+            n = image_count(self.n, spec)
+        return GenerationRequest(
+            model=spec.name,
+            prompt=self.prompt[: spec.prompt_max],  # over-long prompts are truncated, never refused
+            negative_prompt=self.negative_prompt[:NEGATIVE_PROMPT_MAX],
+            size=self._size(spec),
+            n=n,
+            seed=seed_or_random(self.seed),
+            prompt_extend=self.prompt_extend,
+            watermark=self.watermark,
+        )
+
+    def _size(self, spec: ModelSpec) -> tuple[int, int]:
+        if self.size is None or self.size == "auto":
+            return spec.sizes.default
+        match = _SIZE_RE.match(self.size)
+        if match is None:
+            raise InvalidRequest(f'size must be "auto" or WIDTHxHEIGHT, got {shown(self.size)}', "size")
+        try:
+            return parse_size(f"{match[1]}*{match[2]}", spec.sizes)
+        except Refused as refusal:
+            why = refusal.message.partition(" is invalid: ")[2]
+            raise InvalidRequest(f"size {match[1]}x{match[2]} is invalid for {spec.name}: {why}", "size") from None
+
+
+@contextmanager
+def _about(param: str) -> Iterator[None]:
+    """A refusal from the shared parameter rules, said of OpenAI's field."""
+    try:
+        yield
+    except Refused as refusal:
+        raise InvalidRequest(refusal.message.removeprefix("parameters."), param) from None
+
+
+def endpoint_of(catalog: Catalog, name: str) -> str:
+    """The endpoint family a model makes images from text on: text2image where it is served
+    (its limits and prices), else the messages protocol's; models that take input images are
+    not served here."""
+    spec = catalog.models.get(name)
+    if spec is not None and TEXT2IMAGE in spec.endpoints:
+        return TEXT2IMAGE
+    if spec is not None and MULTIMODAL in spec.endpoints and spec.input_rules is None:
+        return MULTIMODAL
+    raise UnknownModel(name)
+
+
+# --- answers (documentation: the route builds them as dicts) --------------------------------
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Image(Answer):
+    url: str | None = Field(None, description="response_format url: the signed URL of the PNG, valid 24 h.")
+    b64_json: str | None = Field(None, description="response_format b64_json: the PNG, base64-encoded.")
+    revised_prompt: str | None = Field(None, description="The prompt the model drew, when prompt_extend rewrote it.")
+
+
+class ImagesResponse(Answer):
+    created: int = Field(description="Unix seconds: when the images were made.")
+    data: list[Image] = Field(description="The images that were made (a failed one is left out).")
+
+
+class Model(Answer):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(Answer):
+    object: Literal["list"]
+    data: list[Model]
