@@ -19,10 +19,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from imagescope.accounting.accounts import Caller
-from imagescope.errors import Failed, ServiceError, request_timeout, task_error
+from imagescope.errors import ServiceError
 from imagescope.http import accept, create_task, reply
 from imagescope.http.answers import MessagesAnswer, TaskCreated
 from imagescope.http.deps import caller, services_of
@@ -36,15 +35,13 @@ from imagescope.http.multimodal.protocol import (
     to_generation_request,
 )
 from imagescope.http.params import parse_body
+from imagescope.http.waiting import failure_of, until_ended, updates
 from imagescope.http.wire import ASYNC, OSS_RESOLVE, SSE, documented, request_body, response_schema
 from imagescope.models.catalog import IMAGE_GENERATION, MULTIMODAL
-from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
-from imagescope.tasks.wakeups import REREAD_S
+from imagescope.tasks.store import TERMINAL, TaskStatus
 
 router = APIRouter()
 
-POLL_FIRST_S = 0.02  # how soon a stream first looks for new parts again; then 1.5x, up to POLL_MAX_S
-POLL_MAX_S = 0.2
 SSE_HEADER = "x-dashscope-sse"
 
 
@@ -85,9 +82,9 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    done = await _wait(request, task.id)
+    done = await until_ended(request, task.id)
     if done.status is not TaskStatus.SUCCEEDED:
-        raise _failure(done)
+        raise failure_of(done)
     return reply(request, render_answer(done, family, url_for(done.end_time or time.time())))
 
 
@@ -98,45 +95,6 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
 )
 async def image_generation(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
     return await create_task(request, who, IMAGE_GENERATION, partial(to_generation_request, streaming=False))
-
-
-def _failure(task: TaskRecord) -> ServiceError:
-    if task.status is TaskStatus.CANCELED:
-        return Failed("RequestCanceled", "The request was canceled before it finished.")
-    return task_error(task.code or "InternalError", task.message or "")
-
-
-async def _updates(request: Request, task_id: str, parts: bool = True) -> AsyncIterator[TaskRecord]:
-    """The task as it changes, until it ends; stops early if the caller hangs up. A call
-    waiting longer than the configured limit gets RequestTimeOut (a PENDING task is canceled).
-
-    The task's end wakes the wait at once (``TaskEvents``); with ``parts`` the store is also
-    read every 20–200 ms for the parts the worker publishes, else every ``REREAD_S`` (an end
-    made by another process)."""
-    services = services_of(request)
-    deadline = time.monotonic() + services.settings.sync_timeout_s
-    delay = POLL_FIRST_S if parts else REREAD_S
-    with services.task_events.watch(task_id) as end:  # before the first read: no end slips by
-        while True:
-            task = await run_in_threadpool(services.store.get, task_id)
-            assert task is not None  # purged only once its TTL (days) has passed, not while awaited
-            yield task
-            if task.status in TERMINAL or await request.is_disconnected():
-                return
-            if time.monotonic() > deadline:
-                await run_in_threadpool(services.store.cancel, task_id, task.account_id)
-                raise request_timeout()
-            await end.wait(min(delay, max(0.0, deadline - time.monotonic())))
-            if parts:
-                delay = min(delay * 1.5, POLL_MAX_S)
-
-
-async def _wait(request: Request, task_id: str) -> TaskRecord:
-    last: TaskRecord | None = None
-    async for update in _updates(request, task_id, parts=False):
-        last = update
-    assert last is not None  # _updates yields at least the task's end
-    return last
 
 
 def _event(event_id: int, body: dict[str, Any], status: int = 200) -> str:
@@ -154,7 +112,7 @@ async def _events(
     request_id = request.state.request_id
     sent = event_id = 0
     try:
-        async for task in _updates(request, task_id):
+        async for task in updates(request, task_id):
             parts = sorted(task.results, key=lambda part: part.index)
             for result in parts[sent:]:
                 if (chunk := render_chunk(result, family, url_for(task.end_time or time.time()))) is not None:
@@ -164,7 +122,7 @@ async def _events(
         if task.status is TaskStatus.SUCCEEDED:
             yield _event(event_id + 1, {**render_last_chunk(task, family), "request_id": request_id})
         elif task.status in TERMINAL:
-            error = _failure(task)
+            error = failure_of(task)
             body = {"code": error.code, "message": error.message, "request_id": request_id}
             yield _event(event_id + 1, body, status_of(error))
     except ServiceError as error:  # timed out
