@@ -18,6 +18,7 @@ from PIL import Image
 
 from conftest import Server
 from imagescope.client import ApiError, Client, api
+from imagescope.client.protocols import Ask, text_to_image
 
 
 def client_env(server: Server, key: str | None = None) -> dict[str, str]:
@@ -226,5 +227,5 @@ def test_an_error_body_becomes_api_error_with_code_and_message():
 
     client = Client("http://x/api/v1", "sk", transport=httpx.MockTransport(handler))
     with pytest.raises(ApiError) as caught:
-        client.submit_text2image("wan2.2-t2i-flash", "a cat")
+        client.submit(text_to_image(Ask("wan2.2-t2i-flash", "a cat")))
     assert (caught.value.status, str(caught.value)) == (429, "Throttling.RateQuota: slow down")

@@ -2,8 +2,8 @@
 
 - ``server.py``: running a server and what only its operator does: ``serve``, ``keys``, ``accounts``,
   ``workspaces``, ``usage`` (they read the data directory and the database directly).
-- ``client.py``: ``generate`` and ``tasks``, which talk HTTP to any server of the API (ours or the
-  hosted one), like any other client.
+- ``client.py``: ``generate`` and ``edit``, and ``tasks.py``: ``tasks list|show|cancel|wait``, which
+  talk HTTP to any server of the API (ours or the hosted one), like any other client.
 
 Contract other tools rely on: ``imagescope keys create`` prints the new key as the
 last line of its output.
@@ -21,6 +21,6 @@ app = typer.Typer(help="imagescope: a self-hosted DashScope image API.", no_args
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 # The commands register themselves on ``app`` when their modules are imported.
-from imagescope.cli import client, server  # noqa: E402
+from imagescope.cli import client, server, tasks  # noqa: E402
 
-__all__ = ["app", "client", "console", "server"]
+__all__ = ["app", "client", "console", "server", "tasks"]

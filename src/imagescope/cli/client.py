@@ -1,5 +1,6 @@
-"""Client commands: ``generate`` and ``tasks``, which talk HTTP to any server of the API (ours
-or the hosted one) through ``imagescope.client``, as any other client would."""
+"""Client commands ``generate`` and ``edit`` (and the pieces ``tasks.py`` shares), which talk HTTP
+to any server of the API (ours or the hosted one) through ``imagescope.client``, as any other
+client would."""
 
 from __future__ import annotations
 
@@ -7,23 +8,17 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from imagescope.cli import app, console
 from imagescope.client import ApiError, Client, WaitTimeout
-
-_UTC8 = timezone(timedelta(hours=8))
-_TIME = "%Y-%m-%d %H:%M:%S"
-
-tasks_app = typer.Typer(help="Tasks on a server of the API: list, show, cancel, wait.", no_args_is_help=True)
-app.add_typer(tasks_app, name="tasks")
+from imagescope.client.protocols import Ask, Call, result_images, text_to_image
+from imagescope.client.protocols import edit as edit_call
 
 BASE_URL_OPTION = typer.Option(
     "http://127.0.0.1:8000/api/v1",
@@ -37,7 +32,7 @@ API_KEY_OPTION = typer.Option(
 
 
 @contextmanager
-def _session(base_url: str, api_key: str | None) -> Iterator[Client]:
+def session(base_url: str, api_key: str | None) -> Iterator[Client]:
     """A client of the API for one command: no key exits 2; an API error exits 1 with its code
     and message; Ctrl-C outside a wait (submitting, downloading) exits 130, there is nothing to cancel."""
     if not api_key:
@@ -47,29 +42,29 @@ def _session(base_url: str, api_key: str | None) -> Iterator[Client]:
     try:
         yield client
     except ApiError as exc:
-        raise _fail(f"{exc.code}: {exc.message}") from None
+        raise fail(f"{exc.code}: {exc.message}") from None
     except httpx.HTTPError as exc:
-        raise _fail(f"error: {type(exc).__name__}: {exc}") from None
+        raise fail(f"error: {type(exc).__name__}: {exc}") from None
     except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
+        raise fail("interrupted", 130) from None
     finally:
         client.close()
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(code)
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     print(line, flush=True)
 
 
-class _Waiter:
+class Waiter:
     """Shows a task's course: a rich progress display on a terminal, plain status lines otherwise."""
 
-    def __init__(self, task_id: str, submitted: bool = False) -> None:
-        self.task_id = task_id
+    def __init__(self, label: str, submitted: bool = False) -> None:
+        self.label = label  # "task ID", or "call to MODEL" (a synchronous call has no task to show)
         self.status = ""
         self.progress: Progress | None = None
         self.bar: TaskID | None = None
@@ -84,7 +79,7 @@ class _Waiter:
                 transient=True,
             )
             self.progress.start()
-            self.bar = self.progress.add_task(f"task {task_id}: queued", total=None)
+            self.bar = self.progress.add_task(f"{label}: queued", total=None)
         if submitted:  # a new task is PENDING: say so before the first (long) poll
             self.update({"output": {"task_status": "PENDING"}})
 
@@ -93,7 +88,7 @@ class _Waiter:
         status = str(output.get("task_status"))
         if self.progress is None or self.bar is None:
             if status != self.status:
-                _say(f"task {self.task_id} {status}")
+                say(f"{self.label} {status}")
             self.status = status
             return
         self.status = status
@@ -103,20 +98,20 @@ class _Waiter:
             step, steps = int(p.get("step", 0)), int(p["total_steps"])
             self.progress.update(
                 self.bar,
-                description=f"task {self.task_id}: running image {image}/{count}, step {step}/{steps}",
+                description=f"{self.label}: running image {image}/{count}, step {step}/{steps}",
                 total=count * steps,
                 completed=(image - 1) * steps + step,
             )
         elif status == "RUNNING":
-            self.progress.update(self.bar, description=f"task {self.task_id}: running")
+            self.progress.update(self.bar, description=f"{self.label}: running")
         elif status == "PENDING":
-            self.progress.update(self.bar, description=f"task {self.task_id}: queued")
+            self.progress.update(self.bar, description=f"{self.label}: queued")
         else:
-            self.progress.update(self.bar, description=f"task {self.task_id}: {status}")
+            self.progress.update(self.bar, description=f"{self.label}: {status}")
 
     def downloading(self, count: int) -> None:
         if self.progress is not None and self.bar is not None:
-            self.progress.update(self.bar, description=f"task {self.task_id}: downloading", total=count, completed=0)
+            self.progress.update(self.bar, description=f"{self.label}: downloading", total=count, completed=0)
 
     def downloaded(self) -> None:
         if self.progress is not None and self.bar is not None:
@@ -132,10 +127,10 @@ class _Waiter:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-            console.print(f"task {self.task_id} {self.status}", highlight=False)
+            console.print(f"{self.label} {self.status}", highlight=False)
 
 
-def _wait(client: Client, task_id: str, waiter: _Waiter, timeout: float | None = None) -> dict[str, Any]:
+def wait_for(client: Client, task_id: str, waiter: Waiter, timeout: float | None = None) -> dict[str, Any]:
     """Wait for the task; Ctrl-C cancels it and exits 130."""
     try:
         return client.wait(task_id, timeout=timeout, on_update=waiter.update)
@@ -149,35 +144,63 @@ def _wait(client: Client, task_id: str, waiter: _Waiter, timeout: float | None =
         raise typer.Exit(130) from None
     except WaitTimeout as exc:
         waiter.halt()
-        raise _fail(f"timed out: task {task_id} still {exc.task['output'].get('task_status')}") from None
+        raise fail(f"timed out: task {task_id} still {exc.task['output'].get('task_status')}") from None
 
 
-def _ended(task: dict[str, Any]) -> None:
+def require_success(task: dict[str, Any]) -> None:
     """Exit 1 with the task's code and message unless it SUCCEEDED."""
     output = task["output"]
     status = output.get("task_status")
     if status == "SUCCEEDED":
         return
     if status == "FAILED":
-        raise _fail(f"{output.get('code')}: {output.get('message')}")
-    raise _fail(f"task {output.get('task_id')} {status}")
+        raise fail(f"{output.get('code')}: {output.get('message')}")
+    raise fail(f"task {output.get('task_id')} {status}")
 
 
-@app.command()
-def generate(
-    prompt: str = typer.Argument(..., help="What to draw."),
-    model: str = typer.Option("wan2.2-t2i-flash", help="Model name."),
-    size: str = typer.Option(None, help="W*H, e.g. 1024*1024 (default: the model's)."),
-    n: int = typer.Option(None, help="Number of images (default: the model's)."),
-    seed: int = typer.Option(None, help="Seed of the first image (the next ones: seed+1, …)."),
-    negative: str = typer.Option(None, help="Negative prompt."),
-    no_extend: bool = typer.Option(False, "--no-extend", help="Turn prompt_extend off."),
-    watermark: bool = typer.Option(False, "--watermark", help="Ask for the watermark."),
-    out: Path = typer.Option(Path("."), "--out", help="Directory the PNGs are written to."),
-    base_url: str = BASE_URL_OPTION,
-    api_key: str = API_KEY_OPTION,
-) -> None:
-    """Generate images (text-to-image task): wait, download them into --out, print their paths last."""
+def _make(client: Client, call: Call, out: Path) -> None:
+    """Run the call (a task, waited for; or a synchronous call), download its images into
+    ``out`` and print their paths last (failed images first, as ``image i: code: message``)."""
+    if call.asynchronous:
+        name = client.submit(call)
+        waiter = Waiter(f"task {name}", submitted=True)
+        task = wait_for(client, name, waiter)
+        if task["output"].get("task_status") != "SUCCEEDED":
+            waiter.stop()
+            require_success(task)
+        output = task["output"]
+    else:
+        waiter = Waiter(f"call to {call.body['model']}")
+        waiter.update({"output": {"task_status": "RUNNING"}})
+        try:
+            answer = client.call(call)
+        except BaseException:
+            waiter.halt()
+            raise
+        waiter.status = "SUCCEEDED"
+        output = answer.get("output") or {}
+        name = str(answer.get("request_id") or "call")
+    images = result_images(output)
+    waiter.downloading(sum(1 for url, _ in images if url))
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    failures: list[str] = []
+    for i, (url, failure) in enumerate(images, start=1):
+        if url:
+            paths.append(client.download(url, out / f"{name}-{i}.png"))
+            waiter.downloaded()
+        else:
+            failures.append(f"image {i}: {failure}")
+    waiter.stop()
+    for line in failures:
+        say(line)
+    for path in paths:
+        say(str(path))
+
+
+def _parameters(
+    size: str | None, n: int | None, seed: int | None, no_extend: bool, watermark: bool, params: list[str]
+) -> dict[str, Any]:
     parameters: dict[str, Any] = {}
     for name, value in (("size", size), ("n", n), ("seed", seed)):
         if value is not None:
@@ -186,88 +209,96 @@ def generate(
         parameters["prompt_extend"] = False
     if watermark:
         parameters["watermark"] = True
-    with _session(base_url, api_key) as client:
-        task_id = client.submit_text2image(model, prompt, negative_prompt=negative, parameters=parameters)
-        waiter = _Waiter(task_id, submitted=True)
-        task = _wait(client, task_id, waiter)
-        if task["output"].get("task_status") != "SUCCEEDED":
-            waiter.stop()
-            _ended(task)
-        results = task["output"].get("results") or []
-        waiter.downloading(sum(1 for r in results if r.get("url")))
-        out.mkdir(parents=True, exist_ok=True)
-        paths: list[Path] = []
-        failures: list[str] = []
-        for i, result in enumerate(results, start=1):
-            if result.get("url"):
-                paths.append(client.download(result["url"], out / f"{task_id}-{i}.png"))
-                waiter.downloaded()
-            else:
-                failures.append(f"image {i}: {result.get('code')}: {result.get('message')}")
-        waiter.stop()
-    for line in failures:
-        _say(line)
-    for path in paths:
-        _say(str(path))
+    for item in params:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise fail(f"error: --param takes NAME=VALUE, got {item!r}", 2)
+        try:
+            parameters[key] = json.loads(text)  # numbers and booleans as such: upscale_factor=2
+        except ValueError:
+            parameters[key] = text
+    return parameters
 
 
-@tasks_app.command("list")
-def tasks_list(
-    status: str = typer.Option(None, help="PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED."),
-    model: str = typer.Option(None, help="Only this model."),
-    page: int = typer.Option(1, help="Page number, from 1."),
-    size: int = typer.Option(10, help="Tasks per page (at most 100)."),
+SIZE_OPTION = typer.Option(None, help="W*H, e.g. 1024*1024 (default: the model's).")
+N_OPTION = typer.Option(None, help="Number of images (default: the model's).")
+SEED_OPTION = typer.Option(None, help="Seed of the first image (the next ones: seed+1, …).")
+NEGATIVE_OPTION = typer.Option(None, help="Negative prompt.")
+NO_EXTEND_OPTION = typer.Option(False, "--no-extend", help="Turn prompt_extend off.")
+WATERMARK_OPTION = typer.Option(False, "--watermark", help="Ask for the watermark.")
+PARAM_OPTION = typer.Option([], "--param", help="Any other parameter, NAME=VALUE (JSON values: n=2, strength=0.5).")
+OUT_OPTION = typer.Option(Path("."), "--out", help="Directory the PNGs are written to.")
+
+
+@app.command()
+def generate(
+    prompt: str = typer.Argument(..., help="What to draw."),
+    model: str = typer.Option("wan2.2-t2i-flash", help="Model name."),
+    size: str = SIZE_OPTION,
+    n: int = N_OPTION,
+    seed: int = SEED_OPTION,
+    negative: str = NEGATIVE_OPTION,
+    no_extend: bool = NO_EXTEND_OPTION,
+    watermark: bool = WATERMARK_OPTION,
+    param: list[str] = PARAM_OPTION,
+    out: Path = OUT_OPTION,
     base_url: str = BASE_URL_OPTION,
     api_key: str = API_KEY_OPTION,
 ) -> None:
-    """The key's tasks, newest first."""
-    with _session(base_url, api_key) as client:
-        answer = client.list_tasks(status=status, model=model, page_no=page, page_size=size)
-    table = Table("task id", "model", "status", "submitted (UTC+8)")
-    for t in answer.get("data") or []:
-        created = t.get("gmt_create")
-        shown = "" if created is None else datetime.fromtimestamp(created / 1000, _UTC8).strftime(_TIME)
-        table.add_row(str(t.get("task_id")), str(t.get("model_name")), str(t.get("status")), shown)
-    console.print(table)
-    console.print(f"page {answer.get('page_no')} of {answer.get('total_page')}, {answer.get('total')} tasks in all")
+    """Generate images from text: wait, download them into --out, print their paths last.
+
+    Each model is called on its endpoint (client/protocols.py): a task for most, a synchronous
+    call for qwen-image-max."""
+    parameters = _parameters(size, n, seed, no_extend, watermark, param)
+    ask = Ask(model, prompt=prompt, negative_prompt=negative, parameters=parameters)
+    with session(base_url, api_key) as client:
+        _make(client, text_to_image(ask), out)
 
 
-@tasks_app.command("show")
-def tasks_show(
-    task_id: str = typer.Argument(..., help="The task's id."),
+@app.command()
+def edit(
+    images: list[str] = typer.Argument(..., help="Input images: local files (uploaded first), URLs or oss:// keys."),
+    model: str = typer.Option(..., help="wanx2.1-imageedit, wan2.5-i2i-preview, qwen-image-edit(-plus), wan2.6-image."),
+    prompt: str = typer.Option(None, help="What to change."),
+    function: str = typer.Option(None, help="wanx2.1-imageedit's function (with --mask: description_edit_with_mask)."),
+    mask: str = typer.Option(None, help="wanx2.1-imageedit's mask (white = edit): a local file, URL or oss:// key."),
+    size: str = SIZE_OPTION,
+    n: int = N_OPTION,
+    seed: int = SEED_OPTION,
+    negative: str = NEGATIVE_OPTION,
+    no_extend: bool = NO_EXTEND_OPTION,
+    watermark: bool = WATERMARK_OPTION,
+    param: list[str] = PARAM_OPTION,
+    out: Path = OUT_OPTION,
     base_url: str = BASE_URL_OPTION,
     api_key: str = API_KEY_OPTION,
 ) -> None:
-    """The task as the server shows it (JSON)."""
-    with _session(base_url, api_key) as client:
-        task = client.task(task_id)
-    _say(json.dumps(task, indent=2, ensure_ascii=False))
+    """Edit images: local files go through the upload flow (as the SDK sends them), then the
+    task is waited for and its images downloaded into --out; their paths are printed last."""
+    parameters = _parameters(size, n, seed, no_extend, watermark, param)
+    for local in [ref for ref in (*images, mask) if ref is not None and not _is_remote(ref)]:
+        if not Path(local).is_file():
+            raise fail(f"error: no such file: {local}", 2)
+    try:
+        edit_call(Ask(model, images=tuple(images), mask=mask, function=function))  # refused before any upload
+    except ValueError as exc:
+        raise fail(f"error: {exc}", 2) from None
+    with session(base_url, api_key) as client:
+
+        def reference(ref: str) -> str:
+            return ref if _is_remote(ref) else client.upload(model, Path(ref))
+
+        ask = Ask(
+            model,
+            prompt=prompt,
+            negative_prompt=negative,
+            images=tuple(reference(image) for image in images),
+            mask=None if mask is None else reference(mask),
+            function=function,
+            parameters=parameters,
+        )
+        _make(client, edit_call(ask), out)
 
 
-@tasks_app.command("cancel")
-def tasks_cancel(
-    task_id: str = typer.Argument(..., help="The task's id."),
-    base_url: str = BASE_URL_OPTION,
-    api_key: str = API_KEY_OPTION,
-) -> None:
-    """Cancel a PENDING (on our server also a RUNNING) task."""
-    with _session(base_url, api_key) as client:
-        client.cancel(task_id)
-    _say(f"canceled task {task_id}")
-
-
-@tasks_app.command("wait")
-def tasks_wait(
-    task_id: str = typer.Argument(..., help="The task's id."),
-    timeout: float = typer.Option(None, help="Give up after this many seconds (exit 1; the task goes on)."),
-    base_url: str = BASE_URL_OPTION,
-    api_key: str = API_KEY_OPTION,
-) -> None:
-    """Wait until the task ends; print its result URLs (exit 1 unless it SUCCEEDED). Ctrl-C cancels it."""
-    with _session(base_url, api_key) as client:
-        waiter = _Waiter(task_id)
-        task = _wait(client, task_id, waiter, timeout)
-        waiter.stop()
-    _ended(task)
-    for result in task["output"].get("results") or []:
-        _say(result["url"] if result.get("url") else f"{result.get('code')}: {result.get('message')}")
+def _is_remote(reference: str) -> bool:
+    return reference.startswith(("http://", "https://", "oss://", "data:"))

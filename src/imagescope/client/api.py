@@ -1,4 +1,5 @@
-"""``Client``: submit text-to-image tasks, read, list, cancel and wait for tasks, download results."""
+"""``Client``: submit tasks and synchronous calls (``protocols.Call``), upload local files, read,
+list, cancel and wait for tasks, download results."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 
 import httpx
 
+from imagescope.client.protocols import Call
+
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/api/v1"
-TEXT2IMAGE_PATH = "/services/aigc/text2image/image-synthesis"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 LONG_POLL_S = 20  # our server answers as soon as the task ends; others answer at once
+SYNC_CALL_TIMEOUT_S = 600.0  # the server's own limit on a synchronous call
 MIN_POLL_INTERVAL_S = 1.0  # between polls when an unfinished answer came back quicker than this
 
 Task = dict[str, Any]  # the body of GET /tasks/{id}: {request_id, output: {...}, usage?}
@@ -92,21 +95,43 @@ class Client:
             raise ApiError(response.status_code, "BadResponse", "the answer is not a JSON object")
         return body
 
-    def submit_text2image(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        negative_prompt: str | None = None,
-        parameters: dict[str, Any] | None = None,
-    ) -> str:
-        """Create an asynchronous text-to-image task; its id."""
-        inputs: dict[str, Any] = {"prompt": prompt}
-        if negative_prompt:
-            inputs["negative_prompt"] = negative_prompt
-        body = {"model": model, "input": inputs, "parameters": parameters or {}}
-        answer = self._request("POST", TEXT2IMAGE_PATH, json=body, headers={"X-DashScope-Async": "enable"})
+    def submit(self, call: Call) -> str:
+        """Create an asynchronous task (``call.asynchronous``); its id."""
+        answer = self._request("POST", call.path, json=call.body, headers=self._headers(call, asynchronous=True))
         return str(answer["output"]["task_id"])
+
+    def call(self, call: Call) -> dict[str, Any]:
+        """A synchronous call (the messages protocol): the answer, once the images are made."""
+        headers = self._headers(call, asynchronous=False)
+        return self._request("POST", call.path, json=call.body, headers=headers, read_timeout=SYNC_CALL_TIMEOUT_S)
+
+    @staticmethod
+    def _headers(call: Call, *, asynchronous: bool) -> dict[str, str]:
+        headers = {"X-DashScope-Async": "enable"} if asynchronous else {}
+        if call.references_uploads:
+            headers["X-DashScope-OssResourceResolve"] = "enable"
+        return headers
+
+    def upload(self, model: str, path: Path) -> str:
+        """Send a local file through the upload flow, as the SDK does (a policy from
+        ``GET /uploads?action=getPolicy``, then a form POST to its ``upload_host``); the
+        ``oss://`` key a request names it by (with ``X-DashScope-OssResourceResolve``)."""
+        policy = self._request("GET", "/uploads", params={"action": "getPolicy", "model": model})["output"]
+        key = f"{policy['upload_dir']}/{path.name}"
+        form = {
+            "OSSAccessKeyId": policy["oss_access_key_id"],
+            "Signature": policy["signature"],
+            "policy": policy["policy"],
+            "key": key,
+            "x-oss-object-acl": policy["x_oss_object_acl"],
+            "x-oss-forbid-overwrite": policy["x_oss_forbid_overwrite"],
+            "success_action_status": "200",
+        }
+        with path.open("rb") as file:  # the upload host is the object store: no API key goes there
+            response = self._files.post(policy["upload_host"], data=form, files={"file": (path.name, file)})
+        if not response.is_success:
+            raise _error(response)
+        return f"oss://{key}"
 
     def task(self, task_id: str, *, wait: int = 0) -> Task:
         """The task now, or (``wait`` > 0, our server) as soon as it ends, at most ``wait`` seconds on."""
