@@ -71,12 +71,13 @@ def test_edit_uploads_a_local_image_and_mask_and_inpaints_with_description_edit_
 
 
 def test_edit_passes_function_parameters_with_param(server, photo, tmp_path):
+    # expand on the preview engine (super_resolution would run the real Real-ESRGAN: seconds of CPU)
     r = imagescope(
-        server, "edit", str(photo), "--model", "wanx2.1-imageedit", "--function", "super_resolution",
-        "--prompt", "sharper", "--param", "upscale_factor=2", "--n", "1", "--out", str(tmp_path / "out"),
+        server, "edit", str(photo), "--model", "wanx2.1-imageedit", "--function", "expand", "--prompt", "more sky",
+        "--param", "left_scale=2", "--param", "top_scale=1.5", "--n", "1", "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sizes(pngs(r.stdout)) == [(1280, 1024)]
+    assert sizes(pngs(r.stdout)) == [(960, 640)]  # 640·(2+1)/2, 512·(1.5+1)/2
 
 
 def test_edit_fuses_two_local_images_with_wan25(server, photo, mask, tmp_path):

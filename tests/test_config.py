@@ -46,6 +46,12 @@ VARIABLES = {
         ("127.0.0.1:9000", "cdn:443"),
         (),
     ),
+    "IMAGESCOPE_CALLBACK_ALLOW_HOSTS": (
+        "callback_allow_hosts",
+        "127.0.0.1:9000, ,hooks:443",
+        ("127.0.0.1:9000", "hooks:443"),
+        (),
+    ),
     "IMAGESCOPE_INPUT_CONNECT_TIMEOUT_SECONDS": ("input_connect_timeout_s", "1", 1.0, 5.0),
     "IMAGESCOPE_INPUT_READ_TIMEOUT_SECONDS": ("input_read_timeout_s", "2", 2.0, 20.0),
     "IMAGESCOPE_INPUT_TOTAL_TIMEOUT_SECONDS": ("input_total_timeout_s", "3", 3.0, 60.0),

@@ -15,12 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from imagescope.config import Settings
 from imagescope.engines import ImageEngine
 from imagescope.errors import ServiceError, body_invalid, service_unavailable, url_not_found
-from imagescope.http import admin, files, models, uploads, wire
+from imagescope.http import admin, console, files, models, uploads, wire
 from imagescope.http.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
 from imagescope.http.errors import ERROR_RESPONSES, HttpError
 from imagescope.http.image2image import router as image2image
 from imagescope.http.middleware import RequestIds, answer_error
 from imagescope.http.multimodal import router as multimodal
+from imagescope.http.openai import edits
 from imagescope.http.openai import router as openai
 from imagescope.http.tasks import router as tasks
 from imagescope.http.text2image import router as text2image
@@ -47,8 +48,9 @@ def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine]
 
     app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.services = services
-    for module in (text2image, image2image, multimodal, tasks, uploads, files, admin, models, openai):
+    for module in (text2image, image2image, multimodal, tasks, uploads, files, admin, models, openai, edits, console):
         app.include_router(module.router)
+    app.router.routes[0:0] = tasks.LEAN_ROUTES  # matched first: the task query without FastAPI's per-route work
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
@@ -106,6 +107,8 @@ class Settings(BaseSettings):
     input_read_timeout_s: float = _env("IMAGESCOPE_INPUT_READ_TIMEOUT_SECONDS", 20.0, gt=0)
     input_total_timeout_s: float = _env("IMAGESCOPE_INPUT_TOTAL_TIMEOUT_SECONDS", 60.0, gt=0)
     input_max_redirects: int = _env("IMAGESCOPE_INPUT_MAX_REDIRECTS", 3, ge=0)
+    # Completion webhooks (X-Imagescope-Callback) go to public addresses only, but for these host:port pairs.
+    callback_allow_hosts: _Hosts = _env("IMAGESCOPE_CALLBACK_ALLOW_HOSTS", ())
     # prompt_extend's rewriter, handed out together as ``rewriter``.
     rewriter_url: str = _env("IMAGESCOPE_REWRITER_URL", "")
     rewriter_model: str = _env("IMAGESCOPE_REWRITER_MODEL", "")
@@ -152,11 +155,24 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")  # result URLs append "/files/..."
 
-    @field_validator("input_allow_hosts", mode="before")
+    @field_validator("input_allow_hosts", "callback_allow_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(host.strip() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("callback_allow_hosts")
+    @classmethod
+    def _host_and_port(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                parts = urlsplit("//" + entry)
+                usable = bool(parts.hostname) and parts.port is not None
+            except ValueError:  # a port out of range, a broken [IPv6] literal
+                usable = False
+            if not usable:
+                raise ValueError(f"each item is HOST:PORT, not {entry!r}")
         return value
 
     @field_validator("prices", mode="before")

@@ -153,6 +153,48 @@ class Invocation(Base):
     __table_args__ = (Index("ix_invocations_submitted", "submitted_at", "account_id", "model"),)
 
 
+class TaskCallback(Base):
+    """The completion webhook a task's creator asked for (``X-Imagescope-Callback``), kept
+    beside the task (a table of its own: the tasks table is not altered)."""
+
+    __tablename__ = "task_callbacks"
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    base_url: Mapped[str] = mapped_column(Text)  # the server as the creator reached it: the body's result URLs
+
+
+class WebhookDelivery(Base):
+    """The outbox: one completion webhook, written in the transaction that ends its task."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # X-Imagescope-Delivery, the same on every try
+    task_id: Mapped[str] = mapped_column(String(36), unique=True)  # a task ends once: one delivery
+    account_id: Mapped[int] = mapped_column(Integer)  # whose webhook secret signs it
+    url: Mapped[str] = mapped_column(Text)
+    base_url: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(32))  # task.succeeded, task.failed, task.canceled
+    state: Mapped[str] = mapped_column(String(16))  # pending, delivered, given_up
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    # The process trying it now, and until when its claim holds (past it, another may try).
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # for operators: "HTTP 500"
+
+    __table_args__ = (Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),)
+
+
+class WebhookSecret(Base):
+    """The key an account's webhooks are signed with; made on first use, replaced by a rotation."""
+
+    __tablename__ = "webhook_secrets"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 # SQLAlchemy calls it an engine; here "engine" means an image engine (engines/), so the
 # database connection pool is a Database and is named ``db``.
 Database = Engine

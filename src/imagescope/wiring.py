@@ -8,12 +8,14 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from imagescope.accounting.accounts import Accounts
 from imagescope.config import Settings
 from imagescope.db import Database, open_database
 from imagescope.engines import ImageEngine
 from imagescope.engines.rewriter import make_rewriter
+from imagescope.http.tasks.protocol import render_task
 from imagescope.inputs import ImageFetcher
 from imagescope.inputs.intake import EditInputs
 from imagescope.models.catalog import Catalog
@@ -22,7 +24,10 @@ from imagescope.ops.metrics import Metrics
 from imagescope.storage.local import LocalStorage, UrlSigner
 from imagescope.storage.uploads import Uploads
 from imagescope.tasks.accept import Acceptor
+from imagescope.tasks.callbacks import CallbackGuard, WebhookSecrets
+from imagescope.tasks.deliveries import Deliveries
 from imagescope.tasks.dispatch import Dispatcher, InProcessDispatcher
+from imagescope.tasks.reads import TaskReads
 from imagescope.tasks.retention import LeaseKeeper, Purger
 from imagescope.tasks.store import TERMINAL, TaskEnd, TaskRecord, TaskStore
 from imagescope.tasks.wakeups import TaskEvents
@@ -39,6 +44,7 @@ class Services:
     bindings: Bindings
     accounts: Accounts
     store: TaskStore
+    reads: TaskReads  # the task query's lean read: the key and the task in one statement
     storage: LocalStorage
     signer: UrlSigner
     uploads: Uploads
@@ -50,14 +56,20 @@ class Services:
     leases: LeaseKeeper
     metrics: Metrics
     task_events: TaskEvents  # wakes long-polls and synchronous calls at a task's end
+    webhook_secrets: WebhookSecrets
+    deliveries: Deliveries  # completion webhooks from the outbox
 
     def start(self) -> None:
         self.leases.tick()  # tasks of a process that died before this one started
         self.leases.start()
         self.dispatcher.start()
         self.purger.start()
+        self.deliveries.start()
+        self.task_events.start()
 
     def stop(self) -> None:
+        self.task_events.stop()
+        self.deliveries.stop()
         self.purger.stop()
         self.dispatcher.stop()
         self.leases.stop()
@@ -65,16 +77,30 @@ class Services:
     def visible_task(self, task_id: str, account_id: int) -> TaskRecord | None:
         """The task as its owner may see it: another account's or an expired task is None."""
         task = self.store.get(task_id)
-        if task is None or task.account_id != account_id:
-            return None
-        expired = time.time() - task.submit_time > self.settings.task_ttl_s
-        if expired and task.status in TERMINAL:
+        if task is None or task.account_id != account_id or not self.visible(task):
             return None
         return task
+
+    def visible(self, task: TaskRecord) -> bool:
+        """False once an ended task has outlived its TTL (the purge may not have run yet)."""
+        expired = time.time() - task.submit_time > self.settings.task_ttl_s
+        return not (expired and task.status in TERMINAL)
 
     def result_url(self, base: str, key: str, ended_at: float) -> str:
         expires = int(ended_at + self.settings.url_ttl_s)
         return self.signer.url(self.settings.public_url or base, key, expires)
+
+    def webhook_body(self, task_id: str, account_id: int, base: str) -> dict[str, Any] | None:
+        """A completion webhook's body: what ``GET /api/v1/tasks/{id}`` answers through ``base``
+        (the same renderer), with the ``request_id`` of the request that created the task; None
+        once the task is gone."""
+        task = self.visible_task(task_id, account_id)
+        if task is None:
+            return None
+        return {
+            "request_id": task.request_id,
+            **render_task(task, lambda key, ended: self.result_url(base, key, ended)),
+        }
 
 
 def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = None) -> Services:
@@ -83,10 +109,24 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
     catalog = bindings.catalog
     db = open_database(settings.db_url)
     metrics = Metrics(db)
-    task_events = TaskEvents()
+    task_events = TaskEvents(lambda task_ids: store.ended_among(task_ids))  # store: bound below
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    webhook_secrets = WebhookSecrets(db)
+    callbacks = CallbackGuard(settings.callback_allow_hosts)
+    deliveries = Deliveries(
+        db,
+        owner,
+        callbacks,
+        webhook_secrets,
+        # Bound late: the body is the task query's, rendered by the Services built below.
+        lambda task_id, account_id, base: services.webhook_body(task_id, account_id, base),
+        registry=metrics.registry,
+    )
 
     def on_end(end: TaskEnd) -> None:
         task_events.ended(end.task_id)  # first: waking the waiters cannot fail
+        if end.webhook:
+            deliveries.wake()
         metrics.task_ended(end)
 
     store = TaskStore(db, on_end=on_end)
@@ -101,7 +141,6 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
         max_redirects=settings.input_max_redirects,
     )
     edit_inputs = EditInputs(storage, uploads, fetcher)
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     worker = Worker(
         store=store,
         catalog=catalog,
@@ -114,7 +153,7 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
         fault_retry_s=settings.fault_retry_s,
     )
     dispatcher = InProcessDispatcher(worker.run_next, settings.workers)
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         catalog=catalog,
@@ -125,11 +164,15 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
         signer=UrlSigner(settings.signing_secret()),
         uploads=uploads,
         edit_inputs=edit_inputs,
-        acceptor=Acceptor(catalog, edit_inputs, store, storage, dispatcher),
+        reads=TaskReads(db),
+        acceptor=Acceptor(catalog, edit_inputs, store, storage, dispatcher, callbacks),
         worker=worker,
         dispatcher=dispatcher,
         purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s, uploads),
         leases=LeaseKeeper(store, owner, settings.lease_s, settings.max_attempts),
         metrics=metrics,
         task_events=task_events,
+        webhook_secrets=webhook_secrets,
+        deliveries=deliveries,
     )
+    return services

@@ -1,4 +1,4 @@
-"""Running a server, and what only its operator does: ``serve``, ``keys``, ``accounts``,
+"""Running a server, and what only its operator does: ``serve``, ``keys``, ``accounts`` (webhook secrets too),
 ``workspaces``, ``usage``. They read the data directory and the database directly."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from imagescope.accounting.usage import GRANULARITIES, usage_report
 from imagescope.cli import app, console
 from imagescope.config import Settings, SettingsError
 from imagescope.db import open_database
+from imagescope.tasks.callbacks import WebhookSecrets
 
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
@@ -181,6 +182,21 @@ def accounts_free_only(account: str, enable: bool = typer.Option(True, "--on/--o
     """Use only the free quota: refuse requests once it is used up or expired, never charge."""
     _accounts(_settings()).set_free_only(account, enable)
     console.print(f"Free quota only for '{account}': {'on' if enable else 'off'}.")
+
+
+@accounts_app.command("webhook-secret")
+def accounts_webhook_secret(
+    account: str,
+    rotate: bool = typer.Option(False, "--rotate", help="Replace it: webhooks tried from now on use the new one."),
+) -> None:
+    """Print the key the account's completion webhooks are signed with (made on first use) as
+    the last line of the output."""
+    info = WebhookSecrets(open_database(_settings().db_url)).show(account, rotate=rotate)
+    if info is None:
+        console.print(f"No account '{account}'.")
+        raise typer.Exit(1)
+    console.print(f"{'New webhook' if rotate else 'Webhook'} secret of account '{info.account}':")
+    print(info.secret)
 
 
 @workspaces_app.command("create")

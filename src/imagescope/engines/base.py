@@ -25,6 +25,9 @@ class ImageJob:
     seed: int
     index: int
     count: int
+    # Pictures of the image on its way to hand to ``partial`` (OpenAI's partial_images, 0–3),
+    # at evenly spaced steps; an engine without steps hands none.
+    partial_images: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class EditJob:
 
 Progress = Callable[[int, int], None]  # (step, total): called as the engine advances
 ShouldStop = Callable[[], bool]  # True: the task was canceled, stop at the next step
+Partial = Callable[[Image.Image], None]  # a picture of the image on its way, job.width x job.height
 
 
 class EngineConfigError(Exception):
@@ -82,9 +86,15 @@ class ImageEngine(Protocol):
 @runtime_checkable
 class TextToImageEngine(ImageEngine, Protocol):
     def generate(
-        self, job: ImageJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+        self,
+        job: ImageJob,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
+        partial: Partial | None = None,
     ) -> Image.Image:
-        """An RGB image of exactly ``job.width`` x ``job.height``; raises on failure."""
+        """An RGB image of exactly ``job.width`` x ``job.height``; raises on failure. Up to
+        ``job.partial_images`` pictures on the way go to ``partial`` (an engine written before
+        it may lack the keyword: the worker then passes none)."""
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from imagescope.engines.base import EditJob, ImageJob, JobRefused, Progress, ShouldStop, font
+from imagescope.engines.base import EditJob, ImageJob, JobRefused, Partial, Progress, ShouldStop, font
 from imagescope.tasks.spec import NO_EXPANSION, Doodle, ExpandScales, Function, Strength
 
 LABEL = "PREVIEW · imagescope"
@@ -65,9 +65,13 @@ class PreviewEngine:
     name = "preview"
 
     def generate(
-        self, job: ImageJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+        self,
+        job: ImageJob,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
+        partial: Partial | None = None,
     ) -> Image.Image:
-        """Instant: one step, nothing to cancel half-way."""
+        """Instant: one step, nothing to cancel half-way, no picture on the way (``partial`` unused)."""
         rng = _rng(job)
         image = _background(job, rng)
         draw = ImageDraw.Draw(image, "RGBA")

@@ -15,6 +15,7 @@ from imagescope.tasks.accept import Parse, Submission
 from imagescope.tasks.store import TaskRecord
 
 OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
+CALLBACK_HEADER = "x-imagescope-callback"  # our addition: a completion webhook (tasks/callbacks.py)
 
 
 def reply(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -29,13 +30,17 @@ def require_async(request: Request) -> None:
 
 
 async def accept(request: Request, who: Caller, endpoint: str, body: dict[str, Any], parse: Parse) -> TaskRecord:
-    """The request's body accepted as a task (tasks.accept), off the event loop."""
+    """The request's body accepted as a task (tasks.accept), off the event loop. Every
+    task-creating route comes here, so each takes ``X-Imagescope-Callback`` (empty: none)."""
+    callback = request.headers.get(CALLBACK_HEADER, "").strip()
     submission = Submission(
         caller=who,
         endpoint=endpoint,
         body=body,
         request_id=request.state.request_id,
         oss_resolve=request.headers.get(OSS_RESOLVE_HEADER, "").lower() == "enable",
+        callback=callback or None,
+        base_url=str(request.base_url).rstrip("/"),
     )
     return await run_in_threadpool(request.app.state.services.acceptor.accept, submission, parse)
 

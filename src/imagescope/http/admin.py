@@ -145,6 +145,25 @@ def list_workspaces(request: Request, accounts: Accounts = Depends(admin)) -> di
     return reply(request, {"workspaces": [asdict(w) for w in accounts.list_workspaces()]})
 
 
+@router.get("/accounts/{name}/webhook-secret", responses={200: response_schema(answers.OneWebhookSecret)})
+def webhook_secret(name: str, request: Request) -> dict[str, Any]:
+    """The key the account's completion webhooks are signed with; made now if it has none."""
+    return _webhook_secret(request, name, rotate=False)
+
+
+@router.post("/accounts/{name}/webhook-secret/rotate", responses={200: response_schema(answers.OneWebhookSecret)})
+def rotate_webhook_secret(name: str, request: Request) -> dict[str, Any]:
+    """A new signing key: every webhook tried from now on, retries included, is signed with it."""
+    return _webhook_secret(request, name, rotate=True)
+
+
+def _webhook_secret(request: Request, name: str, rotate: bool) -> dict[str, Any]:
+    info = services_of(request).webhook_secrets.show(name, rotate=rotate)
+    if info is None:
+        raise NotFound("NotFound", f"Account {shown(name)} does not exist.")
+    return reply(request, {"webhook_secret": asdict(info)})
+
+
 @router.put("/accounts/{name}/limits", responses={200: response_schema(answers.OneAccount)})
 def set_limits(name: str, body: Limits, request: Request, accounts: Accounts = Depends(admin)) -> dict[str, Any]:
     _existing(accounts, name)

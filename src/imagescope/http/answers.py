@@ -168,6 +168,12 @@ class WorkspaceAnswer(Answer):
     name: str
 
 
+class WebhookSecretAnswer(Answer):
+    account: str
+    secret: str = Field(description='The HMAC-SHA256 key of X-Imagescope-Signature, as text ("whsec_…").')
+    created_at: float = Field(description="Unix seconds: when this secret was made (a rotation makes a new one).")
+
+
 class Accounts(Answer):
     request_id: str
     accounts: list[AccountAnswer]
@@ -202,6 +208,11 @@ class OneWorkspace(Answer):
 class Workspaces(Answer):
     request_id: str
     workspaces: list[WorkspaceAnswer]
+
+
+class OneWebhookSecret(Answer):
+    request_id: str
+    webhook_secret: WebhookSecretAnswer
 
 
 class Usage(Answer):

@@ -7,8 +7,10 @@ chunked one as soon as it passes the cap. The answer is the hosted 413 body
 The largest valid request of an endpoint family carries its models' most input images as
 ``data:`` URIs (base64: 4/3 of the 10 MB an image may have), plus room for the text:
 wan2.6-image's four images make about 56 MB on ``multimodal-generation``. Routes that take no
-images (text2image, tasks, admin) are capped at ``TEXT_BODY_BYTES``. ``IMAGESCOPE_MAX_BODY_BYTES``
-replaces the computed cap of the image-carrying routes.
+images (text2image, tasks, admin) are capped at ``TEXT_BODY_BYTES``. OpenAI's
+``/v1/images/edits`` carries the images of the families its models are served on (image2image,
+multimodal-generation) as raw bytes, fewer than their data: URIs: it has the larger family's cap.
+``IMAGESCOPE_MAX_BODY_BYTES`` replaces the computed cap of the image-carrying routes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagescope.errors import Refused, ServiceError
 from imagescope.http.errors import HttpError, status_of
-from imagescope.models.catalog import Catalog
+from imagescope.models.catalog import IMAGE2IMAGE, MULTIMODAL, Catalog
 from imagescope.storage.uploads import MAX_UPLOAD_BYTES
 from imagescope.tasks.spec import MASK_FUNCTIONS
 
@@ -29,6 +31,7 @@ TEXT_BODY_BYTES = 1024 * 1024  # prompts are truncated at 2,100 characters: 1 Mi
 FORM_OVERHEAD = 64 * 1024  # an upload form's other fields and boundaries
 SERVICES_PREFIX = "/api/v1/services/aigc/"
 UPLOAD_PATH = "/uploads/oss"
+OPENAI_EDITS_PATH = "/v1/images/edits"  # multipart: the same images as raw bytes
 DATA_URI_PREFIX = 48  # "data:image/jpeg;base64," and JSON quoting, with room
 
 
@@ -74,13 +77,16 @@ class BodyCaps:
     def for_path(self, path: str) -> tuple[int, ServiceError]:
         if path == UPLOAD_PATH:
             return MAX_UPLOAD_BYTES + FORM_OVERHEAD, upload_too_large()
-        if path.startswith(SERVICES_PREFIX):
-            family = path[len(SERVICES_PREFIX) :].partition("/")[0]
-            cap = self.families.get(family, TEXT_BODY_BYTES)
-            if self.override and cap > TEXT_BODY_BYTES:
-                cap = self.override
-            return cap, too_large()
-        return TEXT_BODY_BYTES, too_large()
+        if path == OPENAI_EDITS_PATH:
+            families = [IMAGE2IMAGE, MULTIMODAL]
+        elif path.startswith(SERVICES_PREFIX):
+            families = [path[len(SERVICES_PREFIX) :].partition("/")[0]]
+        else:
+            return TEXT_BODY_BYTES, too_large()
+        cap = max(self.families.get(family, TEXT_BODY_BYTES) for family in families)
+        if self.override and cap > TEXT_BODY_BYTES:
+            cap = self.override
+        return cap, too_large()
 
 
 class BodyLimit:

@@ -26,15 +26,23 @@ def services_of(request: Request) -> Services:
     return services
 
 
-def caller(request: Request) -> Caller:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
+def bearer_key(request: Request) -> str:
+    """The key of ``Authorization: Bearer sk-…``; anything else is 401 InvalidApiKey."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise invalid_api_key()
-    found = services_of(request).accounts.authenticate(key.strip())
+    return key.strip()
+
+
+def admitted(request: Request, found: Caller | None) -> Caller:
+    """The key's caller, if the key is known and the request names no other workspace."""
     if found is None:
         raise invalid_api_key()
     workspace = request.headers.get(WORKSPACE_HEADER, "").strip()
     if workspace and workspace != found.workspace_id:
         raise workspace_access_denied()
     return found
+
+
+def caller(request: Request) -> Caller:
+    return admitted(request, services_of(request).accounts.authenticate(bearer_key(request)))

@@ -12,10 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from imagescope.errors import Failed, ServiceError, request_timeout, task_error
 from imagescope.http.deps import services_of
 from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
-from imagescope.tasks.wakeups import REREAD_S
 
 POLL_FIRST_S = 0.02  # how soon a stream first looks for new parts again; then 1.5x, up to POLL_MAX_S
 POLL_MAX_S = 0.2
+HANGUP_CHECK_S = 5.0  # a wait woken only by the end looks this often whether its caller is still there
 
 
 async def updates(request: Request, task_id: str, parts: bool = True) -> AsyncIterator[TaskRecord]:
@@ -23,11 +23,12 @@ async def updates(request: Request, task_id: str, parts: bool = True) -> AsyncIt
     waiting longer than the configured limit gets RequestTimeOut (a PENDING task is canceled).
 
     The task's end wakes the wait at once (``TaskEvents``); with ``parts`` the store is also
-    read every 20–200 ms for the parts the worker publishes, else every ``REREAD_S`` (an end
-    made by another process)."""
+    read every 20–200 ms for the parts the worker publishes; without ``parts`` only when the end
+    wakes it (one made elsewhere is found by the ``TaskEvents`` sweeper) or ``HANGUP_CHECK_S``
+    passes (to notice a caller that hung up)."""
     services = services_of(request)
     deadline = time.monotonic() + services.settings.sync_timeout_s
-    delay = POLL_FIRST_S if parts else REREAD_S
+    delay = POLL_FIRST_S if parts else HANGUP_CHECK_S
     with services.task_events.watch(task_id) as end:  # before the first read: no end slips by
         while True:
             task = await run_in_threadpool(services.store.get, task_id)

@@ -3,7 +3,8 @@
 Look the model up for the endpoint family, parse the body with the family's protocol (input
 images given as data: URIs or uploads are checked and kept now, under the new task's id), then
 persist the task PENDING after the account's rate and quota checks — or, when anything refuses
-it, drop the inputs already kept — and wake a worker. Refusals are raised as they come (the
+it, drop the inputs already kept — and wake a worker. A callback URL (completion webhook) is
+checked first, resolving its host, and kept with the task. Refusals are raised as they come (the
 request's error; a storage or database fault, which the HTTP layer answers 503).
 """
 
@@ -19,6 +20,7 @@ from imagescope.accounting.limits import admit_submission
 from imagescope.inputs.intake import EditInputs
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.local import LocalStorage
+from imagescope.tasks.callbacks import Callback, CallbackGuard
 from imagescope.tasks.dispatch import Dispatcher
 from imagescope.tasks.spec import GenerationRequest
 from imagescope.tasks.store import TaskRecord, TaskStore
@@ -37,6 +39,8 @@ class Submission:
     body: dict[str, Any]  # the parsed JSON body
     request_id: str
     oss_resolve: bool = False  # oss:// inputs may be resolved (X-DashScope-OssResourceResolve)
+    callback: str | None = None  # X-Imagescope-Callback: where to POST the task's end
+    base_url: str = ""  # the server as the client reached it (the webhook body's result URLs)
 
 
 @dataclass
@@ -46,12 +50,16 @@ class Acceptor:
     store: TaskStore
     storage: LocalStorage
     dispatcher: Dispatcher
+    callbacks: CallbackGuard
 
     def accept(self, submission: Submission, parse: Parse) -> TaskRecord:
         """The new PENDING task, handed to the dispatcher."""
         who = submission.caller
         spec = self.catalog.lookup(submission.body.get("model"), submission.endpoint)
         task_id = str(uuid.uuid4())
+        callback = None
+        if submission.callback is not None:
+            callback = Callback(self.callbacks.check(submission.callback), submission.base_url)
 
         def take(name: str, reference: str) -> str:
             return self.edit_inputs.take(
@@ -66,6 +74,7 @@ class Acceptor:
                 generation,
                 submission.request_id,
                 task_id=task_id,
+                callback=callback,
                 admit=lambda session: admit_submission(session, who.account_id, spec),
             )
         except Exception:

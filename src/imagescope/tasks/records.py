@@ -116,6 +116,8 @@ def request_to_json(request: GenerationRequest) -> str:
         "mask": request.mask,
         "options": asdict(request.options) if request.options is not None else {},
     }
+    if request.partial_images:  # OpenAI's streaming only: other rows stay as they were
+        data["partial_images"] = request.partial_images
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -136,6 +138,7 @@ def request_from_json(text: str) -> GenerationRequest:
         images=tuple(data.get("images", ())),
         mask=data.get("mask", ""),
         options=_options_from_dict(data.get("options") or {}),
+        partial_images=data.get("partial_images", 0),
     )
 
 

@@ -112,6 +112,7 @@ class GenerationRequest:
     images: tuple[str, ...] = ()  # input image references, in request order
     mask: str = ""  # the mask image reference (description_edit_with_mask)
     options: RequestOptions | None = None
+    partial_images: int = 0  # OpenAI's streaming: pictures of each image on its way, 0–3 (engines with steps)
 
     def __post_init__(self) -> None:
         # The combinations the parsers make; a request outside them is a programming error.

@@ -10,7 +10,8 @@ A run stopped by a service fault (faults.py) is not the task's failure: ``defer`
 PENDING, claimable after ``retry_at``, without spending an attempt, until its deadline runs out.
 
 Every accepted task also gets an ``Invocation`` row that outlives the task's purge:
-the usage reports count those.
+the usage reports count those. A task created with a callback (``TaskCallback``) gets its
+webhook queued (callbacks.py, the outbox) in the transaction that ends it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import builtins
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +28,14 @@ from sqlalchemy import ColumnElement, CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from imagescope.accounting.accounts import Caller
-from imagescope.db import Database, Invocation, Task, write_locked
+from imagescope.db import Database, Invocation, Task, TaskCallback, write_locked
 from imagescope.errors import (
     INTERNAL_ERROR_CODE,
     INTERNAL_ERROR_MESSAGE,
     INTERRUPTED_CODE,
     INTERRUPTED_MESSAGE,
 )
+from imagescope.tasks.callbacks import Callback, forget_callbacks, queue_delivery
 from imagescope.tasks.faults import retry_delay
 from imagescope.tasks.records import TERMINAL, TaskRecord, TaskStatus, request_to_json, results_to_json
 from imagescope.tasks.spec import ErrorPart, GenerationRequest, ImagePart, ResultPart
@@ -51,6 +53,7 @@ class TaskEnd:
     submit_time: float
     end_time: float
     images: int
+    webhook: bool = False  # a completion webhook was queued: wake the delivery loop
 
 
 @dataclass(frozen=True)
@@ -72,18 +75,21 @@ class TaskStore:
         # recovered tasks failed), once committed; a purge deletes tasks already ended.
         self.on_end = on_end
 
-    def _ended(self, session: Session, row: Task, images: int = 0) -> None:
-        """Record the end of ``row`` (already updated) in its invocation, in the same transaction."""
+    def _ended(self, session: Session, row: Task, images: int = 0) -> bool:
+        """Record the end of ``row`` (already updated) in its invocation and queue its webhook,
+        in the same transaction; True when a webhook was queued."""
         session.execute(
             update(Invocation)
             .where(Invocation.task_id == row.id)
             .values(status=row.status, finished_at=row.end_time, images=images)
         )
+        return queue_delivery(session, row)
 
-    def _notify(self, row: Task, images: int = 0) -> None:
+    def _notify(self, row: Task, images: int = 0, webhook: bool = False) -> None:
         if self.on_end is not None:
             assert row.end_time is not None  # called after a terminal transition, which sets it
-            self.on_end(TaskEnd(row.id, row.model, TaskStatus(row.status), row.submit_time, row.end_time, images))
+            end = TaskEnd(row.id, row.model, TaskStatus(row.status), row.submit_time, row.end_time, images, webhook)
+            self.on_end(end)
 
     def create(
         self,
@@ -93,8 +99,9 @@ class TaskStore:
         request_id: str,
         admit: Callable[[Session], None] | None = None,
         task_id: str | None = None,
+        callback: Callback | None = None,
     ) -> TaskRecord:
-        """Persist a PENDING task; ``admit`` may refuse it (raise) in the same transaction."""
+        """Persist a PENDING task (and its ``callback``); ``admit`` may refuse it (raise) in the same transaction."""
         row = Task(
             id=task_id or str(uuid.uuid4()),
             account_id=caller.account_id,
@@ -123,12 +130,24 @@ class TaskStore:
                     status=row.status,
                 )
             )
+            if callback is not None:
+                session.add(TaskCallback(task_id=row.id, url=callback.url, base_url=callback.base_url))
         return TaskRecord.from_row(row)
 
     def get(self, task_id: str) -> TaskRecord | None:
         with Session(self.db) as session:
             row = session.get(Task, task_id)
             return TaskRecord.from_row(row) if row else None
+
+    def ended_among(self, task_ids: Collection[str]) -> set[str]:
+        """Which of ``task_ids`` have ended, or are gone (purged): those a waiter would wake for."""
+        ids = builtins.list(task_ids)
+        live: set[str] = set()
+        with Session(self.db) as session:
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[start : start + 500]
+                live.update(session.scalars(select(Task.id).where(Task.id.in_(chunk), Task.status.not_in(TERMINAL))))
+        return set(ids) - live
 
     def claim_next(
         self,
@@ -211,8 +230,8 @@ class TaskStore:
             for name, value in values.items():
                 setattr(row, name, value)
             session.flush()
-            self._ended(session, row)
-        self._notify(row)
+            webhook = self._ended(session, row)
+        self._notify(row, webhook=webhook)
         return True
 
     def cancel(self, task_id: str, account_id: int) -> bool:
@@ -271,8 +290,8 @@ class TaskStore:
                 row.code, row.message = failure.code, failure.message
             if on_images is not None and images:
                 on_images(session, row, images)
-            self._ended(session, row, images)
-        self._notify(row, images)
+            webhook = self._ended(session, row, images)
+        self._notify(row, images, webhook)
         return status
 
     def fail(self, task_id: str, code: str, message: str, owner: str | None = None) -> bool:
@@ -308,8 +327,8 @@ class TaskStore:
             row.status, row.end_time = TaskStatus.FAILED, now
             row.code, row.message = INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
             session.flush()
-            self._ended(session, row)
-        self._notify(row)
+            webhook = self._ended(session, row)
+        self._notify(row, webhook=webhook)
         return TaskStatus.FAILED
 
     def fail_overdue(self, faulted_before: float) -> list[str]:
@@ -381,11 +400,13 @@ class TaskStore:
             return [TaskRecord.from_row(r) for r in rows], total or 0
 
     def purge(self, older_than: float) -> builtins.list[str]:  # ``list`` is a method here
-        """Delete finished tasks submitted before ``older_than``; returns their ids."""
+        """Delete finished tasks submitted before ``older_than`` (their callbacks, and webhooks
+        finished as long ago, too); returns their ids."""
         with Session(self.db) as session, session.begin():
             ids = list(session.scalars(select(Task.id).where(Task.submit_time < older_than, Task.status.in_(TERMINAL))))
             if ids:
                 session.query(Task).filter(Task.id.in_(ids)).delete(synchronize_session=False)
+            forget_callbacks(session, ids, older_than)
             return ids
 
 

@@ -5,18 +5,27 @@ The store calls ``TaskEvents.ended`` after each terminal transition this process
 on its own event loop, so a waiting request holds no thread while it waits.
 
 Other processes end tasks too (workers elsewhere, an API-only node with no workers): their
-ends never reach this registry, so a waiter also reads the store again every
-``REREAD_S`` (the longest a task ended elsewhere goes unseen). Hearing of those ends at once
-(PostgreSQL LISTEN/NOTIFY) belongs with scaling out to several processes.
+ends never reach this registry, so one sweeper thread asks the store every ``REREAD_S`` which
+of all the watched tasks have ended (one query for every waiter, rather than a read per waiter:
+a thousand long-polls cost what one does) and wakes their watchers. ``REREAD_S`` is the longest
+a task ended elsewhere goes unseen. Hearing of those ends at once (PostgreSQL LISTEN/NOTIFY)
+belongs with scaling out to several processes; the sweep then stays as the bounded fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from collections.abc import Callable, Collection
 from types import TracebackType
 
-REREAD_S = 1.0  # a waiter reads the store again this often: tasks ended by other processes
+log = logging.getLogger(__name__)
+
+REREAD_S = 1.0  # the sweeper asks the store this often about the watched tasks: ends made elsewhere
+
+# The watched tasks → those of them that have ended (or are gone): one query.
+EndedAmong = Callable[[Collection[str]], Collection[str]]
 
 
 class Watch:
@@ -53,11 +62,44 @@ class Watch:
 
 
 class TaskEvents:
-    """Tasks' ends as this process makes them, told to whoever watches them."""
+    """Tasks' ends as this process makes them (``ended``), and as the sweeper finds them in the
+    store (``start``: ends made by other processes), told to whoever watches them."""
 
-    def __init__(self) -> None:
+    def __init__(self, ended_among: EndedAmong | None = None, reread_s: float = REREAD_S) -> None:
         self._lock = threading.Lock()
         self._watches: dict[str, set[Watch]] = {}
+        self._ended_among = ended_among
+        self._reread_s = reread_s
+        self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the sweeper (given ``ended_among``)."""
+        if self._ended_among is not None and self._sweeper is None:
+            self._stopping.clear()
+            self._sweeper = threading.Thread(target=self._sweep, name="task-end-sweeper", daemon=True)
+            self._sweeper.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
+            self._sweeper = None
+
+    def _sweep(self) -> None:
+        assert self._ended_among is not None
+        while not self._stopping.wait(self._reread_s):
+            with self._lock:
+                watched = list(self._watches)
+            if not watched:
+                continue
+            try:
+                ended = self._ended_among(watched)
+            except Exception:  # the database is down: the waiters time out as usual, nothing is lost
+                log.warning("cannot read which watched tasks ended", exc_info=True)
+                continue
+            for task_id in ended:
+                self.ended(task_id)
 
     def watch(self, task_id: str) -> Watch:
         """Watch ``task_id``'s end (within the running event loop): ``with events.watch(id) as w:``."""

@@ -4,9 +4,11 @@ load the input images (editing) → rewrite the prompt (prompt_extend) → one e
 image (seed + i) → watermark → PNG into storage → complete. Each image (and each text part of
 an interleaved answer) is published as it is made, with the engine's progress, so the task
 query and streamed responses see them; a cancel is noticed there and stops the engine
-between steps. A failing image becomes a per-image ``ErrorPart``; the task FAILS only when no
-image was made. Only an engine's ``JobRefused`` reaches the user as what it says (InvalidParameter);
-anything else an engine raises is logged and answered as the generic InternalError.
+between steps. Pictures of an image on its way (OpenAI's ``partial_images``) go to storage
+under the task (``partial_key``) and their count into ``progress``, never into the results.
+A failing image becomes a per-image ``ErrorPart``; the task FAILS only when no image was made.
+Only an engine's ``JobRefused`` reaches the user as what it says (InvalidParameter); anything
+else an engine raises is logged and answered as the generic InternalError.
 
 A service fault under a run (storage or database failing, see faults.py) is not the task's:
 the run stops, the task goes back to the queue with a backoff (what it wrote is discarded,
@@ -16,6 +18,7 @@ succeeds. It FAILS only when its fault deadline (``fault_retry_s`` from its firs
 
 from __future__ import annotations
 
+import inspect
 import io
 import logging
 import threading
@@ -43,6 +46,7 @@ from imagescope.engines import (
     ShouldStop,
     TextToImageEngine,
 )
+from imagescope.engines.base import Partial
 from imagescope.engines.rewriter import Rewriter
 from imagescope.engines.watermark import apply_watermark
 from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ServiceError
@@ -67,6 +71,11 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # progress writes (and cancel checks) at most this often
 
 
+def partial_key(task_id: str, image: int, index: int) -> str:
+    """Where picture ``index`` on the way of image ``image`` of a task is kept (and purged with it)."""
+    return f"{task_id}/partials/{image}-{index}.png"
+
+
 def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     # Level 1: several times faster than the default for a few per cent more bytes.
@@ -83,20 +92,38 @@ class _Run:
     task_id: str
     owner: str
     images: int
+    wants_partials: bool = False  # the request asked for pictures on the way: progress counts them
     results: list[ResultPart] = field(default_factory=list)
     image: int = 0  # the image being made, from 0
+    partials: int = 0  # pictures of it on the way kept so far
     stopped: bool = False
     _last: float = 0.0
+    _at: tuple[int, int] = (0, 0)  # its last (step, total)
 
     def add(self, result: ResultPart) -> None:
         self.results.append(result)
         self._publish(results=self.results)
 
+    def begin(self, image: int) -> None:
+        self.image, self.partials, self._at = image, 0, (0, 0)
+
     def step(self, step: int, total: int) -> None:
+        self._at = (step, total)
         if step < total and time.monotonic() - self._last < PROGRESS_INTERVAL_S:
             return
+        self._publish(progress=self._progress())
+
+    def partial_kept(self) -> None:
+        """One more picture on the way is in storage: published at once, a stream waits for it."""
+        self.partials += 1
+        self._publish(progress=self._progress())
+
+    def _progress(self) -> dict[str, int]:
+        step, total = self._at
         progress = {"image": self.image + 1, "image_count": self.images, "step": step, "total_steps": total}
-        self._publish(progress=progress)
+        if self.wants_partials:
+            progress["partial_images"] = self.partials
+        return progress
 
     def should_stop(self) -> bool:
         if not self.stopped and time.monotonic() - self._last >= PROGRESS_INTERVAL_S:
@@ -161,7 +188,7 @@ class Worker:
             task = self.store.get(task_id)
             if task is None:  # purged while it was claimed: nothing to run
                 return
-            run = _Run(self.store, task_id, self.owner, task.request.n)
+            run = _Run(self.store, task_id, self.owner, task.request.n, task.request.partial_images > 0)
             actual_prompt = self._generate(task, run)
         except Canceled:
             log.info("task %s stopped: canceled, or no longer this worker's", task_id)
@@ -267,7 +294,7 @@ class Worker:
         req = task.request
         width, height = size
         part = len(run.results)
-        run.image = index
+        run.begin(index)
         job = ImageJob(
             model=req.model,
             prompt=prompt,
@@ -277,10 +304,12 @@ class Worker:
             seed=req.image_seed(index),
             index=index,
             count=count,
+            partial_images=req.partial_images,
         )
+        keep = self._keeper(task, spec, run) if job.partial_images else None
         result: ResultPart
         try:
-            image = paint(job, run.step, run.should_stop)
+            image = paint(job, run.step, run.should_stop, keep)
             if image.size != (width, height):
                 raise RuntimeError(f"engine {spec.engine_for(req.function)} made {image.size}, not {width}x{height}")
             if req.watermark:
@@ -301,9 +330,22 @@ class Worker:
             result = ErrorPart(part, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
         run.add(result)
 
+    def _keeper(self, task: TaskRecord, spec: ModelSpec, run: _Run) -> Partial:
+        """Keeps the engine's pictures of ``run``'s image on its way, up to the number asked for."""
 
-# One image of a task as its engine makes it: (job, progress, should_stop) → the picture.
-_Paint = Callable[[ImageJob, Progress, ShouldStop], Image.Image]
+        def keep(picture: Image.Image) -> None:
+            if run.partials >= task.request.partial_images:
+                return
+            if task.request.watermark:
+                picture = apply_watermark(picture, spec.watermark_text)
+            self.storage.save(partial_key(task.id, run.image, run.partials), encode_png(picture.convert("RGB")))
+            run.partial_kept()
+
+        return keep
+
+
+# One image of a task as its engine makes it: (job, progress, should_stop, partial) → the picture.
+_Paint = Callable[[ImageJob, Progress, ShouldStop, Partial | None], Image.Image]
 
 
 def _painter(
@@ -316,8 +358,13 @@ def _painter(
         if not isinstance(engine, TextToImageEngine):
             raise JobRefused(f"The engine of {req.model} cannot make images from text.")
         drawer = engine  # narrowed, for the closure
+        takes_partial = _takes_keyword(drawer.generate, "partial")
 
-        def generate(job: ImageJob, progress: Progress, should_stop: ShouldStop) -> Image.Image:
+        def generate(
+            job: ImageJob, progress: Progress, should_stop: ShouldStop, partial: Partial | None
+        ) -> Image.Image:
+            if partial is not None and takes_partial:
+                return drawer.generate(job, progress=progress, should_stop=should_stop, partial=partial)
             return drawer.generate(job, progress=progress, should_stop=should_stop)
 
         return generate
@@ -327,7 +374,7 @@ def _painter(
     # The output area and max_images were the worker's to use; the function's options are the engine's.
     options = req.options if isinstance(req.options, EditOptions) else None
 
-    def edit(job: ImageJob, progress: Progress, should_stop: ShouldStop) -> Image.Image:
+    def edit(job: ImageJob, progress: Progress, should_stop: ShouldStop, _partial: Partial | None) -> Image.Image:
         edit_job = EditJob(
             model=job.model,
             function=req.function,
@@ -345,3 +392,12 @@ def _painter(
         return editor.edit(edit_job, progress=progress, should_stop=should_stop)
 
     return edit
+
+
+def _takes_keyword(method: Callable[..., object], name: str) -> bool:
+    """Whether ``method`` takes the keyword ``name`` (engines written before it was added do not)."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: pass only what every engine takes
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)

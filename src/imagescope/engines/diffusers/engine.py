@@ -40,6 +40,10 @@ instruction-editing pipeline gets the function's instruction before the prompt
 padded canvas; ``strength`` goes only to pipelines that take it. Which pipeline serves which
 function is the models file's choice, by default ``pipelines.function_pipeline``.
 
+Pictures on the way (``job.partial_images``, text-to-image): the current latents decoded by
+the pipeline's VAE after evenly spaced steps, fitted like the image, each handed to
+``partial`` (``partials.py``).
+
 Cancellation: ``should_stop`` is asked before the call and after every denoising step; on
 stop the step callback raises :class:`Canceled`, so no further step runs and nothing is
 decoded (diffusers' ``pipe._interrupt`` would skip the steps but still decode and return
@@ -55,12 +59,21 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from imagescope.engines.base import Canceled, EditJob, EngineConfigError, ImageJob, JobRefused, Progress, ShouldStop
+from imagescope.engines.base import (
+    Canceled,
+    EditJob,
+    EngineConfigError,
+    ImageJob,
+    JobRefused,
+    Partial,
+    Progress,
+    ShouldStop,
+)
 from imagescope.tasks.spec import NO_EXPANSION, ExpandScales, Function, Strength
 
 try:
@@ -72,7 +85,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from imagescope.engines.diffusers.options import DiffusersOptions
+from imagescope.engines.diffusers.partials import LatentsHook, partial_hook
 from imagescope.engines.diffusers.pipelines import EDIT_PIPELINES, instruction_prompt
+from imagescope.engines.diffusers.sizes import fit, pad, round_up, size_step
 from imagescope.engines.diffusers.weights import (
     DTYPES,
     check_controlnet,
@@ -142,6 +157,7 @@ class _DiffusersEngine:
         seed: int,
         progress: Progress | None,
         should_stop: ShouldStop | None,
+        on_latents: LatentsHook | None = None,
     ) -> tuple[Image.Image, int]:
         """One pipeline call for one picture: (the picture, the pipeline's size step).
 
@@ -157,12 +173,12 @@ class _DiffusersEngine:
                 num_inference_steps=self.options.steps,
                 generator=torch.Generator(pipe.device).manual_seed(seed),
                 output_type="pil",
-                callback_on_step_end=_step_callback(self.name, self.options.steps, progress, should_stop),
+                callback_on_step_end=_step_callback(self.name, self.options.steps, progress, should_stop, on_latents),
             )
         images = getattr(output, "images", None)
         if images is None:  # video pipelines (Wan) asked for one frame
             images = output.frames[0]
-        return images[0].convert("RGB"), _size_step(pipe)
+        return images[0].convert("RGB"), size_step(pipe)
 
 
 class DiffusersTextToImageEngine(_DiffusersEngine):
@@ -183,22 +199,24 @@ class DiffusersTextToImageEngine(_DiffusersEngine):
         job: ImageJob,
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
+        partial: Partial | None = None,
     ) -> Image.Image:
         def arguments(pipe: Any) -> dict[str, Any]:
-            step = _size_step(pipe)
+            step = size_step(pipe)
             params = inspect.signature(type(pipe).__call__).parameters
             args: dict[str, Any] = {
                 "prompt": job.prompt,
-                "width": _round_up(job.width, step),
-                "height": _round_up(job.height, step),
+                "width": round_up(job.width, step),
+                "height": round_up(job.height, step),
                 **_guidance(self.options, params, job.negative_prompt),
             }
             if "num_frames" in params:
                 args["num_frames"] = 1
             return args
 
-        image, step = self._run(arguments, job.seed, progress, should_stop)
-        return _fit(image, job.width, job.height, step)
+        on_latents = partial_hook(job, partial) if partial is not None and job.partial_images > 0 else None
+        image, step = self._run(arguments, job.seed, progress, should_stop, on_latents)
+        return fit(image, job.width, job.height, step)
 
 
 class DiffusersEditEngine(_DiffusersEngine):
@@ -233,23 +251,23 @@ class DiffusersEditEngine(_DiffusersEngine):
         mask = job.mask.convert("L") if job.mask is not None else None
         if kind.canvas:
             # The picture to repaint, at the job's size (aspect kept, centre-cropped).
-            images = [_fit(images[0], job.width, job.height)]
-            mask = _fit(mask, job.width, job.height) if mask is not None else None
+            images = [fit(images[0], job.width, job.height)]
+            mask = fit(mask, job.width, job.height) if mask is not None else None
 
         def arguments(pipe: Any) -> dict[str, Any]:
-            step = _size_step(pipe)
-            width, height = _round_up(job.width, step), _round_up(job.height, step)
+            step = size_step(pipe)
+            width, height = round_up(job.width, step), round_up(job.height, step)
             params = inspect.signature(type(pipe).__call__).parameters
             args: dict[str, Any] = {"prompt": job.prompt, **_guidance(self.options, params, job.negative_prompt)}
             if kind.sized:
                 args.update(width=width, height=height)
             if kind.control:
-                args["control_image"] = _pad(images[0], width, height, "edge")
+                args["control_image"] = pad(images[0], width, height, "edge")
                 args["controlnet_conditioning_scale"] = self.options.controlnet_conditioning_scale
             elif kind.canvas and kind.sized:
-                args["image"] = _pad(images[0], width, height, "edge")
+                args["image"] = pad(images[0], width, height, "edge")
                 if mask is not None:
-                    args["mask_image"] = _pad(mask, width, height, 0)
+                    args["mask_image"] = pad(mask, width, height, 0)
             else:
                 args["image"] = images if kind.max_images > 1 else images[0]
                 if mask is not None:
@@ -259,7 +277,7 @@ class DiffusersEditEngine(_DiffusersEngine):
             return args
 
         image, step = self._run(arguments, job.seed, progress, should_stop)
-        return _fit(image, job.width, job.height, step)
+        return fit(image, job.width, job.height, step)
 
     def _prepare(self, job: EditJob) -> EditJob:
         """A wanx2.1-imageedit function as a job of this pipeline: the function's instruction
@@ -329,53 +347,21 @@ def _guidance(
     return args
 
 
-def _step_callback(name: str, steps: int, progress: Progress | None, should_stop: ShouldStop | None) -> StepCallback:
+def _step_callback(
+    name: str,
+    steps: int,
+    progress: Progress | None,
+    should_stop: ShouldStop | None,
+    on_latents: LatentsHook | None = None,
+) -> StepCallback:
     def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         total = getattr(pipe, "num_timesteps", None) or steps  # fewer than steps with strength < 1
         if progress is not None:
             progress(step + 1, total)
         if should_stop is not None and should_stop():
             raise Canceled(f"{name}: canceled after step {step + 1} of {total}")
+        if on_latents is not None and "latents" in tensors:
+            on_latents(pipe, step + 1, total, tensors["latents"])
         return {}
 
     return on_step_end
-
-
-# --- sizes ---------------------------------------------------------------------------
-
-
-def _size_step(pipe: Any) -> int:
-    """The pixel step of the pipeline's sizes: the VAE's scale times the 2x2 latent patches."""
-    spatial = getattr(pipe, "vae_scale_factor_spatial", None)  # video pipelines (Wan) also scale time
-    scale = spatial if spatial else getattr(pipe, "vae_scale_factor", 8)
-    return 2 * int(scale)
-
-
-def _round_up(size: int, step: int) -> int:
-    return -(-size // step) * step
-
-
-def _fit(image: Image.Image, width: int, height: int, step: int = 1) -> Image.Image:
-    """Exactly width x height: a centre crop when ``image`` is at most a size step larger,
-    else scaled to cover and centre-cropped (aspect kept)."""
-    if image.size == (width, height):
-        return image
-    if width <= image.width < width + step and height <= image.height < height + step:
-        left, top = (image.width - width) // 2, (image.height - height) // 2
-        return image.crop((left, top, left + width, top + height))
-    return ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
-
-
-def _pad(image: Image.Image, width: int, height: int, fill: int | Literal["edge"]) -> Image.Image:
-    """``image`` centred on a width x height canvas (the inverse of ``_fit``'s crop)."""
-    if image.size == (width, height):
-        return image
-    left, top = (width - image.width) // 2, (height - image.height) // 2
-    pixels = np.asarray(image)
-    pad = [(top, height - image.height - top), (left, width - image.width - left)]
-    pad += [(0, 0)] * (pixels.ndim - 2)
-    if fill == "edge":
-        padded = np.pad(pixels, pad, mode="edge")
-    else:
-        padded = np.pad(pixels, pad, mode="constant", constant_values=fill)
-    return Image.fromarray(padded, image.mode)

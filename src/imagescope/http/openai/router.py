@@ -4,43 +4,52 @@ A generation call is a task like any other of the caller's account (same limits,
 ``GET /api/v1/tasks``), accepted on the endpoint family its model makes images from text on,
 then waited for as the synchronous messages call waits: at most
 ``IMAGESCOPE_SYNC_TIMEOUT_SECONDS``, then 500 RequestTimeOut (a still PENDING task is canceled).
+With ``stream: true`` the answer is OpenAI's server-sent events instead (``streaming.py``).
 Errors leave in OpenAI's envelope (``errors.py``; ``app.py`` routes every /v1 path's there).
 """
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from imagescope.accounting.accounts import Caller
-from imagescope.errors import internal_error
 from imagescope.http import accept
 from imagescope.http.deps import caller, services_of
+from imagescope.http.openai.answers import images_answer
 from imagescope.http.openai.errors import ERROR_RESPONSES
 from imagescope.http.openai.protocol import ImagesRequest, ImagesResponse, ModelList, endpoint_of
+from imagescope.http.openai.streaming import stream_images
 from imagescope.http.params import parse_body
-from imagescope.http.waiting import failure_of, until_ended
 from imagescope.http.wire import parse, request_body, response_schema
 from imagescope.models.catalog import ModelSpec
 from imagescope.tasks.accept import TakeImage
-from imagescope.tasks.spec import GenerationRequest, ImagePart
-from imagescope.tasks.store import TaskStatus
+from imagescope.tasks.spec import GenerationRequest
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["OpenAI"])
 
 STARTED = int(time.time())  # a model's "created": when this process loaded the catalog
 
+IMAGES_ANSWER = response_schema(ImagesResponse)
+IMAGES_ANSWER["content"]["text/event-stream"] = {
+    "schema": {
+        "type": "string",
+        "description": "With stream true: image_generation.partial_image events, then each image's "
+        "image_generation.completed (PartialImageEvent, CompletedEvent; ErrorEvent on a failure after the first).",
+    }
+}
+
 
 @router.post(
     "/v1/images/generations",
-    responses={200: response_schema(ImagesResponse)},
+    response_model=None,
+    responses={200: IMAGES_ANSWER},
     openapi_extra=request_body(ImagesRequest),
 )
-async def generations(request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
+async def generations(request: Request, who: Caller = Depends(caller)) -> StreamingResponse | dict[str, Any]:
     body = parse_body(await request.body())
     given = parse(ImagesRequest, body)
     services = services_of(request)
@@ -50,26 +59,9 @@ async def generations(request: Request, who: Caller = Depends(caller)) -> dict[s
         return given.to_generation_request(spec)
 
     task = await accept(request, who, endpoint, {**body, "model": given.model}, to_generation_request)
-    done = await until_ended(request, task.id)
-    if done.status is not TaskStatus.SUCCEEDED:
-        raise failure_of(done)
-    base = str(request.base_url).rstrip("/")
-    ended = done.end_time or time.time()
-    data = []
-    for part in sorted(done.results, key=lambda part: part.index):
-        if not isinstance(part, ImagePart):
-            continue  # a failed image is left out; the task succeeded with the others
-        if given.response_format == "b64_json":
-            png = await run_in_threadpool(services.storage.read, part.file)
-            if png is None:
-                raise internal_error()
-            image: dict[str, Any] = {"b64_json": base64.b64encode(png).decode()}
-        else:
-            image = {"url": services.result_url(base, part.file, ended)}
-        if done.actual_prompt is not None:
-            image["revised_prompt"] = done.actual_prompt
-        data.append(image)
-    return {"created": int(ended), "data": data}
+    if given.stream:
+        return await stream_images(request, task.id)
+    return await images_answer(request, task.id, given.response_format)
 
 
 @router.get("/v1/models", responses={200: response_schema(ModelList)})

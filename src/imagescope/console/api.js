@@ -1,0 +1,103 @@
+// The public API, called as any client calls it: with the signed-in key, or the admin token
+// for /admin/v1. Errors keep the server's code and message so the page can say them in words.
+
+const KEY = "imagescope.apiKey";
+const ADMIN = "imagescope.adminToken";
+
+// Kept in this tab's sessionStorage only: never a cookie, never logged, gone with the tab.
+export const session = {
+  get key() {
+    return sessionStorage.getItem(KEY) || "";
+  },
+  set key(value) {
+    if (value) sessionStorage.setItem(KEY, value);
+    else sessionStorage.removeItem(KEY);
+  },
+  get adminToken() {
+    return sessionStorage.getItem(ADMIN) || "";
+  },
+  set adminToken(value) {
+    if (value) sessionStorage.setItem(ADMIN, value);
+    else sessionStorage.removeItem(ADMIN);
+  },
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+
+  /** The error in words: the server's message, then its code. */
+  get words() {
+    return this.code ? `${this.message} (${this.code})` : this.message;
+  }
+}
+
+/** An error of any kind, as a sentence to show. */
+export function describe(error) {
+  if (error instanceof ApiError) return error.words;
+  return "Something went wrong in the console; reload the page and try again.";
+}
+
+/**
+ * call("POST", "/api/v1/…", {body, token, async: true}) → the parsed JSON body.
+ * token: the API key (default: the signed-in one) or the admin token.
+ */
+export async function call(method, path, options = {}) {
+  const headers = { Authorization: `Bearer ${options.token ?? session.key}` };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.async) headers["X-DashScope-Async"] = "enable";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+      cache: "no-store",
+    });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "", "The server could not be reached. Is imagescope still running?");
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const code = body?.code || body?.error?.code || `HTTP ${response.status}`;
+    const message = body?.message || body?.error?.message || `The server answered ${response.status}.`;
+    throw new ApiError(response.status, code, message);
+  }
+  return body;
+}
+
+/** The console's view of the models: the API's listing joined with the catalog's rules. */
+export async function loadModels(token) {
+  const [listing, rules] = await Promise.all([
+    call("GET", "/api/v1/models", { token }),
+    fetch("/console/rules.json", { cache: "no-cache" }).then((r) => r.json()),
+  ]);
+  const models = listing.data
+    .filter((entry) => rules.models[entry.model])
+    .map((entry) => ({ ...entry, rules: rules.models[entry.model] }));
+  return { models, seedMax: rules.seed_max, negativeMax: rules.negative_prompt_max };
+}
+
+export const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"]);
+
+/** A task's result images in either wire format: results[] or choices[].message.content[]. */
+export function resultsOf(output) {
+  if (Array.isArray(output.results)) return output.results;
+  const parts = [];
+  for (const choice of output.choices || []) {
+    for (const part of choice.message?.content || []) {
+      if (part.image) parts.push({ url: part.image });
+    }
+  }
+  return parts;
+}

@@ -1,0 +1,53 @@
+"""The task query's read path: the caller's key and the task in one statement.
+
+``GET /api/v1/tasks/{id}`` is the call clients make most (the SDK polls it every second of every
+task), so it is kept lean: one SQL statement that finds the key by its hash and, joined to it,
+the task of the key's account — no ORM session or objects, no second round trip for the
+authentication. What it answers is the same as ``Accounts.authenticate`` then
+``TaskStore.get``: a revoked or unknown key is no caller; another account's task is no task.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import bindparam, select
+
+from imagescope.accounting.accounts import Caller, hash_key
+from imagescope.db import ApiKey, Database, Task
+from imagescope.tasks.records import TaskRecord
+
+_keys, _tasks = ApiKey.__table__, Task.__table__
+
+# Labelled so that the task's columns keep their own names (TaskRecord.from_row reads those).
+_STATEMENT = (
+    select(
+        _keys.c.id.label("key_id"),
+        _keys.c.account_id.label("key_account_id"),
+        _keys.c.workspace_id.label("key_workspace_id"),
+        _keys.c.revoked_at.label("key_revoked_at"),
+        *_tasks.c,
+    )
+    .select_from(
+        _keys.outerjoin(_tasks, (_tasks.c.id == bindparam("task_id")) & (_tasks.c.account_id == _keys.c.account_id))
+    )
+    .where(_keys.c.key_hash == bindparam("key_hash"))
+)
+
+
+class TaskReads:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def caller_and_task(self, key: str, task_id: str) -> tuple[Caller | None, TaskRecord | None]:
+        """The key's caller (None: unknown or revoked) and, if it has one, its account's task
+        ``task_id`` (None: no such task of that account)."""
+        with self.db.connect() as connection:
+            row = connection.execute(_STATEMENT, {"key_hash": hash_key(key), "task_id": task_id}).first()
+        if row is None or row.key_revoked_at is not None:
+            return None, None
+        who = Caller(account_id=row.key_account_id, api_key_id=row.key_id, workspace_id=row.key_workspace_id)
+        if row.id is None:
+            return who, None
+        # A Core row has the task's columns as attributes, which is all from_row reads.
+        return who, TaskRecord.from_row(cast(Any, row))
