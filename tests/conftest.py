@@ -19,6 +19,8 @@ import pytest
 import requests
 from PIL import Image
 
+from postgres import make_postgres, postgres, postgres_url  # noqa: F401 - fixtures: a real PostgreSQL server
+
 ASYNC_PATH = "/services/aigc/text2image/image-synthesis"
 
 

@@ -67,6 +67,9 @@ VARIABLES = {
     "IMAGESCOPE_PRICES": ("prices", "qwen-image=0.03, wan2.6-t2i=0.2", {"qwen-image": 0.03, "wan2.6-t2i": 0.2}, {}),
     "IMAGESCOPE_MODELS_FILE": ("models_file", "/etc/imagescope/models.toml", Path("/etc/imagescope/models.toml"), None),
     "IMAGESCOPE_MAX_BODY_BYTES": ("max_body_bytes", "2097152", 2097152, 0),
+    "IMAGESCOPE_STORAGE_URL": ("storage_url", "s3://results/imagescope", "s3://results/imagescope", ""),
+    "IMAGESCOPE_S3_ENDPOINT_URL": ("s3_endpoint_url", "http://minio:9000", "http://minio:9000", ""),
+    "IMAGESCOPE_S3_SERVE_THROUGH_API": ("s3_serve_through_api", "true", True, False),
 }
 
 

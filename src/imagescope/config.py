@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     models_file: Path | None = _env("IMAGESCOPE_MODELS_FILE", None)  # which engine serves each model; None: built-in
     # Cap of request bodies carrying images; 0: what the catalog's largest needs.
     max_body_bytes: int = _env("IMAGESCOPE_MAX_BODY_BYTES", 0, ge=0)
+    # Results and uploads in an S3-compatible bucket, s3://BUCKET/PREFIX; empty: files under data_dir.
+    storage_url: str = _env("IMAGESCOPE_STORAGE_URL", "")
+    s3_endpoint_url: str = _env("IMAGESCOPE_S3_ENDPOINT_URL", "")  # MinIO, Ceph, R2, OSS...; empty: AWS
+    # Result URLs through the API's signed /files URLs, not presigned ones of the bucket (clients cannot reach it).
+    s3_serve_through_api: bool = _env("IMAGESCOPE_S3_SERVE_THROUGH_API", False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -154,6 +159,14 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")  # result URLs append "/files/..."
+
+    @field_validator("storage_url")
+    @classmethod
+    def _s3_bucket_and_prefix(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment):
+            raise ValueError(f"must be s3://BUCKET or s3://BUCKET/PREFIX, not {value!r}")
+        return value
 
     @field_validator("input_allow_hosts", "callback_allow_hosts", mode="before")
     @classmethod
@@ -210,6 +223,13 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'imagescope.db'}"
+
+    @property
+    def s3_location(self) -> tuple[str, str]:
+        """The bucket of ``storage_url`` and its key prefix, empty or ending in ``/``."""
+        parts = urlsplit(self.storage_url)
+        prefix = parts.path.strip("/")
+        return parts.netloc, f"{prefix}/" if prefix else ""
 
     @property
     def files_dir(self) -> Path:

@@ -1,4 +1,10 @@
-"""Tables and the database engine: SQLite (WAL) embedded, PostgreSQL when shared."""
+"""Tables and the database engine: SQLite (WAL) embedded, PostgreSQL when shared.
+
+The tables here are the schema's head; every change to them comes with a revision in
+migrations/versions (tests/test_migrations.py checks the two agree). :func:`open_database`
+hands out a database at that head or stops: the embedded SQLite database upgrades itself, any
+other is upgraded by ``imagescope migrate`` (one process, before the servers and workers start).
+"""
 
 from __future__ import annotations
 
@@ -20,9 +26,13 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from imagescope import migrations
 
 
 class Base(DeclarativeBase):
@@ -225,14 +235,94 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+class DatabaseUnusable(Exception):
+    """The database cannot be used as configured: unreachable, a bad URL, an unknown schema.
+    The message is one line for the operator, naming the URL with its password masked."""
+
+
+class SchemaOutOfDate(DatabaseUnusable):
+    """A shared database whose schema is older than this release: ``imagescope migrate`` first."""
+
+
+def masked(url: str) -> str:
+    """The URL as it may be shown: the password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
+def connect(url: str) -> Database:
+    """The database at ``url``, as it is: no connection made yet, the schema unchecked."""
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("sqlite:///", 1)[-1]
+            if path and path != ":memory:":
+                _make_parent(Path(path), url)
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError):
+        raise DatabaseUnusable(f"IMAGESCOPE_DATABASE_URL: no driver installed for {masked(url)}") from None
+    except ArgumentError:  # not shown: what cannot be parsed cannot have its password masked
+        raise DatabaseUnusable("IMAGESCOPE_DATABASE_URL is not a database URL (dialect+driver://…)") from None
+
+
+def _make_parent(path: Path, url: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnusable(f"cannot create the directory of {masked(url)}: {exc.strerror}") from None
+
+
 def open_database(url: str) -> Database:
-    if url.startswith("sqlite"):
-        path = url.split("sqlite:///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
-    return engine
+    """The database at ``url``, at this release's schema: SQLite is upgraded in place, any other
+    database must be already (else :class:`SchemaOutOfDate`). Unreachable: DatabaseUnusable."""
+    db = connect(url)
+    with _usable(db, url):
+        if db.dialect.name == "sqlite":
+            migrations.upgrade(db)
+            return db
+        schema = migrations.state(db)
+        if not schema.up_to_date:
+            found = f"at revision {schema.current}" if schema.current else "empty"
+            if schema.recognised:
+                found = f"without a version table (revision {schema.current}, as its tables say)"
+            raise SchemaOutOfDate(
+                f"the database {masked(url)} is {found}; this release needs revision {schema.head}: "
+                "run `imagescope migrate` first"
+            )
+    return db
+
+
+def migrate_database(url: str) -> migrations.Upgrade:
+    """The database at ``url`` upgraded to this release's schema (``imagescope migrate``)."""
+    db = connect(url)
+    with _usable(db, url):
+        done = migrations.upgrade(db)
+    db.dispose()
+    return done
+
+
+@contextmanager
+def _usable(db: Database, url: str) -> Iterator[None]:
+    """What goes wrong opening the database, as one DatabaseUnusable line; the pool closed."""
+    try:
+        yield
+    except DBAPIError as exc:
+        db.dispose()
+        raise DatabaseUnusable(f"cannot use the database {masked(url)}: {reason(exc, url)}") from None
+    except migrations.SchemaUnknown as exc:
+        db.dispose()
+        raise DatabaseUnusable(f"the database {masked(url)}: {exc}") from None
+    except DatabaseUnusable:
+        db.dispose()
+        raise
+
+
+def reason(error: DBAPIError, url: str) -> str:
+    """The driver's complaint, first line only and never the password."""
+    text = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+    password = make_url(url).password
+    return text.replace(str(password), "***") if password else text

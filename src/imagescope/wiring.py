@@ -21,7 +21,8 @@ from imagescope.inputs.intake import EditInputs
 from imagescope.models.catalog import Catalog
 from imagescope.models.models_file import Bindings, load_bindings
 from imagescope.ops.metrics import Metrics
-from imagescope.storage.local import LocalStorage, UrlSigner
+from imagescope.storage.base import Storage, open_storage
+from imagescope.storage.local import UrlSigner
 from imagescope.storage.uploads import Uploads
 from imagescope.tasks.accept import Acceptor
 from imagescope.tasks.callbacks import CallbackGuard, WebhookSecrets
@@ -45,7 +46,7 @@ class Services:
     accounts: Accounts
     store: TaskStore
     reads: TaskReads  # the task query's lean read: the key and the task in one statement
-    storage: LocalStorage
+    storage: Storage  # the data directory, or the bucket of IMAGESCOPE_STORAGE_URL
     signer: UrlSigner
     uploads: Uploads
     edit_inputs: EditInputs
@@ -88,7 +89,9 @@ class Services:
 
     def result_url(self, base: str, key: str, ended_at: float) -> str:
         expires = int(ended_at + self.settings.url_ttl_s)
-        return self.signer.url(self.settings.public_url or base, key, expires)
+        return self.storage.presigned_url(key, expires) or self.signer.url(
+            self.settings.public_url or base, key, expires
+        )
 
     def webhook_body(self, task_id: str, account_id: int, base: str) -> dict[str, Any] | None:
         """A completion webhook's body: what ``GET /api/v1/tasks/{id}`` answers through ``base``
@@ -130,8 +133,9 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
         metrics.task_ended(end)
 
     store = TaskStore(db, on_end=on_end)
-    storage = LocalStorage(settings.files_dir)
-    uploads = Uploads(LocalStorage(settings.data_dir / "uploads"), settings.signing_secret())
+    stores = open_storage(settings)  # StorageSetupError: a bucket that cannot be used stops the start
+    storage = stores.results
+    uploads = Uploads(stores.uploads, settings.signing_secret())
     fetcher = ImageFetcher(
         allow_private=settings.input_allow_private,
         allow_hosts=settings.input_allow_hosts,

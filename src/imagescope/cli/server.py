@@ -1,5 +1,6 @@
-"""Running a server, and what only its operator does: ``serve``, ``keys``, ``accounts`` (webhook secrets too),
-``workspaces``, ``usage``. They read the data directory and the database directly."""
+"""Running a server, and what only its operator does: ``serve``, ``migrate``, ``keys``, ``accounts``
+(webhook secrets too), ``workspaces``, ``usage``. They read the data directory and the database directly;
+a database they cannot use (unreachable, out of date) stops them with one line, exit status 2."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from imagescope.accounting.accounts import DEFAULT_ACCOUNT, Accounts, UnknownWor
 from imagescope.accounting.usage import GRANULARITIES, usage_report
 from imagescope.cli import app, console
 from imagescope.config import Settings, SettingsError
-from imagescope.db import open_database
+from imagescope.db import Database, DatabaseUnusable, masked, migrate_database, open_database
 from imagescope.tasks.callbacks import WebhookSecrets
 
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -36,8 +37,18 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _database(settings: Settings) -> Database:
+    """The configured database at this release's schema (the embedded SQLite one upgraded in
+    place); one that cannot be used stops the command with one line naming it."""
+    try:
+        return open_database(settings.db_url)
+    except DatabaseUnusable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _accounts(settings: Settings) -> Accounts:
-    return Accounts(open_database(settings.db_url))
+    return Accounts(_database(settings))
 
 
 @app.command()
@@ -63,15 +74,17 @@ def serve(
     settings = _settings()  # before the app's imports: a bad variable stops the start at once
     from imagescope.app import create_app
     from imagescope.models.models_file import ModelsFileError
+    from imagescope.storage.base import StorageSetupError
 
     if workers is not None:  # --workers 0 too: accept tasks, run none
         settings = settings.model_copy(update={"workers": workers})
     if models:
         settings = settings.model_copy(update={"models_file": models})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _database(settings).dispose()  # reachable and at this release's schema, before the models load
     try:
         application = create_app(settings)
-    except ModelsFileError as exc:
+    except (ModelsFileError, StorageSetupError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     accounts = _accounts(settings)
@@ -82,6 +95,26 @@ def serve(
     console.print(f"data directory: {settings.data_dir}")
     console.print(f"base URL: http://{host}:{port}/api/v1")
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database (IMAGESCOPE_DATABASE_URL, else the data directory's SQLite) to this
+    release's schema; run it once, before `serve` or `worker` starts on a shared database."""
+    settings = _settings()
+    try:
+        done = migrate_database(settings.db_url)
+    except DatabaseUnusable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    console.print(f"database: {masked(settings.db_url)}")
+    if done.recognised:
+        console.print(f"recognised as revision {done.before} (made before migrations: no version table)")
+    if done.before == done.after:
+        console.print(f"schema already at revision {done.after}: nothing to do")
+    else:
+        before = f"revision {done.before}" if done.before else "an empty database"
+        console.print(f"schema upgraded from {before} to revision {done.after}")
 
 
 @keys.command("create")
@@ -191,7 +224,7 @@ def accounts_webhook_secret(
 ) -> None:
     """Print the key the account's completion webhooks are signed with (made on first use) as
     the last line of the output."""
-    info = WebhookSecrets(open_database(_settings().db_url)).show(account, rotate=rotate)
+    info = WebhookSecrets(_database(_settings())).show(account, rotate=rotate)
     if info is None:
         console.print(f"No account '{account}'.")
         raise typer.Exit(1)
@@ -234,7 +267,7 @@ def usage(
     hours = since if since is not None else (24 if by == "hour" else 720)
     end = time.time()
     settings = _settings()
-    rows = usage_report(open_database(settings.db_url), by, end - hours * 3600, end + 1, account, model)
+    rows = usage_report(_database(settings), by, end - hours * 3600, end + 1, account, model)
     table = Table(
         "period (UTC)",
         "account",

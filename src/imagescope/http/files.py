@@ -1,14 +1,19 @@
-"""``GET /files/{key}``: result images behind signed, expiring URLs (403 otherwise)."""
+"""``GET /files/{key}``: result images behind signed, expiring URLs (403 otherwise).
+
+A file on this machine's disk is streamed as it is; an object of the bucket (storage on S3
+with ``IMAGESCOPE_S3_SERVE_THROUGH_API``) is read through the API and answered whole.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from imagescope.errors import Forbidden, NotFound
 from imagescope.http.deps import services_of
+from imagescope.storage.local import LocalStorage
 
 router = APIRouter()
 
@@ -21,14 +26,20 @@ def result_file(
     request: Request,
     expires: str | None = Query(None, alias="Expires", description="Unix seconds the URL is valid until."),
     signature: str | None = Query(None, alias="Signature", description="HMAC of the key and expiry."),
-) -> FileResponse:
+) -> Response:
     services = services_of(request)
     if not services.signer.verify(key, expires, signature):
         raise Forbidden("AccessDenied", "Request has expired or its signature does not match.")
-    path = services.storage.open_path(key)
-    if path is None:
+    storage = services.storage
+    if isinstance(storage, LocalStorage):
+        path = storage.open_path(key)
+        if path is None:
+            raise NotFound("NoSuchKey", "The specified key does not exist.")
+        return FileResponse(path, media_type="image/png")
+    data = storage.read(key)  # StorageUnavailable: 503; a key we signed is always a valid one
+    if data is None:
         raise NotFound("NoSuchKey", "The specified key does not exist.")
-    return FileResponse(path, media_type="image/png")
+    return Response(data, media_type="image/png")
 
 
 # HEAD answers as GET without the body: curl -I, browsers and CDNs ask it first.

@@ -1,5 +1,6 @@
-"""The SDK's upload flow (see ``uploads.py``): ``GET /api/v1/uploads?action=getPolicy`` and the
-form POST to ``upload_host``."""
+"""The SDK's upload flow (see ``storage/uploads.py``): ``GET /api/v1/uploads?action=getPolicy`` and
+the form POST to ``upload_host``, which is this API on either storage backend: the checked bytes
+go to the uploads' store (the data directory, or the bucket of ``IMAGESCOPE_STORAGE_URL``)."""
 
 from __future__ import annotations
 

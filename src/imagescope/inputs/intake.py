@@ -3,6 +3,8 @@ and the output geometry each function promises.
 
 - ``data:`` URIs and ``oss://`` uploads are checked on submission (400 InvalidParameter at
   once) and kept with the task in storage (purged with it); the task keeps ``stored:{key}``.
+  An ``oss://`` key resolves in the uploads' store (the data directory or the bucket), only
+  inside the caller's own upload directories (``Uploads.read``).
 - ``http(s)`` URLs are fetched when the task runs, as the hosted service does: a URL that
   cannot be fetched fails the task with ``BadRequest.InputDownloadFailed`` (spec 000).
 """
@@ -24,7 +26,7 @@ from imagescope.inputs import (
 )
 from imagescope.inputs.errors import url_scheme_unsupported
 from imagescope.models.catalog import ModelSpec
-from imagescope.storage.local import LocalStorage
+from imagescope.storage.base import Storage
 from imagescope.storage.uploads import Uploads
 from imagescope.tasks.spec import STORED, ExpandScales, GenerationRequest, OutputArea, Upscale
 
@@ -37,7 +39,7 @@ def oss_header_missing() -> Refused:
 
 @dataclass
 class EditInputs:
-    storage: LocalStorage
+    storage: Storage
     uploads: Uploads
     fetcher: ImageFetcher
 

@@ -95,8 +95,24 @@ class LocalStorage:
         except (ValueError, OSError):  # escapes the root, NUL, a name too long: no such file
             return None
 
+    def exists(self, key: str) -> bool:
+        return self.open_path(key) is not None
+
+    def presigned_url(self, key: str, expires: int) -> str | None:
+        return None  # the API serves these files, at its signed /files URLs
+
     def delete_task(self, task_id: str) -> None:
         shutil.rmtree(self._path(task_id), ignore_errors=True)
+
+    def delete_older(self, prefix: str, older_than: float) -> int:
+        """Remove the files under ``prefix`` last written before ``older_than`` (Unix seconds)."""
+        removed = 0
+        for path in self._path(prefix).rglob("*"):
+            with suppress(OSError):
+                if path.is_file() and path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def discard_outputs(self, task_id: str, keep: str = "inputs") -> None:
         """Remove what a run of the task wrote, except its kept ``inputs/``: it will run again.

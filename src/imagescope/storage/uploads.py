@@ -7,6 +7,11 @@
 3. Requests name ``oss://{key}`` with ``X-DashScope-OssResourceResolve: enable``; the key
    resolves to the stored file when it lies in an upload directory of the caller's account.
 
+The upload host is this API on either storage backend: the SDK's form carries OSS's fields
+(``OSSAccessKeyId``, ``Signature``, ``x-oss-*``) and none of the ``x-amz-*`` ones an S3 POST
+policy needs, so an S3-compatible store would refuse it; the API checks the policy and puts
+the bytes into the store (the bucket, or the data directory), keeping nothing of its own.
+
 Every key read here (the upload's, an ``oss://`` input's) is confined the same way: made of
 plain names only (``plain_key``), then compared with the caller's prefix. ``imagescope/1/../2/…``
 starts with account 1's prefix but names account 2's file, hence the first step.
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from imagescope.errors import Conflict, Forbidden, Refused
-from imagescope.storage.local import LocalStorage
+from imagescope.storage.base import Storage
 
 POLICY_TTL_S = 300
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # inputs are capped at 10 MB anyway (spec 000)
@@ -80,7 +85,7 @@ class Policy:
 
 
 class Uploads:
-    def __init__(self, storage: LocalStorage, secret: bytes):
+    def __init__(self, storage: Storage, secret: bytes):
         self.storage = storage
         self.secret = secret
 
@@ -126,7 +131,7 @@ class Uploads:
         return Policy(prefix.rstrip("/"), document["expiration"], conditions["content-length-range"][1])
 
     def save(self, key: str, data: bytes) -> None:
-        if self.storage.open_path(key) is not None:
+        if self.storage.exists(key):
             raise Conflict("FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
         self.storage.save(key, data)
 
@@ -139,9 +144,4 @@ class Uploads:
 
     def purge(self, older_than: float) -> int:
         """Delete uploads older than ``older_than`` (Unix seconds); returns how many."""
-        removed = 0
-        for path in self.storage.root.glob("imagescope/*/*/*"):
-            if path.is_file() and path.stat().st_mtime < older_than:
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        return self.storage.delete_older(UPLOADS_ROOT + "/", older_than)

@@ -19,7 +19,7 @@ from imagescope.accounting.accounts import Caller
 from imagescope.accounting.limits import admit_submission
 from imagescope.inputs.intake import EditInputs
 from imagescope.models.catalog import Catalog, ModelSpec
-from imagescope.storage.local import LocalStorage
+from imagescope.storage.base import Storage
 from imagescope.tasks.callbacks import Callback, CallbackGuard
 from imagescope.tasks.dispatch import Dispatcher
 from imagescope.tasks.spec import GenerationRequest
@@ -48,7 +48,7 @@ class Acceptor:
     catalog: Catalog
     edit_inputs: EditInputs
     store: TaskStore
-    storage: LocalStorage
+    storage: Storage
     dispatcher: Dispatcher
     callbacks: CallbackGuard
 

@@ -1,10 +1,11 @@
 """Service faults: the service's trouble, not the task's.
 
-Storage that cannot be written (``StorageUnavailable``: permissions, a full or read-only disk)
-and a database that cannot be reached or written (SQLAlchemy's ``OperationalError`` and
-kin) say nothing about the task that ran into them. Such a task goes back to the queue
-with a backoff (``retry_delay``) and is FAILED only when its fault deadline runs out; a
-submission that cannot be stored answers 503. Anything else (a PIL ``OSError`` decoding a
+Storage that cannot be written (``StorageUnavailable``: permissions, a full or read-only disk,
+an object store unreachable or denying writes; botocore's connection and HTTP errors, should
+one escape the S3 backend unwrapped) and a database that cannot be reached or written
+(SQLAlchemy's ``OperationalError`` and kin) say nothing about the task that ran into them.
+Such a task goes back to the queue with a backoff (``retry_delay``) and is FAILED only when
+its fault deadline runs out; a submission that cannot be stored answers 503. Anything else (a PIL ``OSError`` decoding a
 bad image, an engine bug) stays the task's own failure.
 
 ``Breaker`` pauses a process's workers while storage keeps failing, so a broken disk does not
@@ -19,6 +20,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from botocore.exceptions import ConnectionError as S3ConnectionError
+from botocore.exceptions import HTTPClientError as S3HttpError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -28,7 +31,14 @@ log = logging.getLogger(__name__)
 
 # Not DBAPIError as a whole: an IntegrityError or ProgrammingError is a bug, and retrying
 # a bug for fifteen minutes only hides it.
-SERVICE_FAULTS: tuple[type[Exception], ...] = (StorageUnavailable, OperationalError, InterfaceError, PoolTimeout)
+SERVICE_FAULTS: tuple[type[Exception], ...] = (
+    StorageUnavailable,
+    S3ConnectionError,  # the endpoint refused or timed out the connection
+    S3HttpError,  # the connection closed, or the answer did not come in time
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+)
 
 FIRST_RETRY_S = 1.0
 MAX_RETRY_S = 30.0

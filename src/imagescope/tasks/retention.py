@@ -1,7 +1,8 @@
 """Background upkeep of the task store.
 
-- Retention: after the task lifetime (24 h by default) a task and its files are purged, and
-  temporary files of a process that stopped mid-write are swept.
+- Retention: after the task lifetime (24 h by default) a task and its files (or objects, on
+  S3) are purged, uploads after 48 h, and temporary files of a process that stopped mid-write
+  are swept.
 - Leases: this process renews the leases of the tasks it runs, and hands tasks whose
   lease ran out (their process died) back to the queue.
 """
@@ -12,7 +13,7 @@ import logging
 import threading
 import time
 
-from imagescope.storage.local import LocalStorage
+from imagescope.storage.base import Storage
 from imagescope.storage.uploads import UPLOAD_TTL_S, Uploads
 from imagescope.tasks.store import TaskStore
 
@@ -58,7 +59,7 @@ class Purger(Periodic):
     thread_name = "imagescope-purger"
 
     def __init__(
-        self, store: TaskStore, storage: LocalStorage, ttl_s: float, interval_s: float, uploads: Uploads | None = None
+        self, store: TaskStore, storage: Storage, ttl_s: float, interval_s: float, uploads: Uploads | None = None
     ):
         super().__init__(interval_s)
         self.uploads = uploads

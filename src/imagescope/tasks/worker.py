@@ -52,7 +52,7 @@ from imagescope.engines.watermark import apply_watermark
 from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ServiceError
 from imagescope.inputs.intake import EditInputs, load_inputs, output_size
 from imagescope.models.catalog import Catalog, ModelSpec
-from imagescope.storage.local import LocalStorage
+from imagescope.storage.base import Storage
 from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
 from imagescope.tasks.spec import (
     EditOptions,
@@ -142,7 +142,7 @@ class Worker:
     catalog: Catalog
     engines: dict[str, ImageEngine]  # by binding name (ModelSpec.engine_for); abilities checked per task
     rewriter: Rewriter
-    storage: LocalStorage
+    storage: Storage
     edit_inputs: EditInputs
     owner: str  # this process, as named in the leases of the tasks it runs
     lease_s: float
