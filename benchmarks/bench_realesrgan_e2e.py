@@ -1,6 +1,7 @@
 """Real-ESRGAN through the service vs a bare model call: end-to-end ÷ bare, target ≤ 1.05.
 
     python benchmarks/bench_realesrgan_e2e.py [--size 512] [--repeats 1] [--poll 0.05]
+        [--precision auto] [--tile 256]
 
 One process holds one RealEsrganEngine, shared by both arms:
 
@@ -33,6 +34,11 @@ Measured 2026-11-21, 2 CPU cores (shared: trust runs whose bare CPU/wall is ≈ 
     (*) GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=4294967296:
         glibc.malloc.mmap_threshold=4294967296 (one string, no spaces), set before Python starts
 
+Measured 2026-11-30 with precision "auto" (bfloat16 on that CPU, the fused network; the script's
+default, ``--precision float32`` measures the float32 network), tuned by the script, --poll 0.05,
+load average 1.4: bare 13.61 s, end-to-end 14.49 s (1.064; 0.13 s of it the PNG encode), the
+engine call inside the worker 1.049 × the bare call.
+
 Outside the engine the service adds ~0.4 s (0.3 s of it the PNG encode of 2048*2048); the rest
 is the engine running slower inside the worker: (1) page faults: glibc mmaps and unmaps
 RRDBNet's large activations on every use (1.9 M minor faults per 256*256 input on the main
@@ -64,6 +70,7 @@ from PIL import Image, ImageOps
 from imagescope.app import create_app
 from imagescope.config import Settings
 from imagescope.engines import EditJob, PreviewEngine, RealEsrganEngine
+from imagescope.engines.realesrgan.upscaler import resolve_precision
 from imagescope.ops.allocator import reexec_tuned
 from imagescope.tasks.spec import Function, Upscale
 from imagescope.tasks.worker import encode_png
@@ -150,6 +157,10 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=4, choices=[1, 2, 3, 4])
     parser.add_argument("--repeats", type=int, default=1, help="pairs (bare, e2e)")
     parser.add_argument("--poll", type=float, default=0.05, help="seconds between task polls")
+    parser.add_argument(
+        "--precision", default="auto", choices=["auto", "float32", "bfloat16"], help="the models file's option"
+    )
+    parser.add_argument("--tile", type=int, default=256, help="the models file's option")
     args = parser.parse_args()
     # As `imagescope serve` does: glibc's allocator tuned (GLIBC_TUNABLES= measures its defaults).
     reexec_tuned([os.path.abspath(__file__), *sys.argv[1:]])
@@ -163,7 +174,8 @@ def main() -> None:
         "parameters": {"upscale_factor": args.factor, "n": 1},
     }
 
-    engine = RealEsrganEngine()  # one instance: the bare arm and the service share its weights
+    # One instance: the bare arm and the service share its weights.
+    engine = RealEsrganEngine(tile=args.tile, precision=args.precision)
     timed = TimedEngine(engine)
     tmp = tempfile.TemporaryDirectory(prefix="imagescope-bench-")
     settings = Settings.from_env({"IMAGESCOPE_DATA_DIR": tmp.name, "IMAGESCOPE_WORKERS": "1"})
@@ -180,7 +192,8 @@ def main() -> None:
     session.headers["Authorization"] = f"Bearer {key}"
 
     print(
-        f"Real-ESRGAN photo ×{args.factor} of {args.size}*{args.size} (tile {engine.tile}), "
+        f"Real-ESRGAN photo ×{args.factor} of {args.size}*{args.size} (tile {engine.tile}, "
+        f"precision {args.precision}: {resolve_precision(args.precision, 'cpu')}), "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; server on {base}",
         flush=True,
     )

@@ -1,14 +1,21 @@
 """What waiting for a task costs the server: long-poll (``?wait=60``) against polling every second.
 
-    python benchmarks/bench_wait_cost.py [--clients 20] [--seconds 10]
+    python benchmarks/bench_wait_cost.py [--clients 100] [--seconds 10]
 
 Starts `imagescope serve` with no workers (its own data directory), so every task stays PENDING
 for exactly as long as the benchmark says: --clients tasks, each waited for by its own client
 thread for --seconds, then all canceled at once (the end that wakes the waiters). The server's
 CPU time (utime + stime from /proc) over that window, divided by the number of tasks, is what one
-client's waiting cost; the engine's own work is the same either way and is left out. Run twice in
-one process: once with clients polling GET /api/v1/tasks/{id} every second, once with clients
-long-polling ?wait=60. Also prints how long after the cancel each long-poll answered.
+client's waiting cost; the engine's own work is the same either way and is left out. Run three
+times in one process: with nobody waiting (the baseline: the server's upkeep threads, the
+submissions and the cancels), with clients polling GET /api/v1/tasks/{id} every second (each
+from a random phase of its second), and with clients long-polling ?wait=60; the waiting's cost
+is each run's figure less the baseline. Also prints how long after the cancel the clients saw it.
+
+Measured 2026-11-30, 2 cores, SQLite, 100 clients × 10 s: the waiting cost 12.8 ms of server CPU
+per task polling every second and 1.0 ms long-polling (12.8×); the end was seen after a median
+of 734 ms polling and 160 ms long-polling (the 100 answers leave one after another). With 20
+clients the fixed costs dominate the figures (17 against 8 ms, 2.1×).
 
 Linux only (/proc).
 """
@@ -98,7 +105,7 @@ def measure(server: Server, make_client: Callable[..., Callable[[], float]], cli
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     server = Server(Path(tempfile.mkdtemp(prefix="imagescope-bench-")), env={"IMAGESCOPE_WORKERS": "0"}).start()

@@ -113,7 +113,7 @@ MISTAKES = {
     "unknown kind": ('[engines.x]\nkind = "onnx"\n', "engines.x.kind: 'onnx' is not an engine kind"),
     "unknown option": (
         '[engines.x]\nkind = "realesrgan"\ncolour = 1\n',
-        "engines.x.colour: unknown option of a realesrgan engine (options: variant, tile)",
+        "engines.x.colour: unknown option of a realesrgan engine (options: variant, tile, precision)",
     ),
     "option of a wrong type": (
         '[engines.x]\nkind = "realesrgan"\ntile = "256"\n',

@@ -116,6 +116,11 @@ def task_id_shown(page) -> str:
     return match[1]
 
 
+def cells(*values: object) -> re.Pattern[str]:
+    """A table row's text holding these cells, one after another."""
+    return re.compile(r"\s+".join(re.escape(str(v)) for v in values))
+
+
 def admin_api(method: str, server: Server, path: str, **kwargs) -> requests.Response:
     return requests.request(
         method, f"{server.url}/admin/v1{path}", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10, **kwargs
@@ -332,8 +337,9 @@ def test_tasks_list_filters_and_opens_a_task_with_its_outputs(page, server):
     detail = page.get_by_role("region", name="Task detail")
     expect(detail).to_contain_text(f"Task {task_id}")
     expect(detail).to_contain_text("1 of 1 made")
-    expect(detail.get_by_text("tasks page", exact=True)).to_be_visible()  # the prompt, from the result
-    assert loaded_sizes(detail.get_by_role("img")) == [[1024, 1024]]
+    expect(detail.get_by_role("region", name="Request").get_by_text("tasks page", exact=True)).to_be_visible()
+    expect(detail.locator("figcaption").get_by_text("tasks page", exact=True)).to_be_visible()  # the result's
+    assert loaded_sizes(detail.get_by_role("img")) == [[1024, 1024]]  # no input image: the result only
     page.get_by_label("Status").select_option("FAILED")
     page.get_by_role("button", name="Show tasks").click()
     expect(page.get_by_text("No tasks match.")).to_be_visible()
@@ -364,29 +370,70 @@ def test_a_waiting_or_running_task_is_canceled_from_its_detail(page, server):
     assert server.task(task_id)["output"]["task_status"] == "CANCELED"
 
 
-def test_usage_counts_the_accounts_tasks_and_with_the_admin_token_spend_and_free_quota_left(page, server):
+def test_usage_shows_the_apis_numbers_per_model_and_day_and_the_free_quota_left_without_the_admin_token(page, server):
     key = server.new_key(account="usage")
-    for prompt in ("one", "two"):
-        server.run({"model": "wan2.2-t2i-flash", "input": {"prompt": prompt}, "parameters": {"n": 1}}, key=key)
+    for prompt, n in (("one", 1), ("two", 2)):
+        server.run({"model": "wan2.2-t2i-flash", "input": {"prompt": prompt}, "parameters": {"n": n}}, key=key)
+    api = requests.get(server.api + "/usage", headers=server.headers(key, False), timeout=10).json()
+    [row] = api["usage"]
+    quota = next(q for q in api["free_quota"] if q["model"] == "wan2.2-t2i-flash")
+    assert (row["invocations"], row["images"], quota["left"]) == (2, 3, 97)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url))
     sign_in(page, server, key)
     page.get_by_role("link", name="Usage").click()
-    mine = page.get_by_role("table").first
-    expect(mine.get_by_role("row", name=re.compile("wan2.2-t2i-flash"))).to_contain_text(
-        re.compile(r"2\s+2\s+0\s+0\s+100%\s+2"), use_inner_text=True
+    days = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Spend"))
+    expect(days.get_by_role("row", name=re.compile("wan2.2-t2i-flash"))).to_contain_text(
+        cells(row["date"], "wan2.2-t2i-flash", 2, 2, 0, 0, "100%", 3, 3, "$0.0000"), use_inner_text=True
     )
-    expect(page.get_by_text("sign in on the Admin page with the admin token", exact=False)).to_be_visible()
+    left = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Left"))
+    expect(left.get_by_role("row", name=re.compile("wan2.2-t2i-flash"))).to_contain_text(
+        cells("wan2.2-t2i-flash", 100, 3, 97), use_inner_text=True
+    )
+    assert [url for url in sent if "/admin/" in url] == []  # the key's own usage: no admin token
+    page.get_by_label("Days").select_option("7")
+    expect(page.get_by_role("heading", name="Per model and day, last 7 days")).to_be_visible()
 
+
+def test_admin_page_shows_the_server_usage_report_with_spend_and_free_quota_left(page, server):
+    key = server.new_key(account="reported")
+    server.run({"model": "wan2.2-t2i-flash", "input": {"prompt": "report"}, "parameters": {"n": 2}}, key=key)
+    sign_in(page, server)
     page.get_by_role("link", name="Admin").click()
     page.get_by_label("Admin token").fill(ADMIN)
     page.get_by_role("button", name="Open admin").click()
     expect(page.get_by_role("button", name="Close admin")).to_be_visible()
-    page.get_by_role("link", name="Usage").click()
-    quota = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Left"))
-    expect(quota.get_by_role("row", name=re.compile("usage"))).to_contain_text(
+    quota = page.get_by_role("table", name="Free quota left")
+    expect(quota.get_by_role("row", name=re.compile("reported"))).to_contain_text(
         re.compile(r"100\s+2\s+98"), use_inner_text=True
     )
-    report = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Spend"))
-    expect(report.get_by_role("row", name=re.compile("usage"))).to_contain_text("$0.0000")
+    report = page.get_by_role("table", name="Usage of every account")
+    expect(report.get_by_role("row", name=re.compile("reported"))).to_contain_text("$0.0000")
+
+
+def test_task_detail_shows_the_request_of_an_edit_task_with_its_prompt_parameters_and_input_image(page, server):
+    body = {
+        "model": "wanx2.1-imageedit",
+        "input": {
+            "function": "stylization_all",
+            "prompt": "in the style of a woodcut",
+            "base_image_url": "data:image/png;base64," + base64.b64encode(png(576, 512)).decode(),
+        },
+        "parameters": {"n": 1, "seed": 11, "strength": 0.3},
+    }
+    answer = requests.post(
+        server.api + "/services/aigc/image2image/image-synthesis", json=body, headers=server.headers(), timeout=10
+    )
+    task_id = answer.json()["output"]["task_id"]
+    server.wait(task_id)
+    sign_in(page, server)
+    page.get_by_role("link", name="Tasks").click()
+    page.get_by_role("button", name=task_id).click()
+    request = page.get_by_role("region", name="Task detail").get_by_role("region", name="Request")
+    expect(request.get_by_text("in the style of a woodcut", exact=True)).to_be_visible()
+    for name, value in (("Function", "stylization_all"), ("strength", "0.3"), ("seed", "11"), ("n", "1")):
+        expect(request.locator("dt", has_text=re.compile(f"^{name}$")).locator("+ dd")).to_have_text(value)
+    assert loaded_sizes(request.get_by_role("img", name="Input image")) == [[576, 512]]
 
 
 def test_admin_creates_a_key_shown_once_that_works_and_revokes_it(page, server):

@@ -1,5 +1,7 @@
 """The realesrgan engine: the ncnn reader against the shipped model files, the PyTorch
-RRDBNet against the .param graph, and the upscaler's sizes, seams, determinism and sharpness."""
+RRDBNet against the .param graph, the fused inference network against RRDBNet, precision
+(bfloat16 where the CPU has it, and its quality against float32), the models-file option,
+and the upscaler's sizes, seams, determinism and sharpness."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from imagescope.engines import EditJob
 from imagescope.engines.realesrgan import (
+    FusedRRDBNet,
     NcnnFormatError,
     RealEsrganUpscaler,
     load_rrdbnet,
@@ -21,6 +25,10 @@ from imagescope.engines.realesrgan import (
     shared_model,
 )
 from imagescope.engines.realesrgan.ncnn import TAG_FLOAT16, Convolution, NcnnGraph, read_bin, read_param
+from imagescope.engines.realesrgan.upscaler import native_bfloat16, resolve_precision
+from imagescope.models.catalog import Catalog
+from imagescope.models.models_file import ModelsFileError, load_bindings
+from imagescope.tasks.spec import Function, Upscale
 
 PHOTO = Path(__file__).parent / "data" / "chelsea.png"  # CC0, see tests/data/README.md
 ANIME = model_files("anime")
@@ -252,9 +260,134 @@ def test_rrdbnet_forward_matches_the_param_graph(variant):
     x = x.permute(2, 0, 1)[None].contiguous()
     with torch.inference_mode():
         reference = run_ncnn_graph(graph, read_bin(bin_, graph), x)
-        ours = shared_model(variant)(x)
+        ours = load_rrdbnet(param, bin_, {"photo": 23, "anime": 6}[variant])(x)
     assert ours.shape == (1, 3, 64, 80)
     torch.testing.assert_close(ours, reference, atol=1e-4, rtol=0)
+
+
+# --- the fused inference network ------------------------------------------------------
+
+
+@pytest.mark.parametrize("band", [3, 100])  # 3: the tail in 7 bands of rows; 100: in one piece
+def test_fused_network_computes_the_plain_rrdbnet(band):
+    plain = load_rrdbnet(*ANIME, num_block=6)
+    fused = FusedRRDBNet(plain, torch.float32)
+    x = torch.rand(1, 3, 20, 26, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        want = plain(x)
+        got = fused.tail(fused.trunk(x.contiguous(memory_format=torch.channels_last)), band=band)
+    assert got.shape == want.shape == (1, 3, 80, 104)
+    # The same function, computed in another order: float32 rounding apart.
+    assert (got - want).abs().max().item() < 1e-4
+    torch.testing.assert_close(fused(x), want, atol=1e-4, rtol=0)
+
+
+def test_weights_are_converted_once_when_the_network_loads(anime_copy):
+    weights_dir = anime_copy[0].parent  # a fresh cache key
+    upscaler = RealEsrganUpscaler("anime", precision="bfloat16", weights_dir=weights_dir)
+    net = upscaler.load()
+    weights = [conv.weight for conv in (net.conv_first, net.conv_body, net.conv_last)]
+    assert {w.dtype for w in weights} == {torch.bfloat16}
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+    pointers = [w.data_ptr() for w in weights]
+    upscaler.upscale(photo_crop((0, 0, 12, 10)), 4)
+    assert upscaler.load() is net and [w.data_ptr() for w in weights] == pointers
+    assert [conv.weight.data_ptr() for conv in (net.conv_first, net.conv_body, net.conv_last)] == pointers
+
+
+# --- precision ------------------------------------------------------------------------
+
+
+def _psnr(a: Image.Image, b: Image.Image) -> float:
+    error = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    return float(10 * np.log10(255**2 / np.mean(error**2)))
+
+
+@pytest.mark.parametrize("box", [(250, 80, 314, 128), (40, 200, 104, 248)])  # fur and eye; background
+def test_bfloat16_output_is_within_38_db_of_float32_on_the_test_photo(box):
+    image = photo_crop(box)
+    exact = RealEsrganUpscaler("photo", precision="float32").upscale(image, 4)
+    fast = RealEsrganUpscaler("photo", precision="bfloat16").upscale(image, 4)
+    assert exact.size == fast.size == (256, 192)
+    assert _psnr(fast, exact) >= 38
+
+
+def _cpuinfo(tmp_path: Path, name: str, flags: str) -> Path:
+    path = tmp_path / name  # a path of its own: native_bfloat16 reads each file once
+    path.write_text(f"processor\t: 0\nmodel name\t: some CPU\nflags\t\t: fpu sse2 avx2 {flags}\n\n")
+    return path
+
+
+def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path):
+    assert native_bfloat16(_cpuinfo(tmp_path, "zen4", "avx512f avx512_bf16 avx512_vnni"))
+    assert native_bfloat16(_cpuinfo(tmp_path, "sapphire-rapids", "amx_bf16 amx_tile"))
+    assert not native_bfloat16(_cpuinfo(tmp_path, "skylake", "avx512f avx512_vnni"))  # bf16 emulated: slower
+    assert not native_bfloat16(tmp_path / "no-such-file")
+    # This machine, by torch's own CPU probe where this torch has one.
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    if probe is not None:
+        assert native_bfloat16() == (probe() or "amx_bf16" in Path("/proc/cpuinfo").read_text())
+
+
+def test_auto_precision_is_bfloat16_on_a_cpu_with_native_bf16_and_float16_on_cuda():
+    assert resolve_precision("auto", "cpu") == ("bfloat16" if native_bfloat16() else "float32")
+    assert RealEsrganUpscaler("anime").precision == resolve_precision("auto", "cpu")
+    assert resolve_precision("auto", "cuda") == resolve_precision("auto", "cuda:1") == "float16"
+    for precision in ("float32", "bfloat16", "float16"):
+        assert resolve_precision(precision, "cpu") == precision  # an explicit choice overrides
+
+
+def _models_file(tmp_path: Path, options: str) -> Path:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        f'[engines.sr]\nkind = "realesrgan"\nvariant = "anime"\n{options}\n'
+        '[models."wanx2.1-imageedit"]\nsuper_resolution = "sr"\n'
+    )
+    return path
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_models_file_precision_overrides_the_automatic_choice(tmp_path, precision):
+    engine = load_bindings(_models_file(tmp_path, f'precision = "{precision}"'), Catalog()).engines["sr"]
+    image = photo_crop((250, 80, 274, 100))
+    job = EditJob(
+        model="wanx2.1-imageedit",
+        function=Function.SUPER_RESOLUTION,
+        prompt="",
+        negative_prompt="",
+        images=(image,),
+        mask=None,
+        width=48,
+        height=40,
+        seed=0,
+        index=0,
+        count=1,
+        options=Upscale(2),
+    )
+    out = engine.edit(job)
+    want = RealEsrganUpscaler("anime", precision=precision).upscale(image, 2)
+    assert out.size == (48, 40) and out.tobytes() == want.tobytes()
+    other = "bfloat16" if precision == "float32" else "float32"
+    assert out.tobytes() != RealEsrganUpscaler("anime", precision=other).upscale(image, 2).tobytes()
+
+
+def test_models_file_without_precision_leaves_auto(tmp_path):
+    engine = load_bindings(_models_file(tmp_path, ""), Catalog()).engines["sr"]
+    assert engine.precision == "auto"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ('precision = "float16"', "engines.sr.precision: must be auto, float32 or bfloat16, not 'float16'"),
+        ("precision = 16", "engines.sr.precision: must be auto, float32 or bfloat16, not 16"),
+    ],
+)
+def test_models_file_precision_must_be_one_the_cpu_runs(tmp_path, options, message):
+    path = _models_file(tmp_path, options)
+    with pytest.raises(ModelsFileError) as error:
+        load_bindings(path, Catalog())
+    assert str(error.value) == f"{path}: {message}"
 
 
 # --- the upscaler ---------------------------------------------------------------------
@@ -325,18 +458,13 @@ def test_factor_one_keeps_the_size_and_sharpens():
     assert _laplacian_variance(out) > 1.2 * _laplacian_variance(small)
 
 
-def test_bfloat16_stays_close_to_float32():
-    image = photo_crop((250, 80, 274, 100))
-    exact = np.asarray(RealEsrganUpscaler("anime").upscale(image, 4), np.float64)
-    fast = np.asarray(RealEsrganUpscaler("anime", precision="bfloat16").upscale(image, 4), np.float64)
-    assert np.abs(fast - exact).mean() < 1.5
-
-
 def test_weights_load_once_and_are_shared(anime_copy):
     weights_dir = anime_copy[0].parent  # a fresh cache key: nothing loaded from here yet
     models = []
+    auto = resolve_precision("auto", "cpu")
     threads = [
-        threading.Thread(target=lambda: models.append(shared_model("anime", "cpu", weights_dir))) for _ in range(4)
+        threading.Thread(target=lambda: models.append(shared_model("anime", "cpu", weights_dir, auto)))
+        for _ in range(4)
     ]
     for t in threads:
         t.start()
@@ -345,6 +473,9 @@ def test_weights_load_once_and_are_shared(anime_copy):
     assert len(models) == 4 and all(m is models[0] for m in models)
     assert RealEsrganUpscaler("anime", weights_dir=weights_dir).load() is models[0]
     assert RealEsrganUpscaler("photo").load() is RealEsrganUpscaler("photo", tile=64).load()
+    # One network per precision: float32 and bfloat16 weights side by side, each converted once.
+    float32 = RealEsrganUpscaler("anime", precision="float32", weights_dir=weights_dir).load()
+    assert float32.dtype == torch.float32 and float32 is shared_model("anime", "cpu", weights_dir, "float32")
 
 
 @pytest.mark.parametrize(
@@ -352,7 +483,8 @@ def test_weights_load_once_and_are_shared(anime_copy):
     [
         ({"variant": "cartoon"}, "unknown Real-ESRGAN variant"),
         ({"tile": 0}, "tile must be"),
-        ({"precision": "float16"}, "precision must be"),
+        ({"precision": "float64"}, "precision must be one of auto, float32, bfloat16, float16"),
+        ({"precision": "float16"}, "precision float16 is for CUDA devices"),
     ],
 )
 def test_bad_options_are_refused(kwargs, message):

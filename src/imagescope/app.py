@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from imagescope.config import Settings
 from imagescope.engines import ImageEngine
 from imagescope.errors import ServiceError, body_invalid, service_unavailable, url_not_found
-from imagescope.http import admin, console, files, models, uploads, wire
+from imagescope.http import admin, console, files, models, uploads, usage, wire
 from imagescope.http.body_size import BodyCaps, BodyLimit, BodyTooLarge, family_caps
 from imagescope.http.errors import ERROR_RESPONSES, HttpError
 from imagescope.http.image2image import router as image2image
@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine]
 
     app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.services = services
-    for module in (text2image, image2image, multimodal, tasks, uploads, files, admin, models, openai, edits, console):
+    families = (text2image, image2image, multimodal, tasks, usage, uploads, files, admin, models, openai, edits)
+    for module in (*families, console):
         app.include_router(module.router)
     app.router.routes[0:0] = tasks.LEAN_ROUTES  # matched first: the task query without FastAPI's per-route work
 

@@ -1,8 +1,11 @@
-"""Usage per account and model, by hour or day: invocations, success rate, images, spend.
+"""Usage per account and model, by hour or day: invocations, success rate, images, spend;
+and the free quota an account has left per model.
 
 Counted from ``invocations`` (one row per accepted task, kept after the task is purged)
 and the ledger (spend). Periods are UTC. An invocation counts in the period it was
-submitted; its spend in the period it was charged (when the task ended).
+submitted; its spend in the period it was charged (when the task ended). The admin report
+(``/admin/v1/usage``, any account by name) and a key holder's own (``/api/v1/usage``, the
+key's account by id) are the same ``usage_report``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from imagescope.accounting.billing import DAY_S, free_images_left, free_images_used
+from imagescope.accounting.limits import effective_limits
 from imagescope.db import Account, Database, Invocation, LedgerEntry
+from imagescope.models.catalog import Catalog
 from imagescope.tasks.store import TaskStatus
 
 GRANULARITIES = {"hour": 3600, "day": 86400}
@@ -59,8 +65,10 @@ def usage_report(
     end: float,
     account: str | None = None,
     model: str | None = None,
+    account_id: int | None = None,
 ) -> list[UsageRow]:
-    """Rows for every (period, account, model) with activity in [start, end), oldest first."""
+    """Rows for every (period, account, model) with activity in [start, end), oldest first;
+    only ``account``'s (a name) or ``account_id``'s when given."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {sorted(GRANULARITIES)}")
     rows: dict[tuple[str, str, str], UsageRow] = {}
@@ -74,6 +82,8 @@ def usage_report(
     with Session(db) as session:
         names = dict(session.execute(select(Account.id, Account.name)).all())
         wanted_ids = [i for i, n in names.items() if n == account] if account else None
+        if account_id is not None:
+            wanted_ids = [i for i in wanted_ids or [account_id] if i == account_id]
 
         def rows_of(table: type[Counted], at: InstrumentedAttribute[float]) -> Iterator[tuple[Counted, UsageRow]]:
             """``table``'s rows in the window, for the account and model asked for."""
@@ -100,3 +110,31 @@ def usage_report(
             if entry.kind == "free":
                 r.free_images += entry.images
     return [rows[k] for k in sorted(rows)]
+
+
+@dataclass(frozen=True)
+class FreeQuota:
+    """An account's free images of one model: its quota (the account's own or the catalog's),
+    the images the ledger has taken from it, and what is left (0 once expired)."""
+
+    model: str
+    free_quota: int
+    used: int
+    left: int
+    expires_at: float  # Unix seconds: the account's activation plus the model's free_quota_days
+
+
+def free_quota_left(db: Database, account_id: int, catalog: Catalog, now: float) -> list[FreeQuota]:
+    """The free quota of every model of the catalog for ``account_id``, as billing applies it."""
+    quotas: list[FreeQuota] = []
+    with Session(db) as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            return []
+        for name in sorted(catalog.models):
+            spec = catalog.models[name]
+            quota = effective_limits(session, account_id, spec).free_quota
+            used = free_images_used(session, account_id, name)
+            left = free_images_left(session, account, spec, quota, now)  # billing's own rule
+            quotas.append(FreeQuota(name, quota, used, left, account.activated_at + spec.free_quota_days * DAY_S))
+    return quotas

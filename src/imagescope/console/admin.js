@@ -1,8 +1,12 @@
 // Admin, with the deployment's admin token (IMAGESCOPE_ADMIN_TOKEN): accounts, keys (a new key
-// is shown once; revoke), per-model limits, free quota and free-only, through /admin/v1.
+// is shown once; revoke), per-model limits, free quota and free-only, and the server's usage
+// report over every account, through /admin/v1.
 
 import { ApiError, call, describe, session } from "./api.js";
 import { alertBox, checkbox, field, fill, formatTime, h, table } from "./dom.js";
+import { dollars, percent } from "./usage.js";
+
+const DAY_S = 86400;
 
 function adminWords(error) {
   if (error instanceof ApiError && error.status === 404) {
@@ -59,6 +63,42 @@ function count(input) {
   return input.value === "" ? undefined : Number(input.value);
 }
 
+/** Free images left per account and model, from the accounts, the rules and the usage rows. */
+function quotaRows(accounts, usage, catalog) {
+  const now = Date.now() / 1000;
+  const rows = [];
+  for (const account of accounts) {
+    for (const model of catalog.models) {
+      const own = account.settings[model.model]?.free_quota ?? account.settings["*"]?.free_quota;
+      const quota = own ?? model.rules.free_quota;
+      const used = usage.filter((r) => r.account === account.name && r.model === model.model).reduce((sum, r) => sum + r.free_images, 0);
+      if (!used && own === undefined) continue; // untouched: the full default, not worth a row
+      const expired = now > account.activated_at + model.rules.free_quota_days * DAY_S;
+      rows.push([account.name, model.model, quota, used, expired ? "0 (expired)" : Math.max(quota - used, 0)]);
+    }
+  }
+  return rows;
+}
+
+/** The server's usage report: every account, per UTC day and model, for 90 days. */
+async function serverReport(slot, accounts, catalog) {
+  const since = Math.floor(Date.now() / 1000) - 90 * DAY_S;
+  const report = await admin("GET", `/usage?granularity=day&start=${since}`);
+  const cells = report.usage.map((r) => [r.period, r.account, r.model, r.invocations, percent(r.success_rate), r.images, r.free_images, dollars(r.spend)]);
+  const quota = quotaRows(accounts, report.usage, catalog);
+  fill(
+    slot,
+    h("h3", {}, "Server usage report"),
+    h("p", { class: "hint" }, "Per UTC day, account and model, for the last 90 days."),
+    cells.length
+      ? table(["Day (UTC)", "Account", "Model", "Invocations", "Success rate", "Images", "Free images", "Spend"], cells, "Usage of every account")
+      : h("p", {}, "Nothing yet."),
+    quota.length
+      ? table(["Account", "Model", "Free quota", "Used", "Left"], quota, "Free quota left")
+      : h("p", {}, "Every account still has its whole free quota."),
+  );
+}
+
 async function render(container, catalog, refresh) {
   const [{ accounts }, { keys }] = await Promise.all([admin("GET", "/accounts"), admin("GET", "/keys")]);
   const accountSelect = () => h("select", {}, accounts.map((a) => h("option", { value: a.name }, a.name)));
@@ -101,6 +141,8 @@ async function render(container, catalog, refresh) {
   const quotaAccount = accountSelect();
   const quotaModel = limitModel.cloneNode(true);
   const quota = h("input", { type: "number", min: 0, required: true });
+  const report = h("div", { class: "card" }, h("p", {}, "Counting…"));
+  serverReport(report, accounts, catalog).catch((error) => fill(report, h("p", { class: "error", role: "alert" }, `Usage report: ${adminWords(error)}`)));
 
   fill(
     container,
@@ -136,6 +178,7 @@ async function render(container, catalog, refresh) {
         refresh();
       }),
     ),
+    report,
   );
 }
 

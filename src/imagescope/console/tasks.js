@@ -1,5 +1,6 @@
 // The account's tasks: filtered by model, status and time, a page at a time; each opens with
-// its times, outputs and error, and a waiting or running one can be canceled.
+// its request (model, prompt, parameters, input images), times, outputs and error, and a
+// waiting or running one can be canceled.
 
 import { TERMINAL, call, describe } from "./api.js";
 import { alertBox, field, fill, formatTime, h, table } from "./dom.js";
@@ -14,6 +15,47 @@ export function listTime(value) {
   const utc8 = new Date(new Date(value).getTime() + 8 * 3600 * 1000);
   const pad = (n) => String(n).padStart(2, "0");
   return `${utc8.getUTCFullYear()}${pad(utc8.getUTCMonth() + 1)}${pad(utc8.getUTCDate())}${pad(utc8.getUTCHours())}${pad(utc8.getUTCMinutes())}${pad(utc8.getUTCSeconds())}`;
+}
+
+// The request's input image fields, as the detail names them.
+const INPUT_IMAGES = [
+  ["base_image_url", "Input image"],
+  ["mask_image_url", "Mask"],
+];
+
+/** The images of a request's input, each [name, signed URL]. */
+function inputImages(input) {
+  const named = INPUT_IMAGES.filter(([field]) => input[field]).map(([field, name]) => [name, input[field]]);
+  const listed = (input.images || []).map((url, index) => [`Input image ${index + 1}`, url]);
+  return [...named, ...listed];
+}
+
+/** The task's request as submitted (GET /api/v1/tasks/{id}/request), filled into slot. */
+async function showRequest(slot, taskId, signal) {
+  const body = await call("GET", `/api/v1/tasks/${encodeURIComponent(taskId)}/request`, { signal });
+  if (!body.request) return fill(slot, h("h4", {}, "Request"), h("p", {}, "The task does not exist or has expired."));
+  const { model, input, parameters } = body.request;
+  const facts = [
+    ["Model", model],
+    ["Endpoint", body.endpoint],
+    ["Prompt", input.prompt],
+    ["Negative prompt", input.negative_prompt],
+    ["Function", input.function],
+    ...Object.entries(parameters).map(([name, value]) => [name, String(value)]),
+  ].filter(([, value]) => value !== undefined && value !== null && value !== "");
+  const images = inputImages(input);
+  fill(
+    slot,
+    h("h4", {}, "Request"),
+    h("dl", {}, facts.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)])),
+    images.length
+      ? h(
+          "div",
+          { class: "figures inputs" },
+          images.map(([name, url]) => h("figure", { class: "result" }, h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: name })), h("figcaption", {}, name))),
+        )
+      : null,
+  );
 }
 
 export function mountTasks(container, catalog) {
@@ -75,6 +117,11 @@ export function mountTasks(container, catalog) {
     const { signal } = watching;
     detail.hidden = false;
     fill(detail, h("h3", {}, `Task ${taskId}`), h("p", {}, "Loading…"));
+    // Read once: a task's request does not change while it runs.
+    const request = h("section", { role: "region", "aria-label": "Request", class: "request" }, h("p", {}, "Loading the request…"));
+    showRequest(request, taskId, signal).catch((error) => {
+      if (!signal.aborted) fill(request, h("p", { class: "error", role: "alert" }, `Request: ${describe(error)}`));
+    });
     // Refreshed while the task waits or runs (long-poll), so status and progress stay current.
     let wait = 0;
     while (!signal.aborted) {
@@ -85,7 +132,7 @@ export function mountTasks(container, catalog) {
         if (!signal.aborted) fill(detail, h("h3", {}, `Task ${taskId}`), h("p", { class: "error", role: "alert" }, describe(error)));
         return;
       }
-      showDetail(taskId, modelName, body);
+      showDetail(taskId, modelName, body, request);
       if (TERMINAL.has(body.output.task_status)) {
         load();
         return;
@@ -94,7 +141,7 @@ export function mountTasks(container, catalog) {
     }
   }
 
-  function showDetail(taskId, modelName, body) {
+  function showDetail(taskId, modelName, body, request) {
     const output = body.output;
     const cancelProblem = alertBox();
     const running = output.task_status === "PENDING" || output.task_status === "RUNNING";
@@ -117,6 +164,8 @@ export function mountTasks(container, catalog) {
         ? h("button", { type: "button", on: { click: (event) => cancelTask(taskId, modelName, event.target, cancelProblem) } }, "Cancel task")
         : null,
       cancelProblem.element,
+      request,
+      h("h4", {}, "Results"),
       h("div", { class: "figures" }, resultFigures(taskId, output, null)),
     );
   }

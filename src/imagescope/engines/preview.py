@@ -5,12 +5,18 @@ model's output is: same job → identical pixels; another seed or prompt → ano
 Image i of a task is simply the picture of seed + i, so image 1 of seed 42 is image 0 of
 seed 43. Each picture shows the prompt text, the model, its seed and size, and a "PREVIEW"
 label so nobody mistakes it for a model's output.
+
+A preview is on the path of every preview task (submit → SUCCEEDED → PNG downloaded), so it is
+made cheap to draw and to encode: the colour field is computed at a quarter of the size
+and blown up into flat 4×4 cells (a step of a couple of levels between cells, invisible, and
+rows that repeat, which deflate swallows), and text is measured from cached glyph advances.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
@@ -26,20 +32,43 @@ def _rng(job: ImageJob) -> np.random.Generator:
     return np.random.default_rng([job.seed, int.from_bytes(digest[:8], "little")])
 
 
+# The colour field's cell: smooth at 1/CELL of the size, then flat CELL×CELL squares. Bicubic at
+# full size cost 7 ms at 1328*1328 and its every pixel differed from its neighbours, which
+# doubled the PNG encoding; the cells cost 1 ms and leave 3 rows in 4 equal to the row above.
+CELL = 4
+
+
 def _background(job: ImageJob, rng: np.random.Generator) -> Image.Image:
     # A coarse grid of random colours blown up with a smooth filter: soft colour fields.
     grid = rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8)
-    return Image.fromarray(grid, "RGB").resize((job.width, job.height), Image.Resampling.BICUBIC)
+    small = (-(-job.width // CELL), -(-job.height // CELL))  # rounded up: cells at the edges may be cut
+    field = Image.fromarray(grid, "RGB").resize(small, Image.Resampling.BICUBIC)
+    return field.resize((job.width, job.height), Image.Resampling.NEAREST)
+
+
+@lru_cache(maxsize=8192)
+def _advance(f: ImageFont.FreeTypeFont, char: str) -> float:
+    """How far ``char`` moves the pen (fonts come from ``font``'s cache, so they are few)."""
+    return f.getlength(char)
+
+
+def _length(f: ImageFont.FreeTypeFont, text: str) -> float:
+    """The width of ``text`` as the sum of its glyphs' advances. The bundled font's kerning only
+    narrows pairs, so this is never less than Pillow's measure of the whole line: a line that
+    fits here fits when drawn (tests/test_preview_engine.py pins it)."""
+    return sum(_advance(f, char) for char in text)
 
 
 def _wrap(text: str, f: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
     """Greedy line breaking that works for both spaced (Latin) and unspaced (CJK) text."""
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
-        line = ""
+        line, length = "", 0.0  # length: the width of line, kept as it grows (measuring it anew is quadratic)
         for char in paragraph:
-            if f.getlength(line + char) <= width:
+            advance = _advance(f, char)
+            if length + advance <= width:
                 line += char
+                length += advance
                 continue
             cut = line.rfind(" ")
             if char != " " and cut > len(line) // 2:  # break at a space when one is close
@@ -48,6 +77,7 @@ def _wrap(text: str, f: ImageFont.FreeTypeFont, width: int, max_lines: int) -> l
             else:
                 lines.append(line)
                 line = char.lstrip()
+            length = _length(f, line)
             if len(lines) > max_lines:
                 break
         lines.append(line)

@@ -19,13 +19,19 @@ if TYPE_CHECKING:  # imported at first use: it brings PyTorch
 
 
 class RealEsrganEngine:
-    """An ``EditEngine`` for super_resolution alone."""
+    """An ``EditEngine`` for super_resolution alone; its options are the models file's.
+
+    variant: "photo" or "anime". tile: input tile side in pixels (bounds memory).
+    precision: "auto" (bfloat16 on a CPU with native bf16, float32 elsewhere), "float32" or
+    "bfloat16".
+    """
 
     name = "realesrgan"
 
-    def __init__(self, variant: str = "photo", tile: int = 256):
+    def __init__(self, variant: str = "photo", tile: int = 256, precision: str = "auto"):
         self.variant = variant
         self.tile = tile
+        self.precision = precision
         self._upscaler: RealEsrganUpscaler | None = None
         self._lock = threading.Lock()
 
@@ -34,7 +40,7 @@ class RealEsrganEngine:
             if self._upscaler is None:
                 from imagescope.engines.realesrgan import RealEsrganUpscaler
 
-                self._upscaler = RealEsrganUpscaler(variant=self.variant, tile=self.tile)
+                self._upscaler = RealEsrganUpscaler(variant=self.variant, tile=self.tile, precision=self.precision)
             return self._upscaler
 
     def edit(

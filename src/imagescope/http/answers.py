@@ -139,6 +139,77 @@ class ModelsAnswer(Answer):
     data: list[dict[str, Any]]
 
 
+class RequestInput(Answer):
+    """The request's ``input``; image fields carry signed URLs of the kept inputs (or the URLs given)."""
+
+    prompt: str
+    negative_prompt: str | None = None
+    function: str | None = None
+    base_image_url: str | None = Field(None, description="wanx2.1-imageedit's input image.")
+    mask_image_url: str | None = None
+    images: list[str] | None = Field(None, description="The other editing models' input images, in order.")
+
+
+class TaskRequest(Answer):
+    """The request as submitted, in the shape of the async image-synthesis body."""
+
+    model: str
+    input: RequestInput
+    parameters: dict[str, Any] = Field(
+        description="size (width*height; absent when it followed the input image), n, seed (as drawn when the "
+        "request gave none: image i used seed + i), prompt_extend, watermark, and the function's own "
+        "parameters (strength, top_scale…, upscale_factor, is_sketch) or max_images (enable_interleave)."
+    )
+
+
+class TaskRequestAnswer(Answer):
+    """``GET /api/v1/tasks/{task_id}/request`` (our addition): an unknown, another account's or an
+    expired task reads UNKNOWN, with no ``endpoint`` and no ``request``."""
+
+    request_id: str
+    task_id: str
+    task_status: Status
+    endpoint: str | None = Field(
+        None, description="The endpoint family it was submitted to: text2image, image2image, image-generation, …"
+    )
+    request: TaskRequest | None = None
+
+
+class UsageDay(Answer):
+    date: str = Field(
+        description="The UTC date, YYYY-MM-DD: invocations count on the day they were submitted, "
+        "spend and free images on the day they were charged (the task's end)."
+    )
+    model: str
+    invocations: int
+    succeeded: int
+    failed: int
+    canceled: int
+    success_rate: float | None = Field(description="succeeded / (succeeded + failed); null with none finished.")
+    images: int = Field(description="Images generated successfully.")
+    free_images: int = Field(description="Images taken from the free quota.")
+    spend: float = Field(description="USD charged, from the ledger.")
+
+
+class FreeQuotaLeft(Answer):
+    model: str
+    free_quota: int = Field(description="Free images: the account's own quota, else the model's.")
+    used: int
+    left: int = Field(description="0 once expired.")
+    expires_at: float = Field(description="Unix seconds: the account's activation plus the model's free days.")
+
+
+class OwnUsage(Answer):
+    """``GET /api/v1/usage`` (our addition): the caller's own account, per model and UTC day."""
+
+    request_id: str
+    days: int
+    start: float = Field(description="Unix seconds: the first reported UTC day's start.")
+    end: float = Field(description="Unix seconds: the end of today (UTC).")
+    usage: list[UsageDay] = Field(description="Days and models with activity only, oldest first.")
+    free_quota: list[FreeQuotaLeft] = Field(description="Every model of the server.")
+
+
 # --- /admin/v1 (our addition) -----------------------------------------------------------------
 
 

@@ -221,8 +221,9 @@ class _ModelsFile:
         """The engine's ``DiffusersOptions`` running ``pipeline`` (None: its default, to check the
         values alone). The engine judges the values; its complaint names the option, here the key."""
         settings = entry.diffusers.engine_options()
-        if "controlnet" in settings:
-            settings["controlnet"] = self._path(entry, "controlnet")
+        for option in ("controlnet", "lora"):  # directories, relative to the file's folder
+            if option in settings:
+                settings[option] = self._path(entry, option)
         if pipeline is not None:
             settings["pipeline"] = pipeline
         try:

@@ -26,6 +26,7 @@ class RealEsrganTable(_EngineTable):
     kind: Literal["realesrgan"]
     variant: Literal["photo", "anime"] | None = None
     tile: int | None = Field(None, ge=1)  # the input tile's side in pixels
+    precision: Literal["auto", "float32", "bfloat16"] | None = None  # auto: bfloat16 where the CPU has it natively
 
 
 class DiffusersTable(_EngineTable):
@@ -42,6 +43,17 @@ class DiffusersTable(_EngineTable):
     strength: float | None = None
     controlnet: str | None = None
     controlnet_conditioning_scale: float | None = None
+    # The GPU fast path (engines/diffusers/fast_path.py); the engine judges the values.
+    lora: str | None = None  # a local distilled-step LoRA directory, relative to the file's folder
+    lora_scale: float | None = None
+    scheduler_shift: float | None = None
+    quantize: Literal["fp8"] | None = None
+    compile: bool | None = None
+    cache: Literal["first_block", "taylorseer"] | None = None
+    cache_threshold: float | None = None
+    cache_interval: int | None = None
+    cache_warmup: int | None = None
+    cfg_batch: bool | None = None
     preload: bool = False
     pipelines: dict[str, str] = Field(default_factory=dict)  # wanx2.1-imageedit function → pipeline class
 

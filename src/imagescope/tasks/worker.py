@@ -19,7 +19,6 @@ succeeds. It FAILS only when its fault deadline (``fault_retry_s`` from its firs
 from __future__ import annotations
 
 import inspect
-import io
 import logging
 import threading
 import time
@@ -54,6 +53,7 @@ from imagescope.inputs.intake import EditInputs, load_inputs, output_size
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.base import Storage
 from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
+from imagescope.tasks.png import encode_png
 from imagescope.tasks.spec import (
     EditOptions,
     ErrorPart,
@@ -74,13 +74,6 @@ PROGRESS_INTERVAL_S = 0.25  # progress writes (and cancel checks) at most this o
 def partial_key(task_id: str, image: int, index: int) -> str:
     """Where picture ``index`` on the way of image ``image`` of a task is kept (and purged with it)."""
     return f"{task_id}/partials/{image}-{index}.png"
-
-
-def encode_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    # Level 1: several times faster than the default for a few per cent more bytes.
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 @dataclass

@@ -32,7 +32,10 @@ naming it; wanx2.1-imageedit's ``doodle`` runs on it when the models file says s
 Negative prompts: with ``true_cfg_scale > 1`` every call runs QwenImagePipeline's true
 classifier-free guidance, against the job's negative prompt or, when empty, ``" "`` (as
 the Qwen-Image model card does); with ``true_cfg_scale <= 1`` it is ignored and a step
-costs one transformer pass instead of two.
+costs one transformer pass instead of two. ``cfg_batch`` makes the two passes one batched call.
+
+The GPU fast path (a distilled-step LoRA and its scheduler, FP8 weights, compiled blocks, step
+caches, batched CFG) is the models file's choice, option by option: ``fast_path.py``.
 
 wanx2.1-imageedit's functions (``job.function``; None is plain instruction editing): an
 instruction-editing pipeline gets the function's instruction before the prompt
@@ -84,6 +87,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "imagescope's diffusers engines need the 'diffusers' extra: pip install 'imagescope[diffusers]'"
     ) from exc
 
+from imagescope.engines.diffusers.fast_path import batched_guidance
 from imagescope.engines.diffusers.options import DiffusersOptions
 from imagescope.engines.diffusers.partials import LatentsHook, partial_hook
 from imagescope.engines.diffusers.pipelines import EDIT_PIPELINES, instruction_prompt
@@ -168,13 +172,17 @@ class _DiffusersEngine:
         with lock:
             if should_stop is not None and should_stop():
                 raise Canceled(f"{self.name}: canceled before the first step")
-            output = pipe(
-                **arguments(pipe),
-                num_inference_steps=self.options.steps,
-                generator=torch.Generator(pipe.device).manual_seed(seed),
-                output_type="pil",
-                callback_on_step_end=_step_callback(self.name, self.options.steps, progress, should_stop, on_latents),
-            )
+            args = arguments(pipe)
+            with batched_guidance(pipe, args, self.options.cfg_batch):
+                output = pipe(
+                    **args,
+                    num_inference_steps=self.options.steps,
+                    generator=torch.Generator(pipe.device).manual_seed(seed),
+                    output_type="pil",
+                    callback_on_step_end=_step_callback(
+                        self.name, self.options.steps, progress, should_stop, on_latents
+                    ),
+                )
         images = getattr(output, "images", None)
         if images is None:  # video pipelines (Wan) asked for one frame
             images = output.frames[0]

@@ -3,7 +3,7 @@
     pipe, lock = shared_pipeline("qwen-image", options)  # loads on first use; calls take ``lock``
     register_pipeline(options, pipe)                     # an already-built pipeline (benchmarks)
 
-A weights directory (and dtype and device) is loaded once; further pipeline classes on it
+A weights directory (and dtype, device and fast path: ``fast_path.py``) is loaded once; further pipeline classes on it
 (Qwen-Image's img2img, inpaint, ControlNet pipelines) are built with ``from_pipe`` on the same
 modules. A ControlNet directory is loaded once too. Directories are checked before diffusers
 sees them, so a missing or half-downloaded one is an :class:`EngineConfigError` naming it.
@@ -21,6 +21,7 @@ import diffusers
 import torch
 
 from imagescope.engines.base import EngineConfigError
+from imagescope.engines.diffusers.fast_path import apply_fast_path, check_lora, fast_path_key
 
 if TYPE_CHECKING:
     from imagescope.engines.diffusers.options import DiffusersOptions
@@ -39,7 +40,7 @@ class Loaded:
         self.lock = threading.Lock()  # the modules (and the scheduler's state) are shared
 
 
-registry: dict[tuple[str, str, str], Loaded] = {}
+registry: dict[tuple[str, str, str, str], Loaded] = {}
 _controlnets: dict[tuple[str, str, str], Any] = {}  # (directory, dtype, device) → the model
 _lock = threading.Lock()
 
@@ -50,7 +51,7 @@ def shared_pipeline(name: str, options: DiffusersOptions) -> tuple[Any, threadin
     device = torch_device(options.device)
     weights = Path(options.weights).expanduser()
     controlnet = controlnet_dir(options, cls)
-    key = (str(weights.resolve()), options.dtype, str(device))
+    key = (str(weights.resolve()), options.dtype, str(device), fast_path_key(options))
     pipe_key = cls.__name__ if controlnet is None else f"{cls.__name__}:{controlnet.resolve()}"
     with _lock:
         loaded = registry.get(key)
@@ -61,7 +62,7 @@ def shared_pipeline(name: str, options: DiffusersOptions) -> tuple[Any, threadin
             if controlnet is not None:
                 parts["controlnet"] = _shared_controlnet(name, controlnet, options.dtype, device)
             if loaded is None:
-                pipe = _load(name, cls, weights, dtype, device, parts)
+                pipe = apply_fast_path(name, _load(name, cls, weights, dtype, parts), options, device)
                 loaded = registry[key] = Loaded(pipe, pipe_key)
             else:
                 base = next(iter(loaded.pipelines.values()))
@@ -74,15 +75,13 @@ def shared_pipeline(name: str, options: DiffusersOptions) -> tuple[Any, threadin
         return loaded.pipelines[pipe_key], loaded.lock
 
 
-def _load(
-    name: str, cls: type[Any], weights: Path, dtype: torch.dtype, device: torch.device, parts: dict[str, Any]
-) -> Any:
+def _load(name: str, cls: type[Any], weights: Path, dtype: torch.dtype, parts: dict[str, Any]) -> Any:
     try:
         pipe = cls.from_pretrained(weights, dtype=dtype, local_files_only=True, **parts)
     except Exception as exc:  # a truncated file, another version's config, no torchvision, ...
         raise EngineConfigError(f"{name}: cannot load {cls.__name__} from {weights}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    return pipe
 
 
 def controlnet_dir(options: DiffusersOptions, cls: type[Any]) -> Path | None:
@@ -148,6 +147,8 @@ def check_pipeline_weights(name: str, options: DiffusersOptions) -> None:
     cls = pipeline_class(options.pipeline)
     supplied = ("controlnet",) if controlnet_dir(options, cls) is not None else ()
     check_weights(name, Path(options.weights).expanduser(), cls, supplied)
+    if options.lora is not None:
+        check_lora(name, Path(options.lora).expanduser())
 
 
 def check_weights(name: str, weights: Path, cls: type[Any], supplied: tuple[str, ...] = ()) -> None:
@@ -224,6 +225,7 @@ def torch_device(device: str) -> torch.device:
 def register_pipeline(options: DiffusersOptions, pipe: Any) -> None:
     """Use ``pipe`` as if it had been loaded from ``options.weights`` (a benchmark seam: a
     pipeline built in memory, e.g. with random full-size weights)."""
-    key = (str(Path(options.weights).expanduser().resolve()), options.dtype, str(torch_device(options.device)))
+    weights = str(Path(options.weights).expanduser().resolve())
+    key = (weights, options.dtype, str(torch_device(options.device)), fast_path_key(options))
     with _lock:
         registry[key] = Loaded(pipe)

@@ -10,13 +10,25 @@ is RUNNING, ``progress`` (our addition) says which image and which step the engi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from imagescope.errors import invalid_parameter, shown
 from imagescope.http.multimodal.protocol import render_task_output
 from imagescope.models.catalog import IMAGE_GENERATION
-from imagescope.tasks.spec import ErrorPart, ImagePart, TaskKind, TextPart
+from imagescope.tasks.spec import (
+    STORED,
+    Doodle,
+    ErrorPart,
+    ExpandScales,
+    ImagePart,
+    InterleaveLimit,
+    Strength,
+    TaskKind,
+    TextPart,
+    Upscale,
+)
 from imagescope.tasks.store import TaskRecord, TaskStatus
 
 UTC8 = timezone(timedelta(hours=8))
@@ -84,6 +96,46 @@ def render_task(task: TaskRecord, url_for: Callable[[str, float], str]) -> dict[
         body["usage"] = {"image_count": succeeded}
     output["task_metrics"] = {"TOTAL": total, "SUCCEEDED": succeeded, "FAILED": failed}
     return body
+
+
+def render_request(task: TaskRecord, url_for: Callable[[str, float], str]) -> dict[str, Any]:
+    """The body of ``GET /api/v1/tasks/{id}/request`` minus ``request_id``: the stored request
+    in the async image-synthesis shape (``{model, input, parameters}``), every kept input image
+    as a signed URL (kept with the task until it is purged), an http(s) input as it was given."""
+    req = task.request
+
+    def image(reference: str) -> str:
+        if reference.startswith(STORED):
+            return url_for(reference.removeprefix(STORED), task.end_time or task.submit_time)
+        return reference
+
+    inputs: dict[str, Any] = {"prompt": req.prompt}
+    if req.negative_prompt:
+        inputs["negative_prompt"] = req.negative_prompt
+    if req.function is not None:  # wanx2.1-imageedit: one base image, perhaps a mask (spec 003)
+        inputs["function"] = req.function.value
+        inputs["base_image_url"] = image(req.images[0])
+        if req.mask:
+            inputs["mask_image_url"] = image(req.mask)
+    elif req.images:
+        inputs["images"] = [image(reference) for reference in req.images]
+    parameters: dict[str, Any] = {}
+    if req.size is not None:
+        parameters["size"] = f"{req.size[0]}*{req.size[1]}"
+    parameters.update(n=req.n, seed=req.seed, prompt_extend=req.prompt_extend, watermark=req.watermark)
+    match req.options:
+        case Strength() | ExpandScales() | Upscale() | Doodle() as option:
+            parameters.update(asdict(option))
+        case InterleaveLimit(max_images=max_images):
+            parameters.update(enable_interleave=True, max_images=max_images)
+        case _:
+            pass  # OutputArea: a 1K/2K preset or none, already turned into the output's geometry
+    return {
+        "task_id": task.id,
+        "task_status": task.status.value,
+        "endpoint": task.endpoint,
+        "request": {"model": req.model, "input": inputs, "parameters": parameters},
+    }
 
 
 def render_list_item(task: TaskRecord) -> dict[str, Any]:

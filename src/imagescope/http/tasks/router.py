@@ -14,9 +14,15 @@ from starlette.routing import Route
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import cancel_unsupported, invalid_parameter, shown
 from imagescope.http import reply
-from imagescope.http.answers import Acknowledged, TaskAnswer, TaskList
+from imagescope.http.answers import Acknowledged, TaskAnswer, TaskList, TaskRequestAnswer
 from imagescope.http.deps import admitted, bearer_key, caller, services_of
-from imagescope.http.tasks.protocol import parse_list_time, render_list_item, render_task, unknown_task
+from imagescope.http.tasks.protocol import (
+    parse_list_time,
+    render_list_item,
+    render_request,
+    render_task,
+    unknown_task,
+)
 from imagescope.http.waiting import HANGUP_CHECK_S
 from imagescope.http.wire import response_schema
 from imagescope.tasks.store import TERMINAL, TaskQuery, TaskRecord, TaskStatus
@@ -107,6 +113,17 @@ async def _until_ended(request: Request, task_id: str, account_id: int, wait_s: 
             if time.monotonic() >= deadline or await request.is_disconnected():
                 break
         return await run_in_threadpool(services.visible_task, task_id, account_id)  # ended, or as it stands
+
+
+@router.get("/api/v1/tasks/{task_id}/request", responses={200: response_schema(TaskRequestAnswer)})
+def task_request(task_id: str, request: Request, who: Caller = Depends(caller)) -> dict[str, Any]:
+    """The task's request as submitted (our addition); visible as the task query's task is."""
+    services = services_of(request)
+    task = services.visible_task(task_id, who.account_id)
+    if task is None:
+        return reply(request, unknown_task(task_id))
+    base = _base_url(request)
+    return reply(request, render_request(task, lambda key, ended: services.result_url(base, key, ended)))
 
 
 @router.post("/api/v1/tasks/{task_id}/cancel", responses={200: response_schema(Acknowledged)})
