@@ -65,7 +65,9 @@ export async function call(method, path, options = {}) {
   let body = null;
   try {
     body = await response.json();
-  } catch {
+  } catch (error) {
+    // Aborted while the body was read (the view moved on): not an answer to show.
+    if (error.name === "AbortError" || options.signal?.aborted) throw error;
     body = null;
   }
   if (!response.ok) {

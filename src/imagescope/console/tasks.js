@@ -132,6 +132,7 @@ export function mountTasks(container, catalog) {
         if (!signal.aborted) fill(detail, h("h3", {}, `Task ${taskId}`), h("p", { class: "error", role: "alert" }, describe(error)));
         return;
       }
+      if (signal.aborted) return; // another task was opened meanwhile
       showDetail(taskId, modelName, body, request);
       if (TERMINAL.has(body.output.task_status)) {
         load();
