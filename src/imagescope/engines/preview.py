@@ -280,7 +280,7 @@ def _cartoon(job: EditJob, rng: np.random.Generator) -> Image.Image:
     field = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB").resize(
         base.size, Image.Resampling.BICUBIC
     )
-    scene = Image.blend(field, base.filter(ImageFilter.BoxBlur(6)), 0.5)
+    scene = Image.blend(field, base.filter(ImageFilter.BoxBlur(6)), 0.7)  # the input stays the larger part
     inset = ImageOps.posterize(base, 3).resize((base.width // 2, base.height // 2))
     scene.paste(inset, (base.width // 4, base.height // 3))
     return scene
