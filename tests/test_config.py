@@ -38,6 +38,7 @@ VARIABLES = {
     "IMAGESCOPE_FAULT_RETRY_SECONDS": ("fault_retry_s", "1", 1.0, 900.0),
     "IMAGESCOPE_LEASE_SECONDS": ("lease_s", "3", 3.0, 30.0),
     "IMAGESCOPE_SYNC_TIMEOUT_SECONDS": ("sync_timeout_s", "0.5", 0.5, 600.0),
+    "IMAGESCOPE_WORKER_POLL_SECONDS": ("worker_poll_s", "5", 5.0, None),
     "IMAGESCOPE_ADMIN_TOKEN": ("admin_token", "s3cret", "s3cret", ""),
     "IMAGESCOPE_INPUT_ALLOW_PRIVATE": ("input_allow_private", "yes", True, False),
     "IMAGESCOPE_INPUT_ALLOW_HOSTS": (

@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     fault_retry_s: float = _env("IMAGESCOPE_FAULT_RETRY_SECONDS", 900.0, ge=0)
     lease_s: float = _env("IMAGESCOPE_LEASE_SECONDS", 30.0, gt=0)  # a RUNNING task not renewed this long runs again
     sync_timeout_s: float = _env("IMAGESCOPE_SYNC_TIMEOUT_SECONDS", 600.0, gt=0)  # a synchronous call's longest wait
+    # Idle workers look for tasks this often; unset: 0.2 s on SQLite, 2 s on PostgreSQL (NOTIFY wakes them there).
+    worker_poll_s: float | None = _env("IMAGESCOPE_WORKER_POLL_SECONDS", None, gt=0)
     admin_token: str = _env("IMAGESCOPE_ADMIN_TOKEN", "")  # Bearer token of /admin/v1; empty: admin API off
     # Input images fetched from http(s) URLs: no internal addresses unless allowed.
     input_allow_private: bool = _env("IMAGESCOPE_INPUT_ALLOW_PRIVATE", False)

@@ -7,7 +7,8 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from imagescope.accounting.accounts import Accounts
@@ -28,6 +29,7 @@ from imagescope.tasks.accept import Acceptor
 from imagescope.tasks.callbacks import CallbackGuard, WebhookSecrets
 from imagescope.tasks.deliveries import Deliveries
 from imagescope.tasks.dispatch import Dispatcher, InProcessDispatcher
+from imagescope.tasks.notify import Listener, libpq_dsn
 from imagescope.tasks.reads import TaskReads
 from imagescope.tasks.retention import LeaseKeeper, Purger
 from imagescope.tasks.store import TERMINAL, TaskEnd, TaskRecord, TaskStore
@@ -35,6 +37,9 @@ from imagescope.tasks.wakeups import TaskEvents
 from imagescope.tasks.worker import Worker
 
 log = logging.getLogger(__name__)
+
+SQLITE_POLL_S = 0.2  # one machine: submissions wake the workers in-process; other processes' ends are polled
+POSTGRES_POLL_S = 2.0  # NOTIFY wakes the workers; the poll only covers a lost notification
 
 
 @dataclass
@@ -59,21 +64,33 @@ class Services:
     task_events: TaskEvents  # wakes long-polls and synchronous calls at a task's end
     webhook_secrets: WebhookSecrets
     deliveries: Deliveries  # completion webhooks from the outbox
+    listener: Listener | None  # PostgreSQL: other processes' accepted and ended tasks, pushed (notify.py)
 
     def start(self) -> None:
+        """Everything an API process runs (and its worker threads, ``IMAGESCOPE_WORKERS``)."""
+        self.start_worker()
+        self.purger.start()
+        self.task_events.start()
+
+    def start_worker(self) -> None:
+        """What a worker process runs: no HTTP, no purge, no waiters to wake."""
+        if self.listener is not None:
+            self.listener.start()
         self.leases.tick()  # tasks of a process that died before this one started
         self.leases.start()
         self.dispatcher.start()
-        self.purger.start()
-        self.deliveries.start()
-        self.task_events.start()
+        self.deliveries.start()  # webhooks of tasks ended anywhere: any process may deliver them
 
     def stop(self) -> None:
+        """Running tasks go back to the queue first (``Worker.drain``), then the rest stops."""
+        self.worker.drain()
+        self.dispatcher.stop()
         self.task_events.stop()
         self.deliveries.stop()
         self.purger.stop()
-        self.dispatcher.stop()
         self.leases.stop()
+        if self.listener is not None:
+            self.listener.stop()
 
     def visible_task(self, task_id: str, account_id: int) -> TaskRecord | None:
         """The task as its owner may see it: another account's or an expired task is None."""
@@ -106,8 +123,14 @@ class Services:
         }
 
 
-def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = None) -> Services:
+def build_services(
+    settings: Settings, engines: dict[str, ImageEngine] | None = None, device: str | None = None
+) -> Services:
+    """Every part, built and not started; ``device`` (``worker --device``) replaces the models
+    file's device of every diffusers engine."""
     bindings = load_bindings(settings.models_file, Catalog().with_deployment_values(settings.model_overrides))
+    if device is not None:
+        _place(bindings, device)
     bindings.load()  # the engines marked preload: their weights now, not at the first task
     catalog = bindings.catalog
     db = open_database(settings.db_url)
@@ -156,7 +179,12 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
         lease_s=settings.lease_s,
         fault_retry_s=settings.fault_retry_s,
     )
-    dispatcher = InProcessDispatcher(worker.run_next, settings.workers)
+    postgres = db.dialect.name == "postgresql"
+    poll_s = settings.worker_poll_s or (POSTGRES_POLL_S if postgres else SQLITE_POLL_S)
+    dispatcher = InProcessDispatcher(worker.run_next, settings.workers, idle_poll_s=poll_s)
+    listener = None
+    if postgres:
+        listener = Listener(libpq_dsn(settings.db_url), dispatcher.submit, _ended_elsewhere(dispatcher, task_events))
     services = Services(
         settings=settings,
         db=db,
@@ -178,5 +206,24 @@ def build_services(settings: Settings, engines: dict[str, ImageEngine] | None = 
         task_events=task_events,
         webhook_secrets=webhook_secrets,
         deliveries=deliveries,
+        listener=listener,
     )
     return services
+
+
+def _ended_elsewhere(dispatcher: Dispatcher, task_events: TaskEvents) -> Callable[[str], None]:
+    """A task ended (in any process): its waiters here answer, and a slot may be free."""
+
+    def ended(task_id: str) -> None:
+        task_events.ended(task_id)
+        dispatcher.submit(task_id)
+
+    return ended
+
+
+def _place(bindings: Bindings, device: str) -> None:
+    """Every diffusers engine on ``device`` (before any weights load)."""
+    for key, kind in bindings.kinds.items():
+        engine: Any = bindings.engines.get(key)
+        if kind == "diffusers" and engine is not None:
+            engine.options = replace(engine.options, device=device)

@@ -1,11 +1,17 @@
-"""Running a server, and what only its operator does: ``serve``, ``migrate``, ``keys``, ``accounts``
-(webhook secrets too), ``workspaces``, ``usage``. They read the data directory and the database directly;
-a database they cannot use (unreachable, out of date) stops them with one line, exit status 2."""
+"""Running a server, and what only its operator does: ``serve``, ``worker``, ``migrate``, ``keys``,
+``accounts`` (webhook secrets too), ``workspaces``, ``usage``. They read the data directory and the database
+directly; a database they cannot use (unreachable, out of date) stops them with one line, exit status 2.
+
+``serve`` is the API (with worker threads, unless ``--workers 0``); ``worker`` runs tasks and serves no
+HTTP, one per GPU on as many machines as the shared database and storage reach. SIGTERM stops either
+without losing a task: a running task goes back to the queue at once, for another process to run."""
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -94,7 +100,58 @@ def serve(
         print(key, flush=True)
     console.print(f"data directory: {settings.data_dir}")
     console.print(f"base URL: http://{host}:{port}/api/v1")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    # SIGTERM: uvicorn stops taking requests and waits for the open ones (a long-poll, a synchronous
+    # call) at most this long; then the lifespan's end gives the running tasks back to the queue.
+    uvicorn.run(application, host=host, port=port, log_level="info", timeout_graceful_shutdown=GRACEFUL_S)
+
+
+GRACEFUL_S = 10
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(None, min=1, help="Tasks run at once (default: IMAGESCOPE_WORKERS or 2)."),
+    models: Path = typer.Option(
+        None, "--models", metavar="FILE", help="Models file (TOML) (default: IMAGESCOPE_MODELS_FILE)."
+    ),
+    device: str = typer.Option(
+        None, help="Run every diffusers engine of the models file on this device (cuda, cuda:N, cpu)."
+    ),
+) -> None:
+    """Run tasks from the shared database, serving no HTTP (one process per GPU); SIGTERM gives
+    a running task back to the queue and exits."""
+    from imagescope.ops.allocator import reexec_tuned
+
+    reexec_tuned(["-m", "imagescope", *sys.argv[1:]])
+    settings = _settings()
+    from imagescope.engines import EngineConfigError
+    from imagescope.models.models_file import ModelsFileError
+    from imagescope.storage.base import StorageSetupError
+    from imagescope.wiring import build_services
+
+    if concurrency is not None:
+        settings = settings.model_copy(update={"workers": concurrency})
+    if models:
+        settings = settings.model_copy(update={"models_file": models})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _database(settings).dispose()  # reachable and at this release's schema, before the models load
+    try:
+        services = build_services(settings, device=device)
+    except (ModelsFileError, StorageSetupError, EngineConfigError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    services.start_worker()
+    if services.listener is not None:
+        services.listener.listening.wait(10)  # "ready" once NOTIFY reaches it (else it polls meanwhile)
+    console.print(f"worker ready: {settings.workers} at once, database {masked(settings.db_url)}")
+    while not stopping.wait(1.0):
+        pass
+    console.print("stopping: running tasks go back to the queue")
+    services.stop()
+    services.db.dispose()
 
 
 @app.command()

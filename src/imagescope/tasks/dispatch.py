@@ -32,6 +32,10 @@ class InProcessDispatcher:
     limits exact across processes and means a restart loses nothing: PENDING tasks
     are simply claimed again. ``concurrency=0`` runs no workers: the process accepts
     and serves tasks that workers elsewhere run (an API-only node).
+
+    ``submit`` wakes the idle threads: called in-process when a task is accepted here, and on
+    PostgreSQL by the NOTIFY listener (notify.py) for tasks accepted, or slots freed, anywhere.
+    ``idle_poll_s`` is then only the fallback for a lost notification.
     """
 
     def __init__(self, run_next: Callable[[], bool], concurrency: int, idle_poll_s: float = 0.2):
@@ -66,6 +70,6 @@ class InProcessDispatcher:
                     continue
             except Exception:  # the worker records task failures; never let a thread die
                 log.exception("worker loop failed")
-            # Other processes finish tasks too (their slots free up here): poll while idle.
+            # Without a push from other processes (SQLite; a lost NOTIFY), poll while idle.
             self.wake.wait(self.idle_poll_s)
             self.wake.clear()

@@ -37,6 +37,7 @@ from imagescope.errors import (
 )
 from imagescope.tasks.callbacks import Callback, forget_callbacks, queue_delivery
 from imagescope.tasks.faults import retry_delay
+from imagescope.tasks.notify import END, NEW, announce
 from imagescope.tasks.records import TERMINAL, TaskRecord, TaskStatus, request_to_json, results_to_json
 from imagescope.tasks.spec import ErrorPart, GenerationRequest, ImagePart, ResultPart
 
@@ -132,6 +133,7 @@ class TaskStore:
             )
             if callback is not None:
                 session.add(TaskCallback(task_id=row.id, url=callback.url, base_url=callback.base_url))
+            announce(session, NEW, row.id)  # idle workers of other processes: delivered at commit
         return TaskRecord.from_row(row)
 
     def get(self, task_id: str) -> TaskRecord | None:
@@ -231,6 +233,7 @@ class TaskStore:
                 setattr(row, name, value)
             session.flush()
             webhook = self._ended(session, row)
+            announce(session, END, row.id)
         self._notify(row, webhook=webhook)
         return True
 
@@ -291,6 +294,7 @@ class TaskStore:
             if on_images is not None and images:
                 on_images(session, row, images)
             webhook = self._ended(session, row, images)
+            announce(session, END, row.id)
         self._notify(row, images, webhook)
         return status
 
@@ -323,13 +327,39 @@ class TaskStore:
                 row.faulted_at, row.retry_at = first, now + retry_delay(now - first)
                 row.attempts, row.scheduled_time = max(row.attempts - 1, 0), None
                 row.lease_owner = row.lease_until = None
+                announce(session, NEW, row.id)  # its slot is free (the task itself waits for retry_at)
                 return TaskStatus.PENDING
             row.status, row.end_time = TaskStatus.FAILED, now
             row.code, row.message = INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
             session.flush()
             webhook = self._ended(session, row)
+            announce(session, END, row.id)
         self._notify(row, webhook=webhook)
         return TaskStatus.FAILED
+
+    def give_back(self, task_id: str, owner: str) -> bool:
+        """``owner`` is shutting down: its RUNNING task goes back to the queue at once (no lease
+        to wait out), what it published dropped, the run not counted as an attempt; any process
+        may claim it now. False: not ``owner``'s (canceled, ended, or taken over meanwhile)."""
+        mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
+        stmt = (
+            update(Task)
+            .where(*mine)
+            .values(
+                status=TaskStatus.PENDING,
+                results=None,
+                progress=None,
+                attempts=Task.attempts - 1,  # a RUNNING task's claim counted one
+                scheduled_time=None,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        with write_locked(self.db) as session:
+            if _rowcount(session, stmt) != 1:
+                return False
+            announce(session, NEW, task_id)
+        return True
 
     def fail_overdue(self, faulted_before: float) -> list[str]:
         """PENDING tasks whose first service fault was before ``faulted_before`` → FAILED
@@ -367,6 +397,7 @@ class TaskStore:
                 with Session(self.db) as session, session.begin():
                     if _rowcount(session, stmt) == 1:
                         requeued.append(task_id)
+                        announce(session, NEW, task_id)
             elif self._end(
                 task_id,
                 (TaskStatus.RUNNING,),

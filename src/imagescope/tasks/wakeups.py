@@ -8,8 +8,9 @@ Other processes end tasks too (workers elsewhere, an API-only node with no worke
 ends never reach this registry, so one sweeper thread asks the store every ``REREAD_S`` which
 of all the watched tasks have ended (one query for every waiter, rather than a read per waiter:
 a thousand long-polls cost what one does) and wakes their watchers. ``REREAD_S`` is the longest
-a task ended elsewhere goes unseen. Hearing of those ends at once (PostgreSQL LISTEN/NOTIFY)
-belongs with scaling out to several processes; the sweep then stays as the bounded fallback.
+a task ended elsewhere goes unseen. On PostgreSQL those ends are also pushed (notify.py: the
+listener calls ``ended`` for each task any process ends), so the waiters answer at once and
+the sweep stays as the bounded fallback for a lost notification.
 """
 
 from __future__ import annotations

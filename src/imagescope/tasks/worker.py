@@ -86,6 +86,7 @@ class _Run:
     owner: str
     images: int
     wants_partials: bool = False  # the request asked for pictures on the way: progress counts them
+    draining: threading.Event = field(default_factory=threading.Event)  # the worker is shutting down
     results: list[ResultPart] = field(default_factory=list)
     image: int = 0  # the image being made, from 0
     partials: int = 0  # pictures of it on the way kept so far
@@ -119,6 +120,8 @@ class _Run:
         return progress
 
     def should_stop(self) -> bool:
+        if self.draining.is_set():
+            self.stopped = True
         if not self.stopped and time.monotonic() - self._last >= PROGRESS_INTERVAL_S:
             self._publish()
         return self.stopped
@@ -145,6 +148,8 @@ class Worker:
     # Tasks whose return to the queue failed too (the database was down): returned before any claim.
     _unsettled: set[str] = field(init=False, default_factory=set)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    # Set by ``drain``: claim nothing more, and give the running tasks back to the queue.
+    _draining: threading.Event = field(init=False, default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.breaker = Breaker(self._probe)
@@ -152,7 +157,7 @@ class Worker:
     def run_next(self) -> bool:
         """Claim and run the next task that may run now; False if there is none (or while
         storage or the database is failing)."""
-        if not self.breaker.allows() or not self._settled():
+        if self._draining.is_set() or not self.breaker.allows() or not self._settled():
             return False
         try:
             task_id = self.store.claim_next(self._concurrency, self.owner, self.lease_s)
@@ -164,6 +169,11 @@ class Worker:
             return False
         self.execute(task_id)
         return True
+
+    def drain(self) -> None:
+        """Shutting down: claim nothing more; each running task stops at its engine's next step
+        (or image) and goes back to the queue at once, its attempt not spent (``give_back``)."""
+        self._draining.set()
 
     def execute(self, task_id: str) -> None:
         """Run a task this worker has claimed (it is RUNNING) to its end, or back to the queue."""
@@ -181,10 +191,21 @@ class Worker:
             task = self.store.get(task_id)
             if task is None:  # purged while it was claimed: nothing to run
                 return
-            run = _Run(self.store, task_id, self.owner, task.request.n, task.request.partial_images > 0)
+            run = _Run(
+                self.store,
+                task_id,
+                self.owner,
+                task.request.n,
+                task.request.partial_images > 0,
+                draining=self._draining,
+            )
             actual_prompt = self._generate(task, run)
         except Canceled:
-            log.info("task %s stopped: canceled, or no longer this worker's", task_id)
+            if self._draining.is_set() and self.store.give_back(task_id, self.owner):
+                log.info("task %s given back to the queue: this worker is shutting down", task_id)
+                self.storage.discard_outputs(task_id)
+            else:
+                log.info("task %s stopped: canceled, or no longer this worker's", task_id)
             return
         except SERVICE_FAULTS:
             raise
@@ -268,7 +289,7 @@ class Worker:
             if texts is not None:
                 run.add(TextPart(len(run.results), image_prompt))
             self._image(task, spec, paint, run, index, len(prompts), image_prompt, size)
-            if run.stopped:
+            if run.stopped or self._draining.is_set():
                 raise Canceled(task.id)
         return actual_prompt
 
