@@ -13,6 +13,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -73,26 +75,11 @@ def serve(
     """Start the API server (base URL for clients: http://HOST:PORT/api/v1)."""
     import uvicorn
 
-    from imagescope.ops.allocator import reexec_tuned
-
-    reexec_tuned(["-m", "imagescope", *sys.argv[1:]])  # models run faster with glibc's allocator tuned
-
-    settings = _settings()  # before the app's imports: a bad variable stops the start at once
+    settings = _starting(workers, models)  # --workers 0 too: accept tasks, run none
     from imagescope.app import create_app
-    from imagescope.models.models_file import ModelsFileError
-    from imagescope.storage.base import StorageSetupError
 
-    if workers is not None:  # --workers 0 too: accept tasks, run none
-        settings = settings.model_copy(update={"workers": workers})
-    if models:
-        settings = settings.model_copy(update={"models_file": models})
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _database(settings).dispose()  # reachable and at this release's schema, before the models load
-    try:
+    with _refused_at_start():
         application = create_app(settings)
-    except (ModelsFileError, StorageSetupError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     accounts = _accounts(settings)
     if not accounts.has_active_keys():
         key, _ = accounts.create_key(DEFAULT_ACCOUNT, name="first-start")
@@ -108,6 +95,38 @@ def serve(
 GRACEFUL_S = 10
 
 
+def _starting(workers: int | None, models: Path | None) -> Settings:
+    """What ``serve`` and ``worker`` do first: glibc's allocator tuned (models run faster), the
+    settings read (a bad variable stops the start at once) with the command's options over
+    them, logging, and the database checked reachable and at this release's schema, all
+    before any model loads."""
+    from imagescope.ops.allocator import reexec_tuned
+
+    reexec_tuned(["-m", "imagescope", *sys.argv[1:]])
+    settings = _settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    if models:
+        settings = settings.model_copy(update={"models_file": models})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _database(settings).dispose()
+    return settings
+
+
+@contextmanager
+def _refused_at_start() -> Iterator[None]:
+    """A models file, storage or engine the process cannot start with: one line, exit 2."""
+    from imagescope.engines import EngineConfigError
+    from imagescope.models.models_file import ModelsFileError
+    from imagescope.storage.base import StorageSetupError
+
+    try:
+        yield
+    except (ModelsFileError, StorageSetupError, EngineConfigError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def worker(
     concurrency: int = typer.Option(None, min=1, help="Tasks run at once (default: IMAGESCOPE_WORKERS or 2)."),
@@ -120,26 +139,11 @@ def worker(
 ) -> None:
     """Run tasks from the shared database, serving no HTTP (one process per GPU); SIGTERM gives
     a running task back to the queue and exits."""
-    from imagescope.ops.allocator import reexec_tuned
-
-    reexec_tuned(["-m", "imagescope", *sys.argv[1:]])
-    settings = _settings()
-    from imagescope.engines import EngineConfigError
-    from imagescope.models.models_file import ModelsFileError
-    from imagescope.storage.base import StorageSetupError
+    settings = _starting(concurrency, models)
     from imagescope.wiring import build_services
 
-    if concurrency is not None:
-        settings = settings.model_copy(update={"workers": concurrency})
-    if models:
-        settings = settings.model_copy(update={"models_file": models})
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _database(settings).dispose()  # reachable and at this release's schema, before the models load
-    try:
+    with _refused_at_start():
         services = build_services(settings, device=device)
-    except (ModelsFileError, StorageSetupError, EngineConfigError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

@@ -61,6 +61,16 @@ def seed_or_random(seed: int | None) -> int:
     return secrets.randbelow(SEED_MAX + 1) if seed is None else seed
 
 
+def query_integer(value: str | None, name: str, low: int, high: int, default: int) -> int:
+    """A whole number from a query string, in [low, high]; absent: ``default``."""
+    if value is None:
+        return default
+    # ASCII digits, and few enough of them: int() refuses "²" and 5,000-digit numbers.
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(high))) or not low <= int(value) <= high:
+        raise invalid_parameter(f"{name} must be an integer in [{low}, {high}], got {shown(value)}")
+    return int(value)
+
+
 # --- parameters only some requests read (wanx2.1-imageedit's per-function ones) ---------------
 # The hosted API ignores a function's parameters under another function, so they are checked
 # only when read, with the same words as the typed fields.

@@ -18,25 +18,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from imagescope.accounting.accounts import Caller
 from imagescope.accounting.billing import DAY_S
 from imagescope.accounting.usage import free_quota_left, usage_report
-from imagescope.errors import invalid_parameter, shown
 from imagescope.http import answers, reply
 from imagescope.http.deps import caller, services_of
+from imagescope.http.params import query_integer
 from imagescope.http.wire import response_schema
 
 router = APIRouter()
 
 MAX_DAYS = 90
 DEFAULT_DAYS = 30
-
-
-def _days(value: str | None) -> int:
-    """``days``: 1–90 whole days; absent means 30."""
-    if value is None:
-        return DEFAULT_DAYS
-    # ASCII digits, and few enough of them: int() refuses "²" and 5,000-digit numbers.
-    if not (value.isascii() and value.isdigit() and len(value) <= 2) or not 1 <= int(value) <= MAX_DAYS:
-        raise invalid_parameter(f"days must be an integer in [1, {MAX_DAYS}], got {shown(value)}")
-    return int(value)
 
 
 @router.get("/api/v1/usage", responses={200: response_schema(answers.OwnUsage)})
@@ -47,7 +37,7 @@ def own_usage(
         None, description=f"UTC days to report, today included: 1–{MAX_DAYS} (default {DEFAULT_DAYS})."
     ),
 ) -> dict[str, Any]:
-    span = _days(days)
+    span = query_integer(days, "days", 1, MAX_DAYS, DEFAULT_DAYS)
     services = services_of(request)
     now = time.time()
     end = now - now % DAY_S + DAY_S  # the end of today (UTC)

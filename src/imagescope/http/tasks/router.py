@@ -16,6 +16,7 @@ from imagescope.errors import cancel_unsupported, invalid_parameter, shown
 from imagescope.http import reply
 from imagescope.http.answers import Acknowledged, TaskAnswer, TaskList, TaskRequestAnswer
 from imagescope.http.deps import admitted, bearer_key, caller, services_of
+from imagescope.http.params import query_integer
 from imagescope.http.tasks.protocol import (
     parse_list_time,
     render_list_item,
@@ -31,16 +32,6 @@ router = APIRouter()
 
 MAX_PAGE_SIZE = 100
 MAX_WAIT_S = 60
-
-
-def _wait_seconds(value: str | None) -> int:
-    """``wait``: 0–60 whole seconds; absent means 0 (answer at once)."""
-    if value is None:
-        return 0
-    # ASCII digits, and few enough of them: int() refuses "²" and 5,000-digit numbers.
-    if not (value.isascii() and value.isdigit() and len(value) <= 2) or int(value) > MAX_WAIT_S:
-        raise invalid_parameter(f"wait must be an integer in [0, {MAX_WAIT_S}], got {shown(value)}")
-    return int(value)
 
 
 def _base_url(request: Request) -> str:
@@ -80,15 +71,17 @@ async def query_task(request: Request, task_id: str, wait: str | None) -> Respon
     services = services_of(request)
     found, task = await run_in_threadpool(services.reads.caller_and_task, key, task_id)
     who = admitted(request, found)
-    wait_s = _wait_seconds(wait)
+    wait_s = query_integer(wait, "wait", 0, MAX_WAIT_S, 0)
     if task is not None and not services.visible(task):
         task = None
     if wait_s > 0 and task is not None and task.status not in TERMINAL:
         task = await _until_ended(request, task_id, who.account_id, wait_s)
     if task is None:
         return _json(reply(request, {"output": unknown_task(task_id)}))
-    base = _base_url(request)
-    return _json(reply(request, render_task(task, lambda key, ended: services.result_url(base, key, ended))))
+    # The base URL only when a result needs one: most polls are of tasks not ended yet.
+    return _json(
+        reply(request, render_task(task, lambda key, ended: services.result_url(_base_url(request), key, ended)))
+    )
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -135,15 +128,6 @@ def cancel_task(task_id: str, request: Request, who: Caller = Depends(caller)) -
     return reply(request, {})
 
 
-def _positive_int(value: str | None, name: str, default: int, high: int) -> int:
-    if value is None:
-        return default
-    # ASCII digits, and few enough of them: int() refuses "²" and 5,000-digit numbers.
-    if not (value.isascii() and value.isdigit() and len(value) <= len(str(high))) or not 1 <= int(value) <= high:
-        raise invalid_parameter(f"{name} must be an integer in [1, {high}], got {shown(value)}")
-    return int(value)
-
-
 # Read as text and checked here, so that a bad value answers the service's own words.
 TIME = "YYYYMMDDhhmmss, UTC+8"
 
@@ -168,8 +152,8 @@ def list_tasks(
         end_time=parse_list_time(end_time, "end_time"),
         model=model_name or None,
         status=status,
-        page_no=_positive_int(page_no, "page_no", 1, 10**9),
-        page_size=_positive_int(page_size, "page_size", 10, MAX_PAGE_SIZE),
+        page_no=query_integer(page_no, "page_no", 1, 10**9, 1),
+        page_size=query_integer(page_size, "page_size", 1, MAX_PAGE_SIZE, 10),
     )
     tasks, total = services.store.list(who.account_id, query, not_before=time.time() - services.settings.task_ttl_s)
     return reply(
