@@ -81,6 +81,7 @@ class ModelSpec:
     n_default: int
     engine: str = "preview"
     unit_price: float = 0.0  # per successfully generated image, USD
+    extend_price: float = 0.0  # per image when prompt_extend is on (z-image-turbo's "thinking"); 0: unit_price
     free_quota: int = 100  # images, per account
     free_quota_days: int = 90  # from the account's activation
     submit_rps: int = 2  # task submissions per second, per account
@@ -150,6 +151,9 @@ QWEN_EDIT_SIZES = SideRange(min_side=512, max_side=2048, default=(1024, 1024))
 WAN26_IMAGE_INPUTS = ImageRules(min_side=240, max_side=8000, formats=("JPEG", "PNG", "BMP", "WEBP"))
 WAN26_IMAGE_SIZES = TotalPixels(min_side=768, max_side=2048, max_ratio=4, default=(1280, 1280))
 WAN26_INTERLEAVE_SIZES = TotalPixels(min_side=768, max_side=1280, max_ratio=4, default=(1280, 1280))
+# z-image-turbo (video-notes §4): total pixels 512*512–2048*2048 [read]; the default 1024*1536
+# and the 800-character prompt are third parties' [3P]; the aspect-ratio bound is ours (as wan2.5's).
+ZIMAGE_SIZES = TotalPixels(min_side=512, max_side=2048, max_ratio=4, default=(1024, 1536))
 
 
 def _builtin_models() -> dict[str, ModelSpec]:
@@ -164,6 +168,18 @@ def _builtin_models() -> dict[str, ModelSpec]:
             "qwen-image-plus", "qwen", qwen_t2i, QWEN_SIZES, prompt_max=800, n_max=1, n_default=1, unit_price=0.03
         ),
         ModelSpec("qwen-image-max", "qwen", frozenset({MULTIMODAL}), QWEN_SIZES, prompt_max=800, n_max=1, n_default=1),
+        # Synchronous only, one image per call; $0.015, or $0.03 with prompt_extend ("thinking").
+        ModelSpec(
+            "z-image-turbo",
+            "wan",
+            frozenset({MULTIMODAL}),
+            ZIMAGE_SIZES,
+            prompt_max=800,
+            n_max=1,
+            n_default=1,
+            unit_price=0.015,
+            extend_price=0.03,
+        ),
         ModelSpec("wan2.6-t2i", "wan", messages, WAN26_T2I_SIZES, prompt_max=2100, n_max=4, n_default=4),
         # qwen-image-edit makes one image (as qwen-image); -plus up to six (the hosted rule).
         ModelSpec(

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from imagescope.accounting.accounts import Caller
 from imagescope.accounting.limits import admit_submission
 from imagescope.inputs.intake import EditInputs
+from imagescope.inspection import Inspector, NoInspection
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.base import Storage
 from imagescope.tasks.callbacks import Callback, CallbackGuard
@@ -51,6 +52,8 @@ class Acceptor:
     storage: Storage
     dispatcher: Dispatcher
     callbacks: CallbackGuard
+    # Content inspection of the prompts and the input images kept at submission.
+    inspector: Inspector = field(default_factory=NoInspection)
 
     def accept(self, submission: Submission, parse: Parse) -> TaskRecord:
         """The new PENDING task, handed to the dispatcher."""

@@ -50,6 +50,14 @@ from imagescope.engines.rewriter import Rewriter
 from imagescope.engines.watermark import apply_watermark
 from imagescope.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INVALID_PARAMETER_CODE, ServiceError
 from imagescope.inputs.intake import EditInputs, load_inputs, output_size
+from imagescope.inspection import (
+    DATA_INSPECTION_FAILED,
+    INPUT_INSPECTION_MESSAGE,
+    OUTPUT_INSPECTION_MESSAGE,
+    InspectionFailed,
+    Inspector,
+    NoInspection,
+)
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.base import Storage
 from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
@@ -144,6 +152,8 @@ class Worker:
     lease_s: float
     # A task that met a service fault is FAILED once this long has passed since its first one.
     fault_retry_s: float = 900.0
+    # Content inspection of input images fetched at run time and of every output image.
+    inspector: Inspector = field(default_factory=NoInspection)
     breaker: Breaker = field(init=False)
     # Tasks whose return to the queue failed too (the database was down): returned before any claim.
     _unsettled: set[str] = field(init=False, default_factory=set)
@@ -209,6 +219,10 @@ class Worker:
             return
         except SERVICE_FAULTS:
             raise
+        except InspectionFailed:  # an input image fetched for the run may not pass
+            log.info("task %s failed: an input image did not pass content inspection", task_id)
+            self.store.fail(task_id, DATA_INSPECTION_FAILED, INPUT_INSPECTION_MESSAGE, owner=self.owner)
+            return
         except JobRefused as exc:  # the model's engine cannot serve this kind of request at all
             log.info("task %s refused: %s", task_id, exc.message)
             self.store.fail(task_id, INVALID_PARAMETER_CODE, exc.message, owner=self.owner)
@@ -274,6 +288,8 @@ class Worker:
         spec = self.catalog.models[req.model]
         engine = self.engines[spec.engine_for(req.function)]
         images, mask = load_inputs(self.edit_inputs, req, spec) if req.images else ([], None)
+        for image in images:
+            self.inspector.check_image(image)
         size = req.size if req.size is not None else output_size(req, images[0])
         actual_prompt = self.rewriter.rewrite(req.prompt, req.model) if req.prompt_extend else None
         prompt = actual_prompt or req.prompt
@@ -326,6 +342,7 @@ class Worker:
             image = paint(job, run.step, run.should_stop, keep)
             if image.size != (width, height):
                 raise RuntimeError(f"engine {spec.engine_for(req.function)} made {image.size}, not {width}x{height}")
+            self.inspector.check_image(image)
             if req.watermark:
                 image = apply_watermark(image, spec.watermark_text)
             key = f"{task.id}/{part}.png"
@@ -336,6 +353,9 @@ class Worker:
         except JobRefused as exc:  # the engine cannot do this job as asked: the user may ask otherwise
             log.info("task %s image %d refused: %s", task.id, index, exc.message)
             result = ErrorPart(part, INVALID_PARAMETER_CODE, exc.message)
+        except InspectionFailed:  # the image was made but may not be shown: not stored, not billed
+            log.info("task %s image %d did not pass content inspection", task.id, index)
+            result = ErrorPart(part, DATA_INSPECTION_FAILED, OUTPUT_INSPECTION_MESSAGE)
         except EngineConfigError as exc:  # e.g. the weights directory is gone: the operator's, and so is its path
             log.error("task %s image %d: the engine is misconfigured: %s", task.id, index, exc)
             result = ErrorPart(part, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
