@@ -37,6 +37,33 @@ class Function(StrEnum):
     CONTROL_CARTOON_FEATURE = "control_cartoon_feature"
 
 
+class VaceFunction(StrEnum):
+    """wan(x)2.1-vace-plus's ``input.function`` (video-notes §2, VACE): what the video edit does."""
+
+    IMAGE_REFERENCE = "image_reference"  # a video from 1-3 reference images (subjects or background)
+    VIDEO_REPAINTING = "video_repainting"  # the input video's motion, redrawn (pose, depth or scribble kept)
+    VIDEO_EDIT = "video_edit"  # the masked area of the input video, redrawn
+    VIDEO_EXTENSION = "video_extension"  # continue from a first clip or frame (or into a last one)
+    VIDEO_OUTPAINTING = "video_outpainting"  # the input video on a larger canvas, the border drawn
+
+
+@dataclass(frozen=True)
+class VaceOptions:
+    """VACE's parameters (video-notes §2); each function reads only its own, the rest stay at
+    their defaults. The ranges are the notes' [3P]/[M] ones, checked by the wire parser."""
+
+    obj_or_bg: tuple[str, ...] = ()  # image_reference: "obj" or "bg" per reference image
+    control_condition: str = ""  # video_repainting: posebodyface | posebody | depth | scribble
+    strength: float = 1.0  # video_repainting: 0-1, how closely the output follows the control
+    mask_type: str = "tracking"  # video_edit: tracking | fixed
+    expand_ratio: float = 0.05  # video_edit: how far the mask grows around the object
+    expand_mode: str = "hull"  # video_edit: hull | bbox | original
+    top_scale: float = 1.0  # video_outpainting: each side grows the frame about its centre
+    bottom_scale: float = 1.0
+    left_scale: float = 1.0
+    right_scale: float = 1.0
+
+
 STRENGTH_FUNCTIONS = frozenset({Function.STYLIZATION_ALL, Function.DESCRIPTION_EDIT})  # take ``strength``
 MASK_FUNCTIONS = frozenset({Function.DESCRIPTION_EDIT_WITH_MASK})  # take ``mask_image_url``
 

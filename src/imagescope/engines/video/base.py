@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from PIL import Image
 
 from imagescope.engines.base import Progress, ShouldStop
+from imagescope.tasks.spec import VaceFunction, VaceOptions
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,15 @@ class VideoJob:
     seed: int
     first_frame: Image.Image | None = None  # i2v and kf2v: the video starts from it (any size; fitted)
     last_frame: Image.Image | None = None  # kf2v: the video ends at it
+    # VACE (video editing): the function and its inputs, decoded. ``video`` is the input clip's
+    # frames (video_repainting, video_edit, video_outpainting; video_extension's first clip), RGB,
+    # any size (fitted like first_frame); ``mask`` one "L" image (white = edit) for every frame, or
+    # one per frame (a mask video); ``reference_images`` image_reference's 1-3 pictures.
+    function: VaceFunction | None = None
+    video: tuple[Image.Image, ...] = ()
+    mask: tuple[Image.Image, ...] = ()
+    reference_images: tuple[Image.Image, ...] = ()
+    vace: VaceOptions | None = None  # the function's parameters (None: their defaults)
 
     def __post_init__(self) -> None:
         # H.264 in yuv420p halves the colour planes, so both sides must be even; every hosted
@@ -45,6 +55,8 @@ class VideoJob:
             raise ValueError(f"duration_s {self.duration_s} at {self.fps} fps makes no frame")
         if self.last_frame is not None and self.first_frame is None:
             raise ValueError("last_frame needs first_frame (first-and-last-frame video)")
+        if self.function is None and (self.video or self.mask or self.reference_images or self.vace):
+            raise ValueError("input clips, masks, reference images and VACE options are a VACE job's")
 
     @property
     def frames(self) -> int:
@@ -62,6 +74,20 @@ class TextToVideoEngine(VideoEngine, Protocol):
         """The MP4 (H.264, yuv420p) of exactly ``job.width`` x ``job.height``, ``job.fps`` and
         ``job.frames`` frames. ``progress(done, total)`` as it advances; ``Canceled`` when
         ``should_stop()`` said so."""
+
+
+@runtime_checkable
+class VideoEditEngine(VideoEngine, Protocol):
+    """VACE video editing (``job.function`` set). ``functions`` names the VACE functions the
+    engine runs; the worker checks it before it hands a job, so an engine that cannot run a
+    function refuses with a message, not half-way."""
+
+    functions: frozenset[VaceFunction]
+
+    def edit_video(
+        self, job: VideoJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> bytes:
+        """As ``TextToVideoEngine.make``, from the job's function and inputs."""
 
 
 @runtime_checkable
