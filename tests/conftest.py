@@ -39,6 +39,7 @@ class Server:
     proc: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
     command_prefix: list[str] = field(default_factory=list)  # e.g. setpriv: run the server with fewer privileges
+    serve_args: tuple[str, ...] = ()  # the command after `imagescope`, in full; empty: serve --port PORT
 
     @property
     def url(self) -> str:
@@ -51,8 +52,9 @@ class Server:
     def start(self, timeout: float = 30) -> Server:
         env = self._env()
         self.output = []
+        args = self.serve_args or ("serve", "--port", str(self.port))
         self.proc = subprocess.Popen(
-            [*self.command_prefix, sys.executable, "-m", "imagescope", "serve", "--port", str(self.port)],
+            [*self.command_prefix, sys.executable, "-m", "imagescope", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -1,47 +1,61 @@
-"""Worker processes on a shared PostgreSQL: one ``serve --workers 0`` (the API) and two
-``imagescope worker`` processes, each a real subprocess, with local storage in one shared
-directory. The tasks run on the workers; SIGTERM hands a running task back at once, kill -9
-after its lease; the per-account concurrency limit holds across them; NOTIFY wakes an idle one.
+"""``imagescope worker`` and ``serve`` as processes of a scaled-out deployment: the harness the
+distributed suite (``test_distributed.py``: one API and two workers on PostgreSQL + S3) and the
+benchmarks drive them with, and what a single process does on its own: a worker on an
+out-of-date schema or told an unknown device exits 2 saying why, ``--device`` places the engines,
+SIGTERM on ``serve`` gives its running task back to the queue at once.
 
-The slow task: one with ``prompt_extend``, whose prompt rewriter (a local chat-completions server,
-standing in for the operator's LLM) answers after ``REWRITE_S``; a worker told to stop gives the
-task back once the call returns.
+The slow task: one with ``prompt_extend``, whose prompt rewriter (:class:`SlowChat`, a local
+chat-completions server standing in for the operator's LLM) answers after ``REWRITE_S``, or after
+the seconds the prompt asks for (:func:`slow`); a process told to stop gives the task back once
+the call returns.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 
 from conftest import Server
 
-FAST = {"model": "wan2.5-t2i-preview", "input": {"prompt": "a cat"}, "parameters": {"n": 1, "size": "768*768"}}
+FAST = {  # prompt_extend is on unless a request turns it off
+    "model": "wan2.5-t2i-preview",
+    "input": {"prompt": "a cat"},
+    "parameters": {"n": 1, "size": "768*768", "prompt_extend": False},
+}
 SLOW = {**FAST, "parameters": {**FAST["parameters"], "prompt_extend": True}}
 REWRITE_S = 3.0
+_ASKED_DELAY = re.compile(r"rewrite in ([0-9.]+) s")
+
+
+def slow(seconds: float) -> dict:
+    """A task whose prompt rewrite takes ``seconds``."""
+    return {**SLOW, "input": {"prompt": f"a cat, rewrite in {seconds} s"}}
 
 
 class SlowChat:
-    """An OpenAI chat-completions server that answers each request after ``REWRITE_S``."""
+    """An OpenAI chat-completions server that answers each request after ``REWRITE_S``, or the
+    seconds the prompt asks for (``rewrite in N s``)."""
 
     def __init__(self) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                time.sleep(REWRITE_S)
-                message = {"role": "assistant", "content": "REWRITTEN: " + body["messages"][-1]["content"]}
+                prompt = body["messages"][-1]["content"]
+                asked = _ASKED_DELAY.search(prompt)
+                time.sleep(float(asked.group(1)) if asked else REWRITE_S)
+                message = {"role": "assistant", "content": "REWRITTEN: " + prompt}
                 answer = json.dumps(
                     {
                         "id": "c1",
@@ -69,7 +83,7 @@ class SlowChat:
 
 @dataclass
 class WorkerProcess:
-    """``imagescope worker`` in a subprocess; ready once it says so (listening for NOTIFY)."""
+    """``imagescope worker ARGS`` in a subprocess; ready once it says so (listening for NOTIFY)."""
 
     env: dict[str, str]
     args: tuple[str, ...] = ()
@@ -77,6 +91,10 @@ class WorkerProcess:
     output: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 60) -> WorkerProcess:
+        return self.launch().ready(timeout)
+
+    def launch(self) -> WorkerProcess:
+        """Started, not waited for: start several, then wait for each (``ready``)."""
         self.output = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "imagescope", "worker", *self.args],
@@ -86,6 +104,10 @@ class WorkerProcess:
             text=True,
         )
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()
+        return self
+
+    def ready(self, timeout: float = 60) -> WorkerProcess:
+        assert self.proc is not None
         deadline = time.time() + timeout
         while not any("worker ready" in line for line in self.output):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -102,19 +124,28 @@ class WorkerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        if self.alive:
             self.proc.kill()
             self.proc.wait(10)
 
 
 @dataclass
-class Cluster:
-    api: Server
-    workers: list[WorkerProcess]
-    dsn: str
+class TaskRows:
+    """The shared ``tasks`` table, read as any process of the deployment sees it."""
+
+    dsn: str  # libpq's: postgresql://…
+
+    @classmethod
+    def of(cls, database_url: str) -> TaskRows:
+        return cls(database_url.replace("postgresql+psycopg://", "postgresql://"))
 
     def row(self, task_id: str) -> dict:
+        """Status, the pid of the process holding it (None: none), attempts, submit and claim times."""
         with psycopg.connect(self.dsn) as connection:
             cursor = connection.execute(
                 "SELECT status, lease_owner, attempts, submit_time, scheduled_time FROM tasks WHERE id = %s",
@@ -124,12 +155,11 @@ class Cluster:
         pid = int(owner.split(":")[1]) if owner else None
         return {"status": status, "pid": pid, "attempts": attempts, "submitted": submitted, "scheduled": scheduled}
 
-    def running(self) -> int:
+    def running(self, task_ids: list[str]) -> int:
+        """How many of ``task_ids`` are RUNNING now."""
         with psycopg.connect(self.dsn) as connection:
-            return connection.execute("SELECT count(*) FROM tasks WHERE status = 'RUNNING'").fetchone()[0]
-
-    def worker(self, pid: int) -> WorkerProcess:
-        return next(w for w in self.workers if w.pid == pid)
+            query = "SELECT count(*) FROM tasks WHERE status = 'RUNNING' AND id = ANY(%s)"
+            return connection.execute(query, (task_ids,)).fetchone()[0]
 
     def wait_running(self, task_id: str, timeout: float = 30) -> dict:
         deadline = time.time() + timeout
@@ -139,117 +169,10 @@ class Cluster:
         return row
 
 
-@pytest.fixture
-def cluster(postgres_url, tmp_path) -> Iterator[Callable[..., Cluster]]:
-    made: list[Cluster] = []
-
-    chat = SlowChat()
-
-    def make(lease_s: str = "30", poll_s: str = "2", concurrency: str = "1") -> Cluster:
-        env = {
-            "IMAGESCOPE_DATABASE_URL": postgres_url,
-            "IMAGESCOPE_REWRITER_URL": chat.url,
-            "IMAGESCOPE_REWRITER_MODEL": "qwen-plus",
-            "IMAGESCOPE_LEASE_SECONDS": lease_s,
-            "IMAGESCOPE_WORKER_POLL_SECONDS": poll_s,
-        }
-        api = Server(tmp_path / "data", env={**env, "IMAGESCOPE_WORKERS": "0"}).start()
-        worker_env = {**api._env(), "IMAGESCOPE_WORKERS": "7"}  # --concurrency wins over the variable
-        workers = [WorkerProcess(worker_env, ("--concurrency", concurrency)) for _ in range(2)]
-        for w in workers:
-            w.start()
-        dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-        made.append(Cluster(api, workers, dsn))
-        return made[-1]
-
-    yield make
-    for c in made:
-        for w in c.workers:
-            w.stop()
-        c.api.stop()
-    chat.httpd.shutdown()
-
-
-def submit(api: Server, body: dict) -> str:
-    r = api.submit(body)
+def submit(api: Server, body: dict, key: str | None = None) -> str:
+    r = api.submit(body, key)
     assert r.status_code == 200, r.text
     return r.json()["output"]["task_id"]
-
-
-def slow_task(api: Server) -> str:
-    return submit(api, SLOW)
-
-
-def test_tasks_submitted_to_an_api_only_process_run_on_the_worker_processes(cluster):
-    c = cluster()
-    ids = [submit(c.api, FAST) for _ in range(4)]
-    finished = [c.api.wait(i, timeout=60)["output"] for i in ids]
-    assert [f["task_status"] for f in finished] == ["SUCCEEDED"] * 4
-    assert {c.row(i)["pid"] for i in ids} <= {w.pid for w in c.workers}  # never the API process
-    assert c.api.proc is not None and c.api.proc.pid not in {c.row(i)["pid"] for i in ids}
-    image = requests.get(finished[0]["results"][0]["url"], timeout=10)
-    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
-
-
-def test_sigterm_gives_the_running_task_back_at_once_and_the_other_worker_finishes_it(cluster):
-    c = cluster(lease_s="60")  # a lease wait would show: 60 s
-    task_id = slow_task(c.api)
-    first = c.wait_running(task_id)
-    stopped = c.worker(first["pid"])
-    sent = time.monotonic()
-    stopped.proc.send_signal(signal.SIGTERM)
-    assert stopped.proc.wait(30) == 0
-    while (row := c.row(task_id))["pid"] == first["pid"] and row["status"] == "RUNNING":
-        assert time.monotonic() - sent < REWRITE_S + 3, row  # once the call returns, not after the 60 s lease
-        time.sleep(0.02)
-    assert row["status"] in ("PENDING", "RUNNING") and row["pid"] != first["pid"]
-    done = c.api.wait(task_id, timeout=120)["output"]
-    assert done["task_status"] == "SUCCEEDED"
-    final = c.row(task_id)
-    assert final["pid"] != first["pid"] and final["attempts"] == 1  # the given-back run was not spent
-    assert "given back to the queue" in "".join(stopped.output)
-
-
-def test_kill_9_on_a_worker_mid_task_the_other_finishes_it_after_the_lease(cluster):
-    c = cluster(lease_s="3")
-    task_id = slow_task(c.api)
-    first = c.wait_running(task_id)
-    killed = c.worker(first["pid"])
-    killed.proc.send_signal(signal.SIGKILL)
-    killed.proc.wait(10)
-    done = c.api.wait(task_id, timeout=120)["output"]
-    assert done["task_status"] == "SUCCEEDED"
-    final = c.row(task_id)
-    assert final["pid"] != first["pid"] and final["attempts"] == 2  # run again after its lease ran out
-
-
-def test_the_per_account_concurrency_limit_stays_exact_across_two_worker_processes(cluster):
-    c = cluster(concurrency="3")  # six slots between the two processes
-    c.api.cli("accounts", "set-limits", "default", "--model", "wan2.5-t2i-preview", "--concurrency", "1")
-    body = {**FAST, "parameters": {"n": 2, "size": "1024*1024"}}
-    ids = [submit(c.api, body) for _ in range(4)]
-    most = 0
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        most = max(most, c.running())
-        if all(c.row(i)["status"] in ("SUCCEEDED", "FAILED") for i in ids):
-            break
-        time.sleep(0.01)
-    assert [c.api.task(i)["output"]["task_status"] for i in ids] == ["SUCCEEDED"] * 4
-    assert most == 1
-
-
-def test_an_idle_worker_is_woken_by_notify_not_by_its_poll(cluster):
-    c = cluster(poll_s="5")  # without the push a task would wait up to 5 s
-    time.sleep(1)  # both workers idle, in their poll's wait
-    waits = []
-    for _ in range(3):
-        task_id = submit(c.api, FAST)
-        c.api.wait(task_id, timeout=30)
-        row = c.row(task_id)
-        waits.append(row["scheduled"] - row["submitted"])
-        time.sleep(0.3)
-    assert max(waits) < 1.0, waits
 
 
 def test_a_worker_on_a_database_without_the_schema_exits_2_naming_migrate(postgres, tmp_path):
@@ -273,15 +196,15 @@ def test_sigterm_on_serve_gives_its_running_task_back_and_exits(postgres_url, tm
     }
     api = Server(tmp_path / "data", env=env).start()
     try:
-        c = Cluster(api, [], postgres_url.replace("postgresql+psycopg://", "postgresql://"))
-        task_id = slow_task(api)
-        assert c.wait_running(task_id)["pid"] == api.proc.pid
+        rows = TaskRows.of(postgres_url)
+        task_id = submit(api, SLOW)
+        assert rows.wait_running(task_id)["pid"] == api.proc.pid
         sent = time.monotonic()
         api.proc.send_signal(signal.SIGTERM)
         assert api.proc.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once shut down
         assert "given back to the queue" in "".join(api.output)
         assert time.monotonic() - sent < REWRITE_S + 3  # not the 60 s lease
-        assert c.row(task_id) | {"submitted": 0, "scheduled": None} == {
+        assert rows.row(task_id) | {"submitted": 0, "scheduled": None} == {
             "status": "PENDING",
             "pid": None,
             "attempts": 0,
@@ -291,28 +214,6 @@ def test_sigterm_on_serve_gives_its_running_task_back_and_exits(postgres_url, tm
     finally:
         api.stop()
         chat.httpd.shutdown()
-
-
-def test_a_long_poll_on_the_api_only_process_answers_at_once_when_a_worker_ends_the_task(cluster):
-    c = cluster(concurrency="2")  # the four tasks run side by side
-    ids = [slow_task(c.api) for _ in range(4)]
-    lags: dict[str, float] = {}
-
-    def long_poll(task_id: str) -> None:
-        r = requests.get(f"{c.api.api}/tasks/{task_id}?wait=60", headers=c.api.headers(asynchronous=False), timeout=90)
-        answered = time.time()
-        assert r.json()["output"]["task_status"] == "SUCCEEDED"
-        with psycopg.connect(c.dsn) as connection:
-            (ended,) = connection.execute("SELECT end_time FROM tasks WHERE id = %s", (task_id,)).fetchone()
-        lags[task_id] = answered - ended
-
-    threads = [threading.Thread(target=long_poll, args=(i,)) for i in ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    assert len(lags) == 4
-    assert max(lags.values()) < 0.3, lags  # the store's sweep, once a second, would average 0.5 s
 
 
 @pytest.fixture(scope="module")
