@@ -18,6 +18,8 @@ the generic InternalError, its text kept in the log.
 
 from __future__ import annotations
 
+from imagescope.inspection import DATA_INSPECTION_FAILED, INPUT_INSPECTION_MESSAGE
+
 
 class ServiceError(Exception):
     def __init__(self, code: str, message: str):
@@ -104,6 +106,11 @@ def cancel_unsupported() -> Refused:
 
 def url_not_found() -> NotFound:
     return NotFound("NotFound", "url error, please check url!")
+
+
+def data_inspection_failed() -> Refused:
+    """The prompt or an input image did not pass content inspection (the hosted code and message)."""
+    return Refused(DATA_INSPECTION_FAILED, INPUT_INSPECTION_MESSAGE)
 
 
 def internal_error() -> Failed:

@@ -8,6 +8,13 @@ kept at submission (a 400 ``DataInspectionFailed`` before anything is accepted);
 checks input images it fetched when the task runs (the task FAILS with that code) and every
 output image before it is stored (that image becomes a ``DataInspectionFailed`` part of a
 partially failed task, unbilled). ``NoInspection``, the default, passes everything.
+
+An inspector that cannot answer (its moderation endpoint down) raises ``InspectionUnavailable``
+when it fails closed: the caller hears of the service's trouble (a submission: 503
+ServiceUnavailable; in the worker: InternalError), never that its content was judged.
+
+The inspectors: ``words.WordList`` (a file of terms, text only), ``moderation.ModerationEndpoint``
+(an OpenAI-compatible ``/moderations`` endpoint), combined by ``configured.make_inspector``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ OUTPUT_INSPECTION_MESSAGE = "Output data may contain inappropriate content."
 class InspectionFailed(Exception):
     """What was inspected may not pass. Carries no detail for the caller: the hosted service
     says only which side (input or output) failed."""
+
+
+class InspectionUnavailable(Exception):
+    """The inspector could not say (its endpoint timed out, failed or answered nonsense) and
+    fails closed: nothing passes, and the caller is told the service failed, not its content."""
 
 
 @runtime_checkable
