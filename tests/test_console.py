@@ -194,7 +194,7 @@ def test_playground_shows_only_the_parameters_the_chosen_model_takes(page, serve
     sign_in(page, server)
     model = page.get_by_label("Model")
     groups = model.locator("optgroup").evaluate_all("gs => gs.map(g => g.label)")
-    assert groups == ["Text to image", "Editing"]
+    assert groups == ["Text to image", "Editing", "Video"]
     model.select_option("qwen-image-plus")
     size = page.get_by_label("Size", exact=True)
     assert "1664*928" in size.locator("option").all_inner_texts()

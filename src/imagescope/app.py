@@ -25,6 +25,7 @@ from imagescope.http.openai import edits
 from imagescope.http.openai import router as openai
 from imagescope.http.tasks import router as tasks
 from imagescope.http.text2image import router as text2image
+from imagescope.http.video import router as video
 from imagescope.tasks.faults import SERVICE_FAULTS
 from imagescope.wiring import Services, build_services
 
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None, engines: dict[str, ImageEngine]
 
     app = FastAPI(title="imagescope", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.services = services
-    families = (text2image, image2image, multimodal, tasks, usage, uploads, files, admin, models, openai, edits)
+    families = (text2image, image2image, multimodal, video, tasks, usage, uploads, files, admin, models, openai, edits)
     for module in (*families, console):
         app.include_router(module.router)
     app.router.routes[0:0] = tasks.LEAN_ROUTES  # matched first: the task query without FastAPI's per-route work

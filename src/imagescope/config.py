@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
@@ -37,6 +37,18 @@ DAY = 24 * 3600
 
 class SettingsError(Exception):
     """A variable's value cannot be used; the message names the variable, on one line."""
+
+
+@dataclass(frozen=True)
+class InspectionSettings:
+    """Content inspection: a word-list file, a moderation endpoint, both or neither (off)."""
+
+    words: Path | None = None
+    url: str = ""
+    model: str = "omni-moderation-latest"
+    api_key: str = ""
+    timeout_s: float = 10.0
+    fail_open: bool = False  # the endpoint failing: pass unchecked (else refuse)
 
 
 @dataclass(frozen=True)
@@ -116,12 +128,21 @@ class Settings(BaseSettings):
     rewriter_model: str = _env("IMAGESCOPE_REWRITER_MODEL", "")
     rewriter_api_key: str = _env("IMAGESCOPE_REWRITER_API_KEY", "")
     rewriter_timeout_s: float = _env("IMAGESCOPE_REWRITER_TIMEOUT_SECONDS", 30.0, gt=0)
+    # Content inspection (inspection/), handed out together as ``inspection``; nothing set: off.
+    inspection_words: Path | None = _env("IMAGESCOPE_INSPECTION_WORDS", None)  # a word-list file
+    inspection_url: str = _env("IMAGESCOPE_INSPECTION_URL", "")  # an OpenAI-compatible moderation endpoint
+    inspection_model: str = _env("IMAGESCOPE_INSPECTION_MODEL", "omni-moderation-latest")
+    inspection_api_key: str = _env("IMAGESCOPE_INSPECTION_API_KEY", "")
+    inspection_timeout_s: float = _env("IMAGESCOPE_INSPECTION_TIMEOUT_SECONDS", 10.0, gt=0)
+    # The endpoint failing: "closed" refuses (503 at submission), "open" passes unchecked (logged).
+    inspection_on_error: Literal["closed", "open"] = _env("IMAGESCOPE_INSPECTION_ON_ERROR", "closed")
     # Catalog values for every model; None: the catalog's own (see model_overrides).
     submit_rps: int | None = _env("IMAGESCOPE_SUBMIT_RPS", None, ge=0)
     concurrency: int | None = _env("IMAGESCOPE_CONCURRENCY", None, ge=0)
     free_quota_images: int | None = _env("IMAGESCOPE_FREE_QUOTA_IMAGES", None, ge=0)
     free_quota_days: int | None = _env("IMAGESCOPE_FREE_QUOTA_DAYS", None, ge=0)
-    prices: _Prices = _env("IMAGESCOPE_PRICES", dict)  # model → unit price in USD, "m=0.03,…"
+    # model → unit price in USD, "m=0.03,…"; a video model's per second, "m=0.1" or per tier "m@1080P=0.15"
+    prices: _Prices = _env("IMAGESCOPE_PRICES", dict)
     # Deployment-wide replacements of catalog values: {model or "*": {field: value}}: the five
     # variables above, then what code passes (which wins). Declared after them: it reads them.
     model_overrides: dict[str, dict[str, int | float]] = Field(default_factory=dict, validate_default=True)
@@ -170,6 +191,29 @@ class Settings(BaseSettings):
             raise ValueError(f"must be s3://BUCKET or s3://BUCKET/PREFIX, not {value!r}")
         return value
 
+    @field_validator("inspection_words")
+    @classmethod
+    def _readable_word_list(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                value.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or str(exc)
+                raise ValueError(f"the word list {str(value)!r} cannot be read: {reason}") from None
+        return value
+
+    @field_validator("inspection_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port out of range, a broken [IPv6] literal
+            usable = False
+        if value and not usable:
+            raise ValueError(f"must be an http(s) URL, not {value!r}")
+        return value
+
     @field_validator("input_allow_hosts", "callback_allow_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
@@ -213,7 +257,9 @@ class Settings(BaseSettings):
             if info.data.get(name) is not None:
                 overrides.setdefault("*", {})[catalog_field] = info.data[name]
         for model, price in info.data.get("prices", {}).items():
-            overrides.setdefault(model, {})["unit_price"] = price
+            # "MODEL@TIER": a video model's price per second at one tier (models/video.py)
+            name, at, tier = model.partition("@")
+            overrides.setdefault(name, {})[f"unit_price@{tier.upper()}" if at else "unit_price"] = price
         for model, values in given.items():
             overrides.setdefault(model, {}).update(values)
         return overrides
@@ -221,6 +267,17 @@ class Settings(BaseSettings):
     @property
     def rewriter(self) -> RewriterSettings:
         return RewriterSettings(self.rewriter_url, self.rewriter_model, self.rewriter_api_key, self.rewriter_timeout_s)
+
+    @property
+    def inspection(self) -> InspectionSettings:
+        return InspectionSettings(
+            self.inspection_words,
+            self.inspection_url,
+            self.inspection_model,
+            self.inspection_api_key,
+            self.inspection_timeout_s,
+            fail_open=self.inspection_on_error == "open",
+        )
 
     @property
     def db_url(self) -> str:

@@ -19,6 +19,7 @@ from imagescope.engines.rewriter import make_rewriter
 from imagescope.http.tasks.protocol import render_task
 from imagescope.inputs import ImageFetcher
 from imagescope.inputs.intake import EditInputs
+from imagescope.inspection.configured import make_inspector
 from imagescope.models.catalog import Catalog
 from imagescope.models.models_file import Bindings, load_bindings
 from imagescope.ops.metrics import Metrics
@@ -168,6 +169,7 @@ def build_services(
         max_redirects=settings.input_max_redirects,
     )
     edit_inputs = EditInputs(storage, uploads, fetcher)
+    inspector = make_inspector(settings.inspection)  # content inspection: off unless configured
     worker = Worker(
         store=store,
         catalog=catalog,
@@ -178,6 +180,7 @@ def build_services(
         owner=owner,
         lease_s=settings.lease_s,
         fault_retry_s=settings.fault_retry_s,
+        inspector=inspector,
     )
     postgres = db.dialect.name == "postgresql"
     poll_s = settings.worker_poll_s or (POSTGRES_POLL_S if postgres else SQLITE_POLL_S)
@@ -197,7 +200,7 @@ def build_services(
         uploads=uploads,
         edit_inputs=edit_inputs,
         reads=TaskReads(db),
-        acceptor=Acceptor(catalog, edit_inputs, store, storage, dispatcher, callbacks),
+        acceptor=Acceptor(catalog, edit_inputs, store, storage, dispatcher, callbacks, inspector),
         worker=worker,
         dispatcher=dispatcher,
         purger=Purger(store, storage, settings.task_ttl_s, settings.purge_interval_s, uploads),

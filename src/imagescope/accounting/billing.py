@@ -1,9 +1,21 @@
-"""Billing: only successfully generated images are charged, free quota first.
+"""Billing: only successfully generated images (and seconds of video) are charged, free quota first.
 
 Every charge is a ledger row (task, account, key, model, images, unit price, free/paid,
 amount, time); totals are always recomputed from the ledger, never kept on the side.
 An account flagged "free quota only" is never charged: its submissions are refused once the
 quota is gone, and images of tasks already accepted beyond it are recorded as free.
+
+Video is billed by the second of video successfully generated (spec 000's FAQ): a video model's
+ledger rows count seconds in their ``images`` column, at the model's price per second for the
+task's tier (``models/video.py``; wan2.6-i2v-flash half of it when asked for no sound). Its
+free quota is in seconds too (``ModelSpec.free_quota``), and a failed task is never charged,
+as a failed image is not. "The free quota is shared across image and video generation models"
+(spec 000) reads here as: one free quota programme, every model its own quota (images or
+seconds), all counted from the same account activation and expiring together; one model's use
+never eats another's, as the image models' never did.
+
+A model with an ``extend_price`` (z-image-turbo's "thinking") is charged that price per image
+when the task's ``prompt_extend`` was on; its free quota counts the image once either way.
 """
 
 from __future__ import annotations
@@ -15,6 +27,9 @@ from sqlalchemy.orm import Session
 
 from imagescope.db import Account, LedgerEntry, Task
 from imagescope.models.catalog import ModelSpec
+from imagescope.models.video import SILENT_DISCOUNT
+from imagescope.tasks.records import request_from_json
+from imagescope.tasks.spec import VideoSpec
 
 DAY_S = 24 * 3600
 
@@ -34,18 +49,34 @@ def free_images_left(session: Session, account: Account, spec: ModelSpec, quota:
     return max(0, quota - free_images_used(session, account.id, spec.name))
 
 
+def unit_price(task: Task, spec: ModelSpec) -> float:
+    """The price of one image (or one second of video) of ``task``, from its stored request."""
+    if spec.video is None and spec.extend_price <= 0:
+        return spec.unit_price
+    request = request_from_json(task.request)
+    if isinstance(request.options, VideoSpec) and spec.video is not None:
+        video = request.options
+        price = spec.video.price(video.resolution, spec.unit_price)
+        return price if video.audio or not spec.video.sound else price * SILENT_DISCOUNT.get(spec.name, 1.0)
+    if spec.extend_price > 0 and request.prompt_extend:
+        return spec.extend_price
+    return spec.unit_price
+
+
 def charge(session: Session, task: Task, images: int, spec: ModelSpec, quota: int) -> list[LedgerEntry]:
-    """Record the charge for ``images`` successful images of ``task`` (none for 0)."""
+    """Record the charge for ``images`` successful images (a video model's: seconds) of ``task``
+    (none for 0)."""
     if images <= 0:
         return []
     account = session.get(Account, task.account_id)
     assert account is not None, task.account_id  # tasks.account_id references accounts.id
     free = images if account.free_only else min(images, free_images_left(session, account, spec, quota))
     now = time.time()
+    price_each = unit_price(task, spec)
     entries: list[LedgerEntry] = []
     for kind, count in (("free", free), ("paid", images - free)):
         if count:
-            price = 0.0 if kind == "free" else spec.unit_price
+            price = 0.0 if kind == "free" else price_each
             entries.append(
                 LedgerEntry(
                     task_id=task.id,
@@ -53,7 +84,7 @@ def charge(session: Session, task: Task, images: int, spec: ModelSpec, quota: in
                     api_key_id=task.api_key_id,
                     model=task.model,
                     images=count,
-                    unit_price=spec.unit_price,
+                    unit_price=price_each,
                     kind=kind,
                     amount=round(price * count, 6),
                     at=now,

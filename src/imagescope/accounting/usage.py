@@ -1,11 +1,15 @@
-"""Usage per account and model, by hour or day: invocations, success rate, images, spend;
-and the free quota an account has left per model.
+"""Usage per account and model, by hour or day: invocations, success rate, images (or seconds
+of video), spend; and the free quota an account has left per model.
 
 Counted from ``invocations`` (one row per accepted task, kept after the task is purged)
 and the ledger (spend). Periods are UTC. An invocation counts in the period it was
 submitted; its spend in the period it was charged (when the task ended). The admin report
 (``/admin/v1/usage``, any account by name) and a key holder's own (``/api/v1/usage``, the
 key's account by id) are the same ``usage_report``.
+
+A video model's invocation and ledger rows count seconds of video where an image model's count
+images (accounting/billing.py): its rows report ``video_seconds`` and ``free_video_seconds``,
+and leave ``images`` and ``free_images`` at 0; its free quota is in seconds (``unit``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from imagescope.accounting.billing import DAY_S, free_images_left, free_images_u
 from imagescope.accounting.limits import effective_limits
 from imagescope.db import Account, Database, Invocation, LedgerEntry
 from imagescope.models.catalog import Catalog
+from imagescope.models.video import VIDEO_MODEL_NAMES
 from imagescope.tasks.store import TaskStatus
 
 GRANULARITIES = {"hour": 3600, "day": 86400}
@@ -41,6 +46,8 @@ class UsageRow:
     images: int = 0
     free_images: int = 0
     spend: float = 0.0
+    video_seconds: int = 0  # a video model's: seconds of video generated successfully
+    free_video_seconds: int = 0
 
     @property
     def success_rate(self) -> float | None:
@@ -98,7 +105,10 @@ def usage_report(
 
         for inv, r in rows_of(Invocation, Invocation.submitted_at):
             r.invocations += 1
-            r.images += inv.images
+            if inv.model in VIDEO_MODEL_NAMES:
+                r.video_seconds += inv.images
+            else:
+                r.images += inv.images
             if inv.status == TaskStatus.SUCCEEDED:
                 r.succeeded += 1
             elif inv.status == TaskStatus.FAILED:
@@ -107,21 +117,24 @@ def usage_report(
                 r.canceled += 1
         for entry, r in rows_of(LedgerEntry, LedgerEntry.at):
             r.spend += entry.amount
-            if entry.kind == "free":
+            if entry.kind == "free" and entry.model in VIDEO_MODEL_NAMES:
+                r.free_video_seconds += entry.images
+            elif entry.kind == "free":
                 r.free_images += entry.images
     return [rows[k] for k in sorted(rows)]
 
 
 @dataclass(frozen=True)
 class FreeQuota:
-    """An account's free images of one model: its quota (the account's own or the catalog's),
-    the images the ledger has taken from it, and what is left (0 once expired)."""
+    """An account's free images (seconds of video) of one model: its quota (the account's own or
+    the catalog's), what the ledger has taken from it, and what is left (0 once expired)."""
 
     model: str
     free_quota: int
     used: int
     left: int
     expires_at: float  # Unix seconds: the account's activation plus the model's free_quota_days
+    unit: str = "images"  # "seconds" for a video model
 
 
 def free_quota_left(db: Database, account_id: int, catalog: Catalog, now: float) -> list[FreeQuota]:
@@ -136,5 +149,7 @@ def free_quota_left(db: Database, account_id: int, catalog: Catalog, now: float)
             quota = effective_limits(session, account_id, spec).free_quota
             used = free_images_used(session, account_id, name)
             left = free_images_left(session, account, spec, quota, now)  # billing's own rule
-            quotas.append(FreeQuota(name, quota, used, left, account.activated_at + spec.free_quota_days * DAY_S))
+            expires = account.activated_at + spec.free_quota_days * DAY_S
+            unit = "seconds" if spec.video is not None else "images"
+            quotas.append(FreeQuota(name, quota, used, left, expires, unit))
     return quotas

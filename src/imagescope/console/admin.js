@@ -63,7 +63,13 @@ function count(input) {
   return input.value === "" ? undefined : Number(input.value);
 }
 
-/** Free images left per account and model, from the accounts, the rules and the usage rows. */
+/** A row's output: images, or a video model's seconds of video ("5 s"). */
+function made(row, free) {
+  if (row.video_seconds || row.free_video_seconds) return `${free ? row.free_video_seconds : row.video_seconds} s`;
+  return free ? row.free_images : row.images;
+}
+
+/** Free images (a video model's: seconds) left per account and model, from the accounts, the rules and the usage rows. */
 function quotaRows(accounts, usage, catalog) {
   const now = Date.now() / 1000;
   const rows = [];
@@ -71,10 +77,13 @@ function quotaRows(accounts, usage, catalog) {
     for (const model of catalog.models) {
       const own = account.settings[model.model]?.free_quota ?? account.settings["*"]?.free_quota;
       const quota = own ?? model.rules.free_quota;
-      const used = usage.filter((r) => r.account === account.name && r.model === model.model).reduce((sum, r) => sum + r.free_images, 0);
+      const video = Boolean(model.rules.video);
+      const taken = (r) => (video ? r.free_video_seconds || 0 : r.free_images);
+      const used = usage.filter((r) => r.account === account.name && r.model === model.model).reduce((sum, r) => sum + taken(r), 0);
       if (!used && own === undefined) continue; // untouched: the full default, not worth a row
       const expired = now > account.activated_at + model.rules.free_quota_days * DAY_S;
-      rows.push([account.name, model.model, quota, used, expired ? "0 (expired)" : Math.max(quota - used, 0)]);
+      const unit = (n) => (video ? `${n} s` : n);
+      rows.push([account.name, model.model, unit(quota), unit(used), expired ? "0 (expired)" : unit(Math.max(quota - used, 0))]);
     }
   }
   return rows;
@@ -84,14 +93,14 @@ function quotaRows(accounts, usage, catalog) {
 async function serverReport(slot, accounts, catalog) {
   const since = Math.floor(Date.now() / 1000) - 90 * DAY_S;
   const report = await admin("GET", `/usage?granularity=day&start=${since}`);
-  const cells = report.usage.map((r) => [r.period, r.account, r.model, r.invocations, percent(r.success_rate), r.images, r.free_images, dollars(r.spend)]);
+  const cells = report.usage.map((r) => [r.period, r.account, r.model, r.invocations, percent(r.success_rate), made(r, false), made(r, true), dollars(r.spend)]);
   const quota = quotaRows(accounts, report.usage, catalog);
   fill(
     slot,
     h("h3", {}, "Server usage report"),
     h("p", { class: "hint" }, "Per UTC day, account and model, for the last 90 days."),
     cells.length
-      ? table(["Day (UTC)", "Account", "Model", "Invocations", "Success rate", "Images", "Free images", "Spend"], cells, "Usage of every account")
+      ? table(["Day (UTC)", "Account", "Model", "Invocations", "Success rate", "Images (video: seconds)", "Free images (video: seconds)", "Spend"], cells, "Usage of every account")
       : h("p", {}, "Nothing yet."),
     quota.length
       ? table(["Account", "Model", "Free quota", "Used", "Left"], quota, "Free quota left")

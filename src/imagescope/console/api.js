@@ -43,12 +43,14 @@ export function describe(error) {
 
 /**
  * call("POST", "/api/v1/…", {body, token, async: true}) → the parsed JSON body.
- * token: the API key (default: the signed-in one) or the admin token.
+ * token: the API key (default: the signed-in one) or the admin token; oss: the body names
+ * oss:// uploads, which the server resolves only when asked (X-DashScope-OssResourceResolve).
  */
 export async function call(method, path, options = {}) {
   const headers = { Authorization: `Bearer ${options.token ?? session.key}` };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
   if (options.async) headers["X-DashScope-Async"] = "enable";
+  if (options.oss) headers["X-DashScope-OssResourceResolve"] = "enable";
   let response;
   try {
     response = await fetch(path, {
@@ -70,12 +72,48 @@ export async function call(method, path, options = {}) {
     if (error.name === "AbortError" || options.signal?.aborted) throw error;
     body = null;
   }
-  if (!response.ok) {
-    const code = body?.code || body?.error?.code || `HTTP ${response.status}`;
-    const message = body?.message || body?.error?.message || `The server answered ${response.status}.`;
-    throw new ApiError(response.status, code, message);
-  }
+  if (!response.ok) throw failure(response.status, body);
   return body;
+}
+
+/** An error answer's body as an ApiError. */
+function failure(status, body) {
+  const code = body?.code || body?.error?.code || `HTTP ${status}`;
+  const message = body?.message || body?.error?.message || `The server answered ${status}.`;
+  return new ApiError(status, code, message);
+}
+
+/**
+ * A streamed call (X-DashScope-Sse: enable): onEvent(data) for each server-sent event's JSON as
+ * it arrives; an error event (or an error answer) throws ApiError. Ends with the stream.
+ */
+export async function stream(path, body, onEvent, signal) {
+  const headers = { Authorization: `Bearer ${session.key}`, "Content-Type": "application/json", "X-DashScope-Sse": "enable" };
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body), signal, cache: "no-store" });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "", "The server could not be reached. Is imagescope still running?");
+  }
+  if (!response.ok) throw failure(response.status, await response.json().catch(() => null));
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+      const lines = buffer.slice(0, end).split("\n");
+      buffer = buffer.slice(end + 2);
+      const field = (name) => lines.find((line) => line.startsWith(`${name}:`))?.slice(name.length + 1);
+      const data = field("data");
+      if (data === undefined) continue;
+      const parsed = JSON.parse(data);
+      if (field("event") === "error") throw failure(Number(field("status")) || 500, parsed);
+      onEvent(parsed);
+    }
+  }
 }
 
 /** The console's view of the models: the API's listing joined with the catalog's rules. */

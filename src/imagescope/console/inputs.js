@@ -27,11 +27,12 @@ function loadImage(src) {
 /**
  * The picker of a model's input images (rules.images: min, max, min_side, max_side, max_bytes,
  * formats). onChange(images) after every change; images: [{name, url, width, height}].
+ * label: the file input's (and the list's) accessible name.
  */
-export function imagePicker(rules, onChange, problem) {
+export function imagePicker(rules, onChange, problem, label = "Input images") {
   const accept = rules.formats.flatMap((format) => MIME_OF[format] || []).join(",");
   const input = h("input", { type: "file", accept, multiple: rules.max > 1 });
-  const list = h("ul", { class: "thumbs", "aria-label": "Chosen images" });
+  const list = h("ul", { class: "thumbs", "aria-label": label === "Input images" ? "Chosen images" : `Chosen: ${label}` });
   const zone = h(
     "div",
     { class: "drop", tabindex: "-1" },
@@ -103,7 +104,7 @@ export function imagePicker(rules, onChange, problem) {
     zone.classList.remove("over");
     add([...event.dataTransfer.files]);
   });
-  zone.append(field("Input images", input));
+  zone.append(field(label, input));
   return { element: h("div", { class: "inputs" }, zone, list), images: () => images };
 }
 

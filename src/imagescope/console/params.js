@@ -49,17 +49,22 @@ function sizeControls(rules, optional) {
   const bounds = { min: Math.ceil(rule.min_side / stretch), max: Math.floor(rule.max_side * stretch) };
   const width = number({ ...bounds, placeholder: optional ? "" : String(rule.default[0]) });
   const height = number({ ...bounds, placeholder: optional ? "" : String(rule.default[1]) });
+  const presets = optional ? presetSelect(rules.size_presets, rule.default) : null;
   const element = h(
     "fieldset",
     { class: "size" },
     h("legend", {}, "Size"),
+    presets ? presets.element : null,
     field("Width", width),
     field("Height", height),
-    h("p", { class: "hint" }, `${sizeRuleWords(rule)} Empty: ${fallback}.`),
+    h("p", { class: "hint" }, `${sizeRuleWords(rule)} Empty: ${presets ? "the preset" : fallback}.`),
   );
   return {
     element,
     read() {
+      const preset = presets ? presets.select.value : "";
+      if (preset && (width.value || height.value)) return { problem: "Choose a size preset or give the width and height, not both." };
+      if (preset) return { size: preset };
       if (!width.value && !height.value) return {};
       const [w, hgt] = [Number(width.value), Number(height.value)];
       if (!Number.isInteger(w) || !Number.isInteger(hgt) || !width.value || !height.value) {
@@ -69,6 +74,23 @@ function sizeControls(rules, optional) {
       return problem ? { problem: `Size ${w}*${hgt}: ${problem}` } : { size: `${w}*${hgt}` };
     },
   };
+}
+
+/**
+ * wan2.6-image's named sizes (rules.size_presets: name → pixels): the first input image's
+ * proportions at about that many pixels. The empty choice sends no size (the model's default).
+ */
+function presetSelect(presets, fallback) {
+  if (!presets) return null;
+  const standard = Object.keys(presets).find((name) => presets[name] === fallback[0] * fallback[1]);
+  const words = (pixels) => `about ${Math.round(Math.sqrt(pixels))}*${Math.round(Math.sqrt(pixels))} pixels in the first input image's proportions`;
+  const select = h(
+    "select",
+    {},
+    h("option", { value: "" }, standard ? `Default (${standard})` : "Default"),
+    Object.entries(presets).map(([name, pixels]) => h("option", { value: name }, `${name}: ${words(pixels)}`)),
+  );
+  return { select, element: h("div", { class: "preset" }, field("Size preset", select)) };
 }
 
 function functionControls(names) {
@@ -106,17 +128,40 @@ function functionControls(names) {
   return { parts, read: () => Object.assign({}, ...readers.map((read) => read())) };
 }
 
+/** wan2.6-image's interleaved mode: its own size range, and at most max_images pictures. */
+function interleaveControls(rules) {
+  const size = sizeControls({ sizes: rules.interleave.sizes }, false);
+  const [low, high] = rules.interleave.max_images;
+  const most = number({ min: low, max: high, value: String(high) });
+  return {
+    parts: [size.element, field("Most images", most, h("span", { class: "hint" }, `${low}–${high}: the answer's pictures, each after its text.`))],
+    readers: [
+      size.read,
+      () => {
+        const value = Number(most.value || high);
+        if (!Number.isInteger(value) || value < low || value > high) return { problem: `Most images must be ${low} to ${high}.` };
+        return { max_images: value };
+      },
+    ],
+  };
+}
+
 /**
  * The controls of `model` (an entry of loadModels) for `func` (wanx2.1-imageedit's function or
- * null). read() → {parameters, problem}: a problem is said before anything is sent.
+ * null); interleave: wan2.6-image's streamed text-and-images mode. read() → {parameters,
+ * problem}: a problem is said before anything is sent.
  */
-export function parameterControls(model, catalog, func, endpoint) {
+export function parameterControls(model, catalog, func, endpoint, interleave = false) {
   const rules = model.rules;
   const edits = Boolean(rules.images);
   const parts = [];
   const readers = [];
 
-  if (!rules.functions) {
+  if (interleave) {
+    const own = interleaveControls(rules);
+    parts.push(...own.parts);
+    readers.push(...own.readers);
+  } else if (!rules.functions) {
     const size = sizeControls(rules, edits && endpoint !== "image2image");
     parts.push(size.element);
     readers.push(size.read);
@@ -124,13 +169,15 @@ export function parameterControls(model, catalog, func, endpoint) {
     parts.push(h("p", { class: "hint" }, "The output's size follows the input image (and the function)."));
   }
 
-  const count = number({ min: 1, max: rules.n_max, value: String(rules.n_default) });
-  parts.push(field("Number of images", count, h("span", { class: "hint" }, `1–${rules.n_max}`)));
-  readers.push(() => {
-    const n = Number(count.value || rules.n_default);
-    if (!Number.isInteger(n) || n < 1 || n > rules.n_max) return { problem: `Number of images must be 1 to ${rules.n_max}.` };
-    return { n };
-  });
+  if (!interleave) {
+    const count = number({ min: 1, max: rules.n_max, value: String(rules.n_default) });
+    parts.push(field("Number of images", count, h("span", { class: "hint" }, `1–${rules.n_max}`)));
+    readers.push(() => {
+      const n = Number(count.value || rules.n_default);
+      if (!Number.isInteger(n) || n < 1 || n > rules.n_max) return { problem: `Number of images must be 1 to ${rules.n_max}.` };
+      return { n };
+    });
+  }
 
   const seed = number({ min: 0, max: catalog.seedMax, placeholder: "random" });
   parts.push(field("Seed", seed, h("span", { class: "hint" }, `0–${catalog.seedMax}; image i uses seed + i.`)));

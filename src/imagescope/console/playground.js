@@ -1,11 +1,15 @@
 // The playground: pick a model, give what it takes (within its rules), submit, follow the task
 // (status and denoising progress, by long-poll), cancel it, and see the results side by side.
+// Video models take their own controls (video.js) and end in a <video>; wan2.6-image's
+// interleaved output is streamed (interleave.js).
 
 import { TERMINAL, call, describe } from "./api.js";
 import { alertBox, field, fill, h } from "./dom.js";
 import { imagePicker, maskEditor } from "./inputs.js";
+import { interleavedBody, streamInterleaved } from "./interleave.js";
 import { parameterControls } from "./params.js";
-import { previewNotice, progressFraction, resultFigures, statusWords } from "./results.js";
+import { isVideo, previewNotice, progressFraction, resultFigures, statusWords, videoFigure } from "./results.js";
+import { videoControls, videoEndpoint } from "./video.js";
 
 const SERVICES = "/api/v1/services/aigc";
 // Where each model is sent: the first of its endpoint families the console speaks, in this order.
@@ -16,11 +20,13 @@ const ENDPOINTS = [
   { family: "multimodal-generation", path: `${SERVICES}/multimodal-generation/generation`, async: false },
 ];
 const GROUPS = [
-  { label: "Text to image", takes: (model) => !model.rules.images },
-  { label: "Editing", takes: (model) => Boolean(model.rules.images) },
+  { label: "Text to image", takes: (model) => !model.rules.images && !model.rules.video },
+  { label: "Editing", takes: (model) => Boolean(model.rules.images) && !model.rules.video },
+  { label: "Video", takes: (model) => Boolean(model.rules.video) },
 ];
 
 function endpointOf(model) {
+  if (model.rules.video) return videoEndpoint(model);
   return ENDPOINTS.find((endpoint) => model.rules.endpoints.includes(endpoint.family));
 }
 
@@ -61,6 +67,13 @@ export function mountPlayground(container, catalog) {
   );
   const functionSelect = h("select", {});
   const functionField = field("Function", functionSelect);
+  const outputSelect = h(
+    "select",
+    {},
+    h("option", { value: "" }, "Images"),
+    h("option", { value: "interleave" }, "Interleaved text and images (streamed)"),
+  );
+  const outputField = field("Output", outputSelect);
   const engineNote = h("p", { class: "notice", role: "note" });
   const prompt = h("textarea", { rows: 4 });
   const counter = h("span", { class: "counter", "aria-live": "polite" });
@@ -76,6 +89,7 @@ export function mountPlayground(container, catalog) {
     field("Model", modelSelect),
     engineNote,
     functionField,
+    outputField,
     inputsSlot,
     mask.element,
     field("Prompt", prompt, counter),
@@ -97,6 +111,7 @@ export function mountPlayground(container, catalog) {
   let model = null;
   let picker = null;
   let controls = null;
+  let video = null; // the chosen video model's controls (video.js), else null
   let following = null; // AbortController of the task being followed
 
   function selectedModel() {
@@ -110,14 +125,33 @@ export function mountPlayground(container, catalog) {
     counter.classList.toggle("over", length > max);
   }
 
-  function rebuildParameters() {
-    const func = model.rules.functions ? functionSelect.value : null;
-    controls = parameterControls(model, catalog, func, endpointOf(model).family);
-    fill(parametersSlot, controls.element);
-    updateMask();
+  function describeEngine(func) {
     engineNote.textContent = isPreview(model, func)
       ? `${model.model} runs on the preview engine here: results are labelled previews.`
       : `${model.model} runs on the ${(func && model.functions?.[func]?.engine) || model.engine} engine.`;
+  }
+
+  function interleaving() {
+    return Boolean(model.rules.interleave) && outputSelect.value === "interleave";
+  }
+
+  /** The input images' rules: the model's, or the interleaved mode's (none or one). */
+  function imageRules() {
+    if (!interleaving()) return model.rules.images;
+    return { ...model.rules.images, min: 0, max: model.rules.interleave.images_max };
+  }
+
+  function rebuildPicker() {
+    picker = model.rules.images ? imagePicker(imageRules(), updateMask, problem) : null;
+    fill(inputsSlot, picker ? picker.element : null);
+  }
+
+  function rebuildParameters() {
+    const func = model.rules.functions ? functionSelect.value : null;
+    controls = parameterControls(model, catalog, func, endpointOf(model).family, interleaving());
+    fill(parametersSlot, controls.element);
+    updateMask();
+    describeEngine(func);
   }
 
   function needsMask() {
@@ -132,17 +166,59 @@ export function mountPlayground(container, catalog) {
   function chooseModel() {
     model = selectedModel();
     problem.show("");
+    video = model.rules.video ? videoControls(model, catalog, problem, isPreview(model, null)) : null;
+    outputSelect.value = "";
+    outputField.hidden = !model.rules.interleave;
+    if (video) {
+      functionField.hidden = true;
+      picker = null;
+      mask.use(null);
+      fill(inputsSlot, video.inputs);
+      fill(parametersSlot, video.parameters);
+      countPrompt();
+      describeEngine(null);
+      return;
+    }
     functionField.hidden = !model.rules.functions;
     if (model.rules.functions) {
       fill(functionSelect, Object.keys(model.rules.functions).map((name) => h("option", { value: name }, name)));
     }
-    picker = model.rules.images ? imagePicker(model.rules.images, updateMask, problem) : null;
-    fill(inputsSlot, picker ? picker.element : null);
+    rebuildPicker();
     countPrompt();
     rebuildParameters();
   }
 
-  async function follow(taskId, seed, preview) {
+  async function submitInterleaved(parameters, images) {
+    const body = interleavedBody(model, prompt.value, negative.value, images, parameters);
+    if (following) following.abort();
+    following = new AbortController();
+    const { signal } = following;
+    const parts = h("div", { class: "interleaved" });
+    fill(results, isPreview(model, null) ? previewNotice() : null, parts);
+    statusText.textContent = "Streaming: each part shows as it is made…";
+    cancel.textContent = "Stop";
+    cancel.hidden = false;
+    cancel.disabled = false;
+    cancel.onclick = () => following && following.abort();
+    generate.disabled = true;
+    try {
+      const usage = await streamInterleaved(body, parts, signal);
+      statusText.textContent = `SUCCEEDED: ${usage ? usage.image_count : 0} pictures of ${usage ? usage.size : "?"}`;
+    } catch (error) {
+      if (signal.aborted) statusText.textContent = "Stopped reading the stream: the server may still finish the answer.";
+      else {
+        statusText.textContent = "";
+        problem.show(describe(error));
+      }
+    } finally {
+      generate.disabled = false;
+      cancel.hidden = true;
+      cancel.textContent = "Cancel";
+      following = null;
+    }
+  }
+
+  async function follow(taskId, seed, preview, rules) {
     following = new AbortController();
     const { signal } = following;
     cancel.hidden = false;
@@ -166,21 +242,45 @@ export function mountPlayground(container, catalog) {
         await new Promise((resolve) => setTimeout(resolve, 1000));
         continue;
       }
-      showTask(taskId, body.output, seed, preview);
+      showTask(taskId, body, seed, preview, rules);
       if (TERMINAL.has(body.output.task_status)) break;
     }
     cancel.hidden = true;
     following = null;
   }
 
-  function showTask(taskId, output, seed, preview) {
+  /** body: the task query's answer ({output, usage}); rules: the model's. */
+  function showTask(taskId, body, seed, preview, rules) {
+    const output = body.output;
     statusText.textContent = `Task ${taskId}: ${statusWords(output)}`;
     const fraction = progressFraction(output);
     bar.hidden = fraction === null;
     if (fraction !== null) bar.value = fraction;
     if (output.task_status === "SUCCEEDED") {
       bar.hidden = true;
-      fill(results, preview ? previewNotice() : null, h("div", { class: "figures" }, resultFigures(taskId, output, seed)));
+      const video = isVideo(output);
+      const shown = video ? videoFigure(taskId, body, seed, rules) : resultFigures(taskId, output, seed);
+      fill(results, preview ? previewNotice(video) : null, h("div", { class: "figures" }, shown));
+    }
+  }
+
+  async function submitVideo() {
+    const read = video.read(prompt.value, negative.value);
+    if (read.problem) return problem.show(read.problem);
+    if (following) following.abort();
+    fill(results);
+    const oss = JSON.stringify(read.body.input).includes('"oss://');
+    generate.disabled = true;
+    try {
+      statusText.textContent = "Submitting…";
+      const created = await call("POST", video.endpoint.path, { body: read.body, async: true, oss });
+      generate.disabled = false;
+      await follow(created.output.task_id, read.body.parameters.seed ?? null, isPreview(model, null), model.rules);
+    } catch (error) {
+      statusText.textContent = "";
+      problem.show(describe(error));
+    } finally {
+      generate.disabled = false;
     }
   }
 
@@ -188,13 +288,14 @@ export function mountPlayground(container, catalog) {
     event.preventDefault();
     problem.show("");
     statusProblem.show("");
+    if (video) return submitVideo();
     const read = controls.read();
     if (read.problem) return problem.show(read.problem);
     const func = model.rules.functions ? functionSelect.value : null;
     const images = picker ? picker.images() : [];
-    if (picker && images.length < model.rules.images.min) {
-      return problem.show(`${model.model} needs at least ${model.rules.images.min} input image${model.rules.images.min > 1 ? "s" : ""}.`);
-    }
+    const least = picker ? imageRules().min : 0;
+    if (images.length < least) return problem.show(`${model.model} needs at least ${least} input image${least > 1 ? "s" : ""}.`);
+    if (interleaving()) return submitInterleaved(read.parameters, images);
     const masked = needsMask();
     if (masked && !mask.painted()) return problem.show("Paint the mask first: white marks where the image should change.");
     const endpoint = endpointOf(model);
@@ -208,11 +309,12 @@ export function mountPlayground(container, catalog) {
         statusText.textContent = "Submitting…";
         const created = await call("POST", endpoint.path, { body, async: true });
         generate.disabled = false;
-        await follow(created.output.task_id, read.parameters.seed ?? null, preview);
+        await follow(created.output.task_id, read.parameters.seed ?? null, preview, model.rules);
       } else {
         statusText.textContent = `${model.model} answers synchronously: waiting for the images…`;
         const answer = await call("POST", endpoint.path, { body });
-        showTask(answer.request_id, { ...answer.output, task_status: "SUCCEEDED" }, read.parameters.seed ?? null, preview);
+        const done = { ...answer, output: { ...answer.output, task_status: "SUCCEEDED" } };
+        showTask(answer.request_id, done, read.parameters.seed ?? null, preview, model.rules);
         statusText.textContent = "SUCCEEDED";
       }
     } catch (error) {
@@ -225,6 +327,11 @@ export function mountPlayground(container, catalog) {
 
   modelSelect.addEventListener("change", chooseModel);
   functionSelect.addEventListener("change", rebuildParameters);
+  outputSelect.addEventListener("change", () => {
+    problem.show("");
+    rebuildPicker();
+    rebuildParameters();
+  });
   prompt.addEventListener("input", countPrompt);
   form.addEventListener("submit", submit);
   const first = usable.find((m) => m.model === "wan2.2-t2i-flash") || usable[0];

@@ -57,11 +57,64 @@ export function resultFigures(taskId, output, seed) {
 }
 
 /** Said plainly under results made by the preview engine. */
-export function previewNotice() {
+export function previewNotice(video = false) {
   return h(
     "p",
     { class: "notice" },
-    "Preview engine: these images are labelled previews drawn from the request, not a model's output. ",
+    video
+      ? "Preview engine: this video is a labelled preview drawn from the request, not a model's output, and it is silent. "
+      : "Preview engine: these images are labelled previews drawn from the request, not a model's output. ",
     "Bind the model to a real engine with a models file (see the README).",
+  );
+}
+
+/** Whether a task's output is a video (video-generation, image2video). */
+export function isVideo(output) {
+  return Boolean(output.video_url);
+}
+
+function soundWords(output, rules) {
+  if (output.audio === false) return "none: the engine made a silent video (the hosted model would add sound)";
+  if (!rules?.video?.sound) return "none (the model makes silent videos)";
+  return "as the model makes it";
+}
+
+/**
+ * A finished video task (body: the task query's {output, usage}) as a figure: the video
+ * (controls, muted, playsinline), its actual_prompt, size, duration, fps (the model's: rules),
+ * seed (the request's, or null) and a download link.
+ */
+export function videoFigure(taskId, body, seed, rules) {
+  const { output, usage = {} } = body;
+  const size = h("span", {}, usage.video_ratio || "");
+  const video = h("video", {
+    src: output.video_url,
+    controls: true,
+    muted: true,
+    playsinline: true,
+    preload: "metadata",
+    "aria-label": `Result video${output.actual_prompt ? `: ${output.actual_prompt}` : ""}`,
+  });
+  video.muted = true; // the property, not only the default: autoplay rules and a quiet page
+  video.addEventListener("loadedmetadata", () => (size.textContent = `${video.videoWidth}*${video.videoHeight}`));
+  const fps = rules?.video?.fps;
+  return h(
+    "figure",
+    { class: "result video" },
+    video,
+    h(
+      "figcaption",
+      {},
+      h("dl", {}, [
+        output.actual_prompt ? [h("dt", {}, "Actual prompt"), h("dd", {}, output.actual_prompt)] : null,
+        output.orig_prompt ? [h("dt", {}, "Prompt"), h("dd", {}, output.orig_prompt)] : null,
+        [h("dt", {}, "Size"), h("dd", {}, size)],
+        [h("dt", {}, "Duration"), h("dd", {}, usage.video_duration ? `${usage.video_duration} s` : "")],
+        fps ? [h("dt", {}, "Frame rate"), h("dd", {}, `${fps} fps`)] : null,
+        [h("dt", {}, "Sound"), h("dd", {}, soundWords(output, rules))],
+        [h("dt", {}, "Seed"), h("dd", {}, seed === null || seed === undefined ? "random (not reported)" : String(seed))],
+      ]),
+      h("a", { href: output.video_url, download: `${taskId}.mp4` }, "Download video"),
+    ),
   );
 }

@@ -1,10 +1,10 @@
 // The account's tasks: filtered by model, status and time, a page at a time; each opens with
-// its request (model, prompt, parameters, input images), times, outputs and error, and a
-// waiting or running one can be canceled.
+// its request (model, prompt, parameters, input images and videos), times, outputs (images, or
+// a video with its duration) and error, and a waiting or running one can be canceled.
 
 import { TERMINAL, call, describe } from "./api.js";
 import { alertBox, field, fill, formatTime, h, table } from "./dom.js";
-import { progressFraction, resultFigures, statusWords } from "./results.js";
+import { isVideo, progressFraction, resultFigures, statusWords, videoFigure } from "./results.js";
 
 const STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"];
 const PAGE_SIZE = 20;
@@ -17,17 +17,28 @@ export function listTime(value) {
   return `${utc8.getUTCFullYear()}${pad(utc8.getUTCMonth() + 1)}${pad(utc8.getUTCDate())}${pad(utc8.getUTCHours())}${pad(utc8.getUTCMinutes())}${pad(utc8.getUTCSeconds())}`;
 }
 
-// The request's input image fields, as the detail names them.
+// The request's input image fields, as the detail names them (images, then video models').
 const INPUT_IMAGES = [
   ["base_image_url", "Input image"],
   ["mask_image_url", "Mask"],
+  ["img_url", "Input image"],
+  ["first_frame_url", "First frame"],
+  ["last_frame_url", "Last frame"],
+];
+// A video request's input clips (VACE), shown as links.
+const INPUT_CLIPS = [
+  ["video_url", "Input video"],
+  ["first_clip_url", "First clip"],
+  ["last_clip_url", "Last clip"],
+  ["mask_video_url", "Mask video"],
 ];
 
 /** The images of a request's input, each [name, signed URL]. */
 function inputImages(input) {
   const named = INPUT_IMAGES.filter(([field]) => input[field]).map(([field, name]) => [name, input[field]]);
   const listed = (input.images || []).map((url, index) => [`Input image ${index + 1}`, url]);
-  return [...named, ...listed];
+  const refs = (input.ref_images_url || []).map((url, index) => [`Reference image ${index + 1}`, url]);
+  return [...named, ...listed, ...refs];
 }
 
 /** The task's request as submitted (GET /api/v1/tasks/{id}/request), filled into slot. */
@@ -44,10 +55,14 @@ async function showRequest(slot, taskId, signal) {
     ...Object.entries(parameters).map(([name, value]) => [name, String(value)]),
   ].filter(([, value]) => value !== undefined && value !== null && value !== "");
   const images = inputImages(input);
+  const clips = INPUT_CLIPS.filter(([field]) => input[field]).map(([field, name]) => [name, input[field]]);
   fill(
     slot,
     h("h4", {}, "Request"),
-    h("dl", {}, facts.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)])),
+    h("dl", {}, [
+      facts.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]),
+      clips.map(([name, url]) => [h("dt", {}, name), h("dd", {}, h("a", { href: url, target: "_blank", rel: "noopener" }, url))]),
+    ]),
     images.length
       ? h(
           "div",
@@ -59,6 +74,7 @@ async function showRequest(slot, taskId, signal) {
 }
 
 export function mountTasks(container, catalog) {
+  const rulesOf = Object.fromEntries(catalog.models.map((m) => [m.model, m.rules]));
   const model = h("select", {}, h("option", { value: "" }, "Any model"), catalog.models.map((m) => h("option", { value: m.model }, m.model)));
   const status = h("select", {}, h("option", { value: "" }, "Any status"), STATUSES.map((s) => h("option", { value: s }, s)));
   const since = h("input", { type: "datetime-local" });
@@ -98,11 +114,12 @@ export function mountTasks(container, catalog) {
     const rows = body.data.map((task) => [
       h("button", { type: "button", class: "link", on: { click: () => open(task.task_id, task.model_name) } }, task.task_id),
       task.model_name,
+      rulesOf[task.model_name]?.video ? "video" : "images",
       task.status,
       formatTime(task.gmt_create),
       formatTime(task.end_time),
     ]);
-    fill(listing, body.total ? table(["Task", "Model", "Status", "Submitted", "Ended"], rows, `${body.total} tasks`) : h("p", {}, "No tasks match."));
+    fill(listing, body.total ? table(["Task", "Model", "Output", "Status", "Submitted", "Ended"], rows, `${body.total} tasks`) : h("p", {}, "No tasks match."));
     fill(
       pager,
       h("button", { type: "button", disabled: page <= 1, on: { click: () => ((page -= 1), load()) } }, "Previous page"),
@@ -147,6 +164,8 @@ export function mountTasks(container, catalog) {
     const cancelProblem = alertBox();
     const running = output.task_status === "PENDING" || output.task_status === "RUNNING";
     const fraction = progressFraction(output);
+    const usage = body.usage || {};
+    const video = isVideo(output);
     const facts = [
       ["Model", modelName],
       ["Status", statusWords(output)],
@@ -154,6 +173,7 @@ export function mountTasks(container, catalog) {
       ["Started (UTC+8)", output.scheduled_time],
       ["Ended (UTC+8)", output.end_time],
       ["Images", output.task_metrics ? `${output.task_metrics.SUCCEEDED} of ${output.task_metrics.TOTAL} made` : null],
+      ["Video", video ? `${usage.video_duration} s, ${usage.video_ratio}` : null],
       ["Error", output.code ? `${output.code}: ${output.message || ""}` : null],
     ].filter(([, value]) => value);
     fill(
@@ -167,7 +187,7 @@ export function mountTasks(container, catalog) {
       cancelProblem.element,
       request,
       h("h4", {}, "Results"),
-      h("div", { class: "figures" }, resultFigures(taskId, output, null)),
+      h("div", { class: "figures" }, video ? videoFigure(taskId, body, null, rulesOf[modelName]) : resultFigures(taskId, output, null)),
     );
   }
 

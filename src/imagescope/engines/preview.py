@@ -17,12 +17,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from imagescope.engines.base import EditJob, ImageJob, JobRefused, Partial, Progress, ShouldStop, font
-from imagescope.tasks.spec import NO_EXPANSION, Doodle, ExpandScales, Function, Strength
+from imagescope.tasks.spec import NO_EXPANSION, Doodle, ExpandScales, Function, Strength, VaceFunction
+
+if TYPE_CHECKING:  # engines/video/preview.py draws with this module's label: imported where used
+    from imagescope.engines.video import VideoJob
 
 LABEL = "PREVIEW · imagescope"
 
@@ -90,7 +94,8 @@ def _wrap(text: str, f: ImageFont.FreeTypeFont, width: int, max_lines: int) -> l
 
 
 class PreviewEngine:
-    """Every ability: a ``TextToImageEngine``, an ``EditEngine`` and an ``InterleaveEngine``."""
+    """Every ability: a ``TextToImageEngine``, an ``EditEngine`` and an ``InterleaveEngine``, and
+    the video ones (``TextToVideoEngine``, ``ImageToVideoEngine``, ``VideoEditEngine``)."""
 
     name = "preview"
 
@@ -161,6 +166,25 @@ class PreviewEngine:
         """The text parts of an interleaved answer: one paragraph before each of ``count``
         images (each image is then drawn from its paragraph). A preview says it is one."""
         return [f"[PREVIEW] Part {i + 1} of {count}: {prompt}" for i in range(count)]
+
+    # --- video (engines/video/preview.py): the built-in binding serves the video models too ----
+
+    takes_last_frame = True  # first-and-last-frame video
+    functions = frozenset(VaceFunction)  # VACE: every function
+
+    def make(self, job: VideoJob, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> bytes:
+        """A ``TextToVideoEngine`` and an ``ImageToVideoEngine``: the preview video engine's MP4."""
+        from imagescope.engines.video.preview import PreviewVideoEngine
+
+        return PreviewVideoEngine().make(job, progress, should_stop)
+
+    def edit_video(
+        self, job: VideoJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> bytes:
+        """A ``VideoEditEngine`` (VACE): the preview video engine's clip."""
+        from imagescope.engines.video.preview import PreviewVideoEngine
+
+        return PreviewVideoEngine().edit_video(job, progress, should_stop)
 
 
 def _text_digest(*parts: str) -> tuple[int, int]:

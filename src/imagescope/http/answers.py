@@ -64,6 +64,12 @@ class TaskOutput(Answer):
     scheduled_time: str | None = None
     end_time: str | None = None
     results: list[Result] | None = None
+    video_url: str | None = Field(None, description="A video task's MP4 (signed, valid 24 h).")
+    orig_prompt: str | None = Field(None, description="A video task's prompt.")
+    actual_prompt: str | None = Field(None, description="A video task's rewritten prompt (prompt_extend).")
+    audio: bool | None = Field(
+        None, description="Our addition: false when a model that makes sound was asked for it and the engine made none."
+    )
     task_metrics: dict[str, int] | None = None
     code: str | None = None
     message: str | None = None
@@ -79,7 +85,9 @@ class TaskAnswer(Answer):
 
     request_id: str
     output: TaskOutput
-    usage: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = Field(
+        None, description="Images: image_count. Videos: video_duration (seconds), video_count, video_ratio (W*H)."
+    )
 
 
 class TaskListItem(Answer):
@@ -189,14 +197,19 @@ class UsageDay(Answer):
     images: int = Field(description="Images generated successfully.")
     free_images: int = Field(description="Images taken from the free quota.")
     spend: float = Field(description="USD charged, from the ledger.")
+    video_seconds: int = Field(0, description="Video models: seconds of video generated successfully.")
+    free_video_seconds: int = Field(0, description="Video models: seconds taken from the free quota.")
 
 
 class FreeQuotaLeft(Answer):
     model: str
-    free_quota: int = Field(description="Free images: the account's own quota, else the model's.")
+    free_quota: int = Field(
+        description="Free images (video models: seconds): the account's own quota, else the model's."
+    )
     used: int
     left: int = Field(description="0 once expired.")
     expires_at: float = Field(description="Unix seconds: the account's activation plus the model's free days.")
+    unit: Literal["images", "seconds"] = Field("images", description="What the quota counts: video models' seconds.")
 
 
 class OwnUsage(Answer):

@@ -6,8 +6,10 @@ fetched from elsewhere at run time. It talks to the public API only, with the us
 
 - ``GET /`` the page; ``GET /console/{name}`` its scripts and styles, by plain file name only;
 - ``GET /console/rules.json`` each model's rules (sizes, n, prompt and negative prompt limits,
-  seed range, input images, functions and their parameters), from the catalog, so the page
-  shows limits the server really applies instead of a copy that drifts.
+  seed range, input images, functions and their parameters; a video model's mode, sizes or
+  resolution tiers, durations, fps, sound and VACE functions), from the catalog and
+  ``models/video.py``, so the page shows limits the server really applies instead of a copy
+  that drifts.
 
 Every answer carries a Content-Security-Policy without inline script (the page holds none)
 and ``Cache-Control: no-cache`` with an ETag: the browser asks again each time, an unchanged
@@ -30,9 +32,11 @@ from fastapi.responses import Response
 
 from imagescope.errors import url_not_found
 from imagescope.http.deps import services_of
+from imagescope.http.video.protocol import CONTROLS
 from imagescope.models.catalog import (
     NEGATIVE_PROMPT_MAX,
     SEED_MAX,
+    WAN26_INTERLEAVE_SIZES,
     Catalog,
     FixedSizes,
     ModelSpec,
@@ -40,7 +44,8 @@ from imagescope.models.catalog import (
     SizeRule,
     TotalPixels,
 )
-from imagescope.tasks.spec import MASK_FUNCTIONS, STRENGTH_FUNCTIONS, Function
+from imagescope.models.video import INPUT_VIDEO_MAX_BYTES, INPUT_VIDEO_MAX_S, TIER_SIZES, VideoMode, VideoRules
+from imagescope.tasks.spec import MASK_FUNCTIONS, STRENGTH_FUNCTIONS, Function, VaceFunction, VaceOptions
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,6 +65,32 @@ FUNCTION_PARAMETERS: dict[Function, tuple[str, ...]] = {
     Function.EXPAND: ("top_scale", "bottom_scale", "left_scale", "right_scale"),
     Function.SUPER_RESOLUTION: ("upscale_factor",),
     Function.DOODLE: ("is_sketch",),
+}
+
+# What each VACE function of wan(x)2.1-vace-plus takes (http/video/protocol.py reads them):
+# ``images`` the input.* field of its pictures, ``clips`` its input.* video URLs (the first one
+# required), ``parameters`` its own parameters (VACE_PARAMETERS).
+SCALES = ("top_scale", "bottom_scale", "left_scale", "right_scale")
+VACE_INPUTS: dict[VaceFunction, dict[str, Any]] = {
+    VaceFunction.IMAGE_REFERENCE: {"images": "ref_images_url", "clips": [], "parameters": ["obj_or_bg"]},
+    VaceFunction.VIDEO_REPAINTING: {"clips": ["video_url"], "parameters": ["control_condition", "strength"]},
+    VaceFunction.VIDEO_EDIT: {
+        "images": "mask_image_url",
+        "clips": ["video_url"],
+        "parameters": ["mask_type", "expand_ratio", "expand_mode"],
+    },
+    VaceFunction.VIDEO_EXTENSION: {"clips": ["first_clip_url", "last_clip_url"], "parameters": []},
+    VaceFunction.VIDEO_OUTPAINTING: {"clips": ["video_url"], "parameters": list(SCALES)},
+}
+_VACE_DEFAULTS = VaceOptions()
+VACE_PARAMETERS: dict[str, dict[str, Any]] = {
+    "obj_or_bg": {"choices": ["obj", "bg"], "default": "obj"},  # one per reference image
+    "control_condition": {"choices": list(CONTROLS)},  # required: no default
+    "strength": {"min": 0, "max": 1, "default": _VACE_DEFAULTS.strength},
+    "mask_type": {"choices": ["tracking", "fixed"], "default": _VACE_DEFAULTS.mask_type},
+    "expand_ratio": {"min": 0, "max": 1, "default": _VACE_DEFAULTS.expand_ratio},
+    "expand_mode": {"choices": ["hull", "bbox", "original"], "default": _VACE_DEFAULTS.expand_mode},
+    **{side: {"min": 1, "max": 2, "default": getattr(_VACE_DEFAULTS, side)} for side in SCALES},
 }
 
 
@@ -88,14 +119,15 @@ def _etag(body: bytes) -> str:
 
 def security_policy(public_url: str) -> str:
     """Scripts, styles and connections from this origin only; images also as data:/blob: (the
-    inputs and the mask the page draws) and from the public URL result links point at."""
+    inputs and the mask the page draws) and from the public URL result links point at; videos
+    (``<video>`` results) from wherever result images may come from."""
     images = "'self' data: blob:"
     if public_url:
         parts = urlsplit(public_url)
         images += f" {parts.scheme}://{parts.netloc}"
     return (
         "default-src 'self'; "
-        f"img-src {images}; "
+        f"img-src {images}; media-src {images}; "
         "script-src 'self'; style-src 'self'; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
@@ -174,6 +206,12 @@ def _rules_of(spec: ModelSpec) -> dict[str, Any]:
         }
     if spec.functions:
         rules["functions"] = {f.value: list(FUNCTION_PARAMETERS.get(f, ())) for f in Function if f in spec.functions}
+    if spec.size_presets:  # wan2.6-image's "1K"/"2K": the first input's proportions at this many pixels
+        rules["size_presets"] = dict(spec.size_presets)
+    if spec.interleave:
+        rules["interleave"] = {"sizes": _size_rule(WAN26_INTERLEAVE_SIZES), "images_max": 1, "max_images": [1, 5]}
+    if spec.video is not None:
+        rules["video"] = _video_rules(spec.video)
     return rules
 
 
@@ -192,3 +230,26 @@ def _size_rule(rule: SizeRule) -> dict[str, Any]:
     if isinstance(rule, SideRange):
         return {"kind": "side_range", "min_side": rule.min_side, "max_side": rule.max_side, "default": default}
     return {"kind": "any", "default": default}
+
+
+def _video_rules(video: VideoRules) -> dict[str, Any]:
+    """A video model's rules: t2v and VACE name a ``size`` (listed with its tier), i2v and kf2v a
+    ``resolution`` tier (the output keeps the input image's proportions)."""
+    rules: dict[str, Any] = {
+        "mode": video.mode.value,
+        "tiers": list(video.tiers),
+        "default_tier": video.default_tier,
+        "durations": list(video.durations),
+        "default_duration": video.default_duration,
+        "fps": video.fps,
+        "sound": video.sound,
+    }
+    if video.mode in (VideoMode.TEXT, VideoMode.VACE):
+        tier_of = {size: tier for tier, sizes in TIER_SIZES.items() for size in sizes}
+        rules["sizes"] = [{"size": list(size), "tier": tier_of.get(size, "720P")} for size in video.sizes]
+        rules["default_size"] = list(video.default_size or video.sizes[0])
+    if video.mode is VideoMode.VACE:
+        rules["functions"] = {f.value: VACE_INPUTS[f] for f in VaceFunction}
+        rules["parameters"] = VACE_PARAMETERS
+        rules["clips"] = {"max_bytes": INPUT_VIDEO_MAX_BYTES, "max_seconds": INPUT_VIDEO_MAX_S}
+    return rules

@@ -1,4 +1,7 @@
-"""``GET /files/{key}``: result images behind signed, expiring URLs (403 otherwise).
+"""``GET /files/{key}``: result images (and videos) behind signed, expiring URLs (403 otherwise).
+
+The type follows the key: ``.mp4`` (and a VACE input clip) is video/mp4, which browsers play
+inline; anything else is the PNG every image result is.
 
 A file on this machine's disk is streamed as it is; an object of the bucket (storage on S3
 with ``IMAGESCOPE_S3_SERVE_THROUGH_API``) is read through the API and answered whole.
@@ -13,12 +16,21 @@ from fastapi.responses import FileResponse, Response
 
 from imagescope.errors import Forbidden, NotFound
 from imagescope.http.deps import services_of
+from imagescope.inputs.video import VIDEO_INPUT_NAMES
 from imagescope.storage.local import LocalStorage
 
 router = APIRouter()
 
 
-PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "The PNG."}}
+PNG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "video/mp4": {}}, "description": "The PNG (or a video task's MP4)."}
+}
+
+
+def media_type(key: str) -> str:
+    """A video task's MP4 and a VACE request's kept input clips are video/mp4."""
+    video = key.endswith(".mp4") or key.rpartition("/")[2] in VIDEO_INPUT_NAMES
+    return "video/mp4" if video else "image/png"
 
 
 def result_file(
@@ -35,11 +47,11 @@ def result_file(
         path = storage.open_path(key)
         if path is None:
             raise NotFound("NoSuchKey", "The specified key does not exist.")
-        return FileResponse(path, media_type="image/png")
+        return FileResponse(path, media_type=media_type(key))
     data = storage.read(key)  # StorageUnavailable: 503; a key we signed is always a valid one
     if data is None:
         raise NotFound("NoSuchKey", "The specified key does not exist.")
-    return Response(data, media_type="image/png")
+    return Response(data, media_type=media_type(key))
 
 
 # HEAD answers as GET without the body: curl -I, browsers and CDNs ask it first.

@@ -7,6 +7,7 @@ and the output geometry each function promises.
   inside the caller's own upload directories (``Uploads.read``).
 - ``http(s)`` URLs are fetched when the task runs, as the hosted service does: a URL that
   cannot be fetched fails the task with ``BadRequest.InputDownloadFailed`` (spec 000).
+- VACE's input clips (``inputs.video.VIDEO_INPUT_NAMES``) go the same way, checked as MP4s.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from imagescope.inputs import (
     read_data_uri,
 )
 from imagescope.inputs.errors import url_scheme_unsupported
+from imagescope.inputs.video import MAX_VIDEO_BYTES, VIDEO_INPUT_NAMES, decode_video
 from imagescope.models.catalog import ModelSpec
 from imagescope.storage.base import Storage
 from imagescope.storage.uploads import Uploads
@@ -50,15 +52,19 @@ class EditInputs:
         scheme = reference.partition(":")[0].lower()
         if scheme in ("http", "https"):
             return reference
+        video = name in VIDEO_INPUT_NAMES
         if scheme == "data":
-            data = read_data_uri(reference, rules.max_bytes)
+            data = read_data_uri(reference, MAX_VIDEO_BYTES if video else rules.max_bytes)
         elif scheme == "oss":
             if not oss_enabled:
                 raise oss_header_missing()
             data = self._upload(reference, account_id)
         else:
             raise url_scheme_unsupported(scheme)  # file:// is the SDK's to upload; others unknown
-        decode_image(data, rules)  # format, bytes, dimensions, bombs, corruption
+        if video:
+            decode_video(data, name)  # an MP4 of at most 50 MB and 5 s
+        else:
+            decode_image(data, rules)  # format, bytes, dimensions, bombs, corruption
         key = f"{task_id}/inputs/{name.replace('[', '').replace(']', '')}"
         self.storage.save(key, data)  # StorageUnavailable: the submission answers 503
         return STORED + key
@@ -77,6 +83,16 @@ class EditInputs:
                 raise invalid_parameter("The input image is no longer stored.")
             return decode_image(data, rules, mode)
         return self.fetcher.fetch(reference, rules, mode=mode)
+
+    def load_video(self, reference: str, name: str, mode: str = "RGB") -> list[Image.Image]:
+        """The frames of a kept input clip (downloads http(s) now)."""
+        if reference.startswith(STORED):
+            data = self.storage.read(reference.removeprefix(STORED))
+            if data is None:
+                raise invalid_parameter("The input video is no longer stored.")
+        else:
+            data = self.fetcher.fetch_bytes(reference, MAX_VIDEO_BYTES)
+        return decode_video(data, name, mode)
 
 
 def output_size(req: GenerationRequest, base: Image.Image) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from imagescope.errors import invalid_parameter, model_not_found, shown
 from imagescope.inputs import ImageRules
+from imagescope.models.video import VIDEO_FREE_SECONDS, VIDEO_IMAGE_INPUTS, VIDEO_MODELS, VideoMode, VideoRules
 from imagescope.tasks.spec import Function
 
 SEED_MAX = 2147483647
@@ -97,6 +98,8 @@ class ModelSpec:
     default_area: int = 0
     size_presets: tuple[tuple[str, int], ...] = ()  # ("1K", 1280*1280): size names → pixels
     interleave: bool = False  # wan2.6-image: enable_interleave (streamed text and images)
+    # Video models (models/video.py): their rules. Their price, quota and ledger count seconds of video.
+    video: VideoRules | None = None
 
     @property
     def watermark_text(self) -> str:
@@ -258,7 +261,35 @@ def _builtin_models() -> dict[str, ModelSpec]:
             images_max=3,
         ),
     ]
+    specs += list(_video_models())
     return {s.name: s for s in specs}
+
+
+def _video_models() -> list[ModelSpec]:
+    """models/video.py's table as specs: one image input for i2v, two for kf2v, VACE's 1-3 references."""
+    images = {VideoMode.TEXT: 0, VideoMode.IMAGE: 1, VideoMode.KEYFRAMES: 2, VideoMode.VACE: 3}
+    specs = []
+    for model in VIDEO_MODELS:
+        rules = model.rules
+        default = rules.default_size or (1280, 720)
+        for name in model.names:
+            specs.append(
+                ModelSpec(
+                    name,
+                    "wan",
+                    frozenset({model.endpoint}),
+                    FixedSizes(rules.sizes, default),
+                    prompt_max=model.prompt_max,
+                    n_max=1,
+                    n_default=1,
+                    unit_price=model.unit_price,
+                    free_quota=VIDEO_FREE_SECONDS,
+                    input_rules=VIDEO_IMAGE_INPUTS if images[rules.mode] else None,
+                    images_max=images[rules.mode],
+                    video=rules,
+                )
+            )
+    return specs
 
 
 class Catalog:
@@ -270,6 +301,13 @@ class Catalog:
         models = {}
         for name, spec in self.models.items():
             values = {**overrides.get("*", {}), **overrides.get(name, {})}
+            # A video model's price per tier: "unit_price@720P". A plain unit_price of the model's
+            # own sets every tier (a "*" one does not: it is not that model's price list).
+            tiers = {key.partition("@")[2]: float(values.pop(key)) for key in list(values) if "@" in key}
+            if spec.video is not None and (tiers or "unit_price" in overrides.get(name, {})):
+                plain = overrides.get(name, {}).get("unit_price")
+                base = {tier: float(plain) for tier, _ in spec.video.tier_prices} if plain is not None else {}
+                spec = replace(spec, video=spec.video.with_prices({**base, **tiers}))
             # Deployment values are numbers (limits, quota, price): dataclasses.replace checks the names.
             models[name] = replace(spec, **values) if values else spec  # type: ignore[arg-type]
         return Catalog(models)

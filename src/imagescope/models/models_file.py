@@ -26,6 +26,10 @@ were saved as: model_index.json's ``_class_name``). A text-to-image pipeline ser
 models, an editing pipeline editing models. Bound to wanx2.1-imageedit, the engine builds the
 pipeline each function needs on the same weights (one copy in memory), unless its
 ``pipelines`` table names another: ``imagescope.engines.diffusers.pipelines``, and docs/models.md.
+A Wan video pipeline serves the video models of its mode (``VIDEO_PIPELINES``: WanPipeline
+text-to-video, and text-to-image models one frame at a time; WanImageToVideoPipeline
+image-to-video, and first-and-last-frame where its weights can end on a frame;
+WanVACEPipeline VACE editing), through the video engines of ``engines/diffusers/video.py``.
 
 Mistakes are found when the file is read, each a :class:`ModelsFileError` naming the file and the
 key. The file's shape is :class:`ModelsDocument` (``tables.py``): one pydantic model per engine kind, told apart
@@ -48,7 +52,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from imagescope.engines import EngineConfigError, PreviewEngine, RealEsrganEngine, builtin_engines
-from imagescope.engines.diffusers.pipelines import EDIT_PIPELINES, EDIT_WEIGHTS, function_pipeline, function_problem
+from imagescope.engines.diffusers.pipelines import (
+    EDIT_PIPELINES,
+    EDIT_WEIGHTS,
+    NOT_VIDEO_OPTIONS,
+    VIDEO_MODES,
+    VIDEO_ONLY_PIPELINES,
+    VIDEO_PIPELINES,
+    function_pipeline,
+    function_problem,
+)
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.models.tables import DiffusersTable, ModelsDocument, PreviewTable, RealEsrganTable, explain
 
@@ -65,7 +78,8 @@ class Bindings:
     """The catalog with each model's engine names, and the engines under those names.
 
     Engine names are the file's, plus ``NAME:PIPELINE`` for the other pipelines a diffusers
-    engine runs for wanx2.1-imageedit's functions.
+    engine runs for wanx2.1-imageedit's functions, and ``NAME:video`` for a WanPipeline engine's
+    text-to-video (its text-to-image models keep ``NAME``).
     """
 
     catalog: Catalog
@@ -297,6 +311,8 @@ class _ModelsFile:
         """The pipeline of ``entry`` serving ``spec``'s ``function``, made on first need."""
         name, engines = entry.name, self._diffusers_module(entry)
         main = entry.diffusers.pipeline or entry.weights_class
+        if spec.video is not None or main in VIDEO_ONLY_PIPELINES:
+            return self._video_key(entry, spec, main, where)
         editing = spec.input_rules is not None
         if editing and main not in EDIT_PIPELINES:
             raise self.error(
@@ -320,6 +336,58 @@ class _ModelsFile:
         key = name if pipeline == main else f"{name}:{pipeline}"
         if key not in self.bindings.engines:
             self._add(key, "diffusers", self._diffusers_engine(engines, entry, key, pipeline, editing))
+        return key
+
+    def _video_key(self, entry: _Entry, spec: ModelSpec, main: str, where: str) -> str:
+        """``entry``'s video engine for the video model ``spec``: its pipeline makes the model's mode."""
+        name = entry.name
+        if spec.video is None:
+            raise self.error(
+                where,
+                f"engine {name!r} runs {main}, a video pipeline, but {spec.name} is an image model: "
+                "bind it to an engine running an image pipeline",
+            )
+        mode = str(spec.video.mode)
+        wanted = ", ".join(pipeline for pipeline, modes in VIDEO_PIPELINES.items() if mode in modes)
+        if mode not in VIDEO_PIPELINES.get(main, frozenset()):
+            makes = " and ".join(VIDEO_MODES[m] for m in sorted(VIDEO_PIPELINES.get(main, ())))
+            what = f"which makes {makes}" if makes else "an image pipeline"
+            raise self.error(
+                where,
+                f"engine {name!r} runs {main}, {what}, but {spec.name} makes {VIDEO_MODES[mode]}: "
+                f"set its pipeline to {wanted}",
+            )
+        table = entry.diffusers
+        for option in NOT_VIDEO_OPTIONS:
+            if getattr(table, option) not in (None, {}):
+                raise self.error(f"engines.{name}.{option}", f"is not an option of a video engine ({main})")
+        # WanPipeline's text-to-image models keep the engine's own name (one frame a picture).
+        key = name if main in VIDEO_ONLY_PIPELINES else f"{name}:video"
+        if key not in self.bindings.engines:
+            engines = self._diffusers_module(entry)
+            from imagescope.engines.diffusers.video import VIDEO_ENGINES
+
+            options = self._options(engines, entry, main)
+            try:  # the parts this pipeline needs are there, and what it needs installed: no weights are read
+                engines.check_pipeline_weights(key, options)
+                engine = VIDEO_ENGINES[main](key, options)
+            except EngineConfigError as exc:
+                raise self.error(f"engines.{name}.weights", str(exc)) from None
+            self._add(key, "diffusers", engine)
+        made: Any = self.bindings.engines[key]
+        if mode == "kf2v" and not made.takes_last_frame:
+            raise self.error(
+                where,
+                f"engine {name!r} runs {main} on weights that cannot end a video on a given frame "
+                f"(Wan2.1 I2V, Wan2.2 TI2V-5B), but {spec.name} makes first-and-last-frame video: "
+                "use FLF2V or Wan2.2 I2V weights",
+            )
+        if mode == "i2v" and made.needs_last_frame:
+            raise self.error(
+                where,
+                f"engine {name!r} runs {main} on weights that make first-and-last-frame video only (FLF2V), "
+                f"but {spec.name} makes image-to-video from one frame: use I2V weights",
+            )
         return key
 
     def _diffusers_engine(self, engines: Any, entry: _Entry, key: str, pipeline: str, editing: bool) -> Any:

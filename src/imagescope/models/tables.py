@@ -42,7 +42,8 @@ class DiffusersTable(_EngineTable):
     guidance_scale: float | None = None
     strength: float | None = None
     controlnet: str | None = None
-    controlnet_conditioning_scale: float | None = None
+    controlnet_conditioning_scale: float | None = None  # also VACE's conditioning_scale
+    fps: int | None = Field(None, ge=1)  # Wan video: the model's native frame rate (16; TI2V-5B 24)
     # The GPU fast path (engines/diffusers/fast_path.py); the engine judges the values.
     lora: str | None = None  # a local distilled-step LoRA directory, relative to the file's folder
     lora_scale: float | None = None

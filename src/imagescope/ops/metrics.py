@@ -71,6 +71,12 @@ class Metrics:
             ["model"],
             registry=self.registry,
         )
+        self.video_seconds = Counter(
+            "imagescope_video_seconds_generated",
+            "Seconds of video generated successfully, by model.",
+            ["model"],
+            registry=self.registry,
+        )
         self.registry.register(_TaskGauges(db))
 
     def request_done(self, endpoint: str, method: str, code: int, seconds: float) -> None:
@@ -81,6 +87,8 @@ class Metrics:
         self.task_seconds.labels(end.model, end.status.value).observe(max(0.0, end.end_time - end.submit_time))
         if end.images:
             self.images.labels(end.model).inc(end.images)
+        if end.video_seconds:
+            self.video_seconds.labels(end.model).inc(end.video_seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,7 +1,8 @@
 """Accepting a task: the steps every task-creating route shares, with no HTTP in them.
 
 Look the model up for the endpoint family, parse the body with the family's protocol (input
-images given as data: URIs or uploads are checked and kept now, under the new task's id), then
+images given as data: URIs or uploads are checked and kept now, under the new task's id), pass
+the prompts and those images through content inspection (400 DataInspectionFailed), then
 persist the task PENDING after the account's rate and quota checks — or, when anything refuses
 it, drop the inputs already kept — and wake a worker. A callback URL (completion webhook) is
 checked first, resolving its host, and kept with the task. Refusals are raised as they come (the
@@ -17,13 +18,14 @@ from typing import Any
 
 from imagescope.accounting.accounts import Caller
 from imagescope.accounting.limits import admit_submission
+from imagescope.errors import data_inspection_failed, service_unavailable
 from imagescope.inputs.intake import EditInputs
-from imagescope.inspection import Inspector, NoInspection
+from imagescope.inspection import InspectionFailed, InspectionUnavailable, Inspector, NoInspection
 from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.base import Storage
 from imagescope.tasks.callbacks import Callback, CallbackGuard
 from imagescope.tasks.dispatch import Dispatcher
-from imagescope.tasks.spec import GenerationRequest
+from imagescope.tasks.spec import STORED, GenerationRequest, VideoSpec
 from imagescope.tasks.store import TaskRecord, TaskStore
 
 # (name, reference) → the reference the task keeps (see inputs.intake.EditInputs.take)
@@ -71,6 +73,7 @@ class Acceptor:
 
         try:
             generation = parse(submission.body, spec, take)
+            self._inspect(generation, spec)
             task = self.store.create(
                 who,
                 submission.endpoint,
@@ -85,3 +88,29 @@ class Acceptor:
             raise
         self.dispatcher.submit(task.id)
         return task
+
+    def _inspect(self, generation: GenerationRequest, spec: ModelSpec) -> None:
+        """Content inspection of the prompts and of the input images kept now (those fetched when
+        the task runs are the worker's to check): 400 DataInspectionFailed when one may not pass,
+        503 when the inspector cannot say and fails closed. Before the task exists: a refused
+        request is not accepted, counted or billed."""
+        try:
+            self.inspector.check_text([text for text in (generation.prompt, generation.negative_prompt) if text])
+            if isinstance(self.inspector, NoInspection):
+                return  # inspection off: the kept images are not read back for nothing
+            for reference in _kept_images(generation):
+                self.inspector.check_image(self.edit_inputs.load(reference, spec.image_rules).image)
+        except InspectionFailed:
+            raise data_inspection_failed() from None
+        except InspectionUnavailable:
+            raise service_unavailable() from None
+
+
+def _kept_images(generation: GenerationRequest) -> list[str]:
+    """The input images of ``generation`` kept in storage at submission (data: URIs, uploads).
+    Not the mask (a black-and-white shape), nor a video's clips (not pictures to inspect)."""
+    references = list(generation.images)
+    if isinstance(generation.options, VideoSpec):
+        video = generation.options
+        references += [video.first_frame, video.last_frame, *video.reference_images]
+    return [reference for reference in references if reference.startswith(STORED)]

@@ -6,8 +6,12 @@ types existed read back unchanged:
 - ``request``: the request's fields, with ``width``/``height`` 0 for a size that follows the
   input image, ``function`` "" (text to image), "edit" (editing without a wanx2.1 function),
   "interleave" or the wanx2.1 function, and ``options`` a flat object of the option's fields.
+  A video request (added later) is stored with ``function`` "video", ``width``/``height`` 0 when
+  the size follows its first frame, and ``options`` the VideoSpec's fields (``vace`` an object
+  of VaceOptions' fields, or null).
 - ``results``: a list of ``{index, file, width, height}`` (an image), ``{index, text}`` (a text
-  part) or ``{index, code, message}`` (a failed image).
+  part), ``{index, code, message}`` (a failed image) or ``{index, file, width, height, fps,
+  frames, duration, audio}`` (a video).
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ from imagescope.tasks.spec import (
     TaskKind,
     TextPart,
     Upscale,
+    VaceFunction,
+    VaceOptions,
+    VideoPart,
+    VideoSpec,
 )
 
 
@@ -94,7 +102,12 @@ class TaskRecord:
 # --- the request column ----------------------------------------------------------------------
 
 # The stored ``function`` of the requests without a wanx2.1 function.
-_STORED_KIND = {TaskKind.GENERATE: "", TaskKind.EDIT: "edit", TaskKind.INTERLEAVE: "interleave"}
+_STORED_KIND = {
+    TaskKind.GENERATE: "",
+    TaskKind.EDIT: "edit",
+    TaskKind.INTERLEAVE: "interleave",
+    TaskKind.VIDEO: "video",
+}
 _KIND_STORED_AS = {stored: kind for kind, stored in _STORED_KIND.items()}
 _OPTION_TYPES: tuple[type[RequestOptions], ...] = (Strength, ExpandScales, Upscale, Doodle, OutputArea, InterleaveLimit)
 
@@ -146,11 +159,25 @@ def _options_from_dict(data: dict[str, Any]) -> RequestOptions | None:
     """The option whose fields the stored object holds (each option's fields are its own)."""
     if not data:
         return None
+    if set(data) == set(VideoSpec.__dataclass_fields__):
+        return _video_from_dict(data)
     for option in _OPTION_TYPES:
         if set(data) == set(option.__dataclass_fields__):
             made: RequestOptions = option(**data)
             return made
     raise ValueError(f"stored request options of no known kind: {sorted(data)}")
+
+
+def _video_from_dict(data: dict[str, Any]) -> VideoSpec:
+    vace = data["vace"]
+    return VideoSpec(
+        **{
+            **data,
+            "function": VaceFunction(data["function"]) if data["function"] else None,
+            "reference_images": tuple(data["reference_images"]),
+            "vace": None if vace is None else VaceOptions(**{**vace, "obj_or_bg": tuple(vace["obj_or_bg"])}),
+        }
+    )
 
 
 # --- the results column ----------------------------------------------------------------------
@@ -165,6 +192,8 @@ def results_from_json(text: str | None) -> list[ResultPart]:
 
 
 def _part_from_dict(data: dict[str, Any]) -> ResultPart:
+    if "fps" in data:
+        return VideoPart(**data)
     if "file" in data:
         return ImagePart(data["index"], data["file"], data["width"], data["height"])
     if "text" in data:

@@ -19,6 +19,7 @@ class TaskKind(StrEnum):
     GENERATE = "generate"  # text to image: no input image
     EDIT = "edit"  # from input images: a wanx2.1-imageedit function, or instruction editing / fusion
     INTERLEAVE = "interleave"  # wan2.6-image's enable_interleave: text parts, each followed by its image
+    VIDEO = "video"  # one MP4: text-to-video, image-to-video, first-and-last-frame or VACE editing (VideoSpec)
 
 
 class Function(StrEnum):
@@ -120,8 +121,37 @@ class InterleaveLimit:
     max_images: int  # 1–5
 
 
+@dataclass(frozen=True)
+class VideoSpec:
+    """A video request's own part (``TaskKind.VIDEO``): how long, how fast, which tier, and its
+    inputs by role. Input references are kept as images' are (``STORED`` or an http(s) URL).
+    The model's rules were applied by the wire parser, but for ``duration``: the hosted service
+    accepts any and fails the task when its model cannot make it, so the worker checks it."""
+
+    duration: int  # seconds, as asked
+    fps: int  # the model's
+    resolution: str  # the tier: "480P", "720P" or "1080P" (t2v and VACE: the size's)
+    audio: bool = False  # the model was asked for sound (wan2.5, wan2.6); engines may make none
+    first_frame: str = ""  # i2v's img_url, kf2v's first_frame_url, VACE video_extension's first_frame_url
+    last_frame: str = ""  # kf2v's last_frame_url, VACE video_extension's last_frame_url
+    audio_url: str = ""  # wan2.5/2.6: the soundtrack to use (kept as given; silent engines ignore it)
+    template: str = ""  # an effect preset (wanx2.1 i2v/kf2v)
+    function: VaceFunction | None = None  # VACE (wan(x)2.1-vace-plus) only
+    reference_images: tuple[str, ...] = ()  # VACE image_reference: 1-3 pictures
+    video: str = ""  # VACE: the input clip (video_url, or video_extension's first_clip_url)
+    last_clip: str = ""  # VACE video_extension's last_clip_url
+    mask: str = ""  # VACE video_edit: a mask image (mask_image_url) or clip (mask_video_url)
+    mask_is_video: bool = False
+    vace: VaceOptions | None = None  # the function's parameters
+
+    def inputs(self) -> tuple[str, ...]:
+        """Every input reference the request keeps, in a fixed order."""
+        refs = (self.first_frame, self.last_frame, *self.reference_images, self.video, self.last_clip, self.mask)
+        return tuple(ref for ref in refs if ref)
+
+
 EditOptions = Strength | ExpandScales | Upscale | Doodle  # what an engine may be given with a function
-RequestOptions = EditOptions | OutputArea | InterleaveLimit
+RequestOptions = EditOptions | OutputArea | InterleaveLimit | VideoSpec
 
 
 @dataclass(frozen=True)
@@ -143,14 +173,17 @@ class GenerationRequest:
 
     def __post_init__(self) -> None:
         # The combinations the parsers make; a request outside them is a programming error.
-        if (self.kind is TaskKind.GENERATE and self.images) or (self.kind is TaskKind.EDIT and not self.images):
+        no_images = self.kind in (TaskKind.GENERATE, TaskKind.VIDEO)  # a video's inputs are its VideoSpec's
+        if (no_images and self.images) or (self.kind is TaskKind.EDIT and not self.images):
             raise ValueError("an edit, and it alone, has input images (interleaving may have one)")
-        if self.size is None and self.kind is not TaskKind.EDIT:
-            raise ValueError("only an edit's size may follow its input image")
+        if self.size is None and self.kind not in (TaskKind.EDIT, TaskKind.VIDEO):
+            raise ValueError("only an edit's (or an image-to-video's) size may follow its input image")
         if self.function is not None and self.kind is not TaskKind.EDIT:
             raise ValueError("a function is an edit's")
         if (self.kind is TaskKind.INTERLEAVE) != isinstance(self.options, InterleaveLimit):
             raise ValueError("an interleaved request, and it alone, has an InterleaveLimit")
+        if (self.kind is TaskKind.VIDEO) != isinstance(self.options, VideoSpec):
+            raise ValueError("a video request, and it alone, has a VideoSpec")
 
     def image_seed(self, index: int) -> int:
         return self.seed + index
@@ -185,4 +218,18 @@ class ErrorPart:
     message: str
 
 
-ResultPart = ImagePart | TextPart | ErrorPart
+@dataclass(frozen=True)
+class VideoPart:
+    """A video task's MP4 (``{task_id}/0.mp4``)."""
+
+    index: int
+    file: str  # the storage key of the MP4
+    width: int
+    height: int
+    fps: int
+    frames: int
+    duration: int  # seconds: what billing charges
+    audio: bool = False  # the MP4 has a sound track
+
+
+ResultPart = ImagePart | TextPart | ErrorPart | VideoPart

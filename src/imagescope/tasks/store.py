@@ -39,7 +39,7 @@ from imagescope.tasks.callbacks import Callback, forget_callbacks, queue_deliver
 from imagescope.tasks.faults import retry_delay
 from imagescope.tasks.notify import END, NEW, announce
 from imagescope.tasks.records import TERMINAL, TaskRecord, TaskStatus, request_to_json, results_to_json
-from imagescope.tasks.spec import ErrorPart, GenerationRequest, ImagePart, ResultPart
+from imagescope.tasks.spec import ErrorPart, GenerationRequest, ImagePart, ResultPart, VideoPart
 
 __all__ = ["TERMINAL", "TaskEnd", "TaskQuery", "TaskRecord", "TaskStatus", "TaskStore"]
 
@@ -55,6 +55,7 @@ class TaskEnd:
     end_time: float
     images: int
     webhook: bool = False  # a completion webhook was queued: wake the delivery loop
+    video_seconds: int = 0  # seconds of video made (a video task's)
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,11 @@ class TaskStore:
         )
         return queue_delivery(session, row)
 
-    def _notify(self, row: Task, images: int = 0, webhook: bool = False) -> None:
+    def _notify(self, row: Task, images: int = 0, webhook: bool = False, video_seconds: int = 0) -> None:
         if self.on_end is not None:
             assert row.end_time is not None  # called after a terminal transition, which sets it
-            end = TaskEnd(row.id, row.model, TaskStatus(row.status), row.submit_time, row.end_time, images, webhook)
+            status = TaskStatus(row.status)
+            end = TaskEnd(row.id, row.model, status, row.submit_time, row.end_time, images, webhook, video_seconds)
             self.on_end(end)
 
     def create(
@@ -271,14 +273,19 @@ class TaskStore:
         actual_prompt: str | None,
         on_images: Callable[[Session, Task, int], None] | None = None,
     ) -> TaskStatus:
-        """RUNNING → SUCCEEDED if any image was made, else FAILED with the first image's error.
+        """RUNNING → SUCCEEDED if any image (or the video) was made, else FAILED with the first
+        image's error.
 
-        ``on_images(session, task, count)`` (billing) runs in the same transaction, so a
-        task is charged exactly when it completes.
+        ``on_images(session, task, count)`` (billing) runs in the same transaction, so a task is
+        charged exactly when it completes. A video task's count, there and in its invocation
+        row, is its seconds of video: what video is billed and reported by.
         """
         images = sum(1 for part in results if isinstance(part, ImagePart))
+        seconds = sum(part.duration for part in results if isinstance(part, VideoPart))
+        made = any(isinstance(part, VideoPart) for part in results)
         failure = next((part for part in results if isinstance(part, ErrorPart)), None)
-        status = TaskStatus.SUCCEEDED if images else TaskStatus.FAILED
+        status = TaskStatus.SUCCEEDED if images or made else TaskStatus.FAILED
+        units = images + seconds
         with write_locked(self.db) as session:
             row = session.get(Task, task_id)
             if row is None or row.status != TaskStatus.RUNNING or row.lease_owner != owner:
@@ -291,11 +298,11 @@ class TaskStore:
             row.actual_prompt = actual_prompt
             if not images and failure is not None:
                 row.code, row.message = failure.code, failure.message
-            if on_images is not None and images:
-                on_images(session, row, images)
-            webhook = self._ended(session, row, images)
+            if on_images is not None and units:
+                on_images(session, row, units)
+            webhook = self._ended(session, row, units)
             announce(session, END, row.id)
-        self._notify(row, images, webhook)
+        self._notify(row, images, webhook, seconds)
         return status
 
     def fail(self, task_id: str, code: str, message: str, owner: str | None = None) -> bool:

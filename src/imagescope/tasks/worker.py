@@ -1,7 +1,8 @@
 """The worker: runs one task from RUNNING to its end.
 
 load the input images (editing) → rewrite the prompt (prompt_extend) → one engine call per
-image (seed + i) → watermark → PNG into storage → complete. Each image (and each text part of
+image (seed + i) → watermark → PNG into storage → complete. A video task is one MP4 instead
+(tasks/videos.py), completed and billed the same way. Each image (and each text part of
 an interleaved answer) is published as it is made, with the engine's progress, so the task
 query and streamed responses see them; a cancel is noticed there and stops the engine
 between steps. Pictures of an image on its way (OpenAI's ``partial_images``) go to storage
@@ -24,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from PIL import Image
 from sqlalchemy.orm import Session
@@ -62,7 +62,9 @@ from imagescope.models.catalog import Catalog, ModelSpec
 from imagescope.storage.base import Storage
 from imagescope.tasks.faults import SERVICE_FAULTS, Breaker
 from imagescope.tasks.png import encode_png
+from imagescope.tasks.run import TaskRun
 from imagescope.tasks.spec import (
+    STORED,
     EditOptions,
     ErrorPart,
     GenerationRequest,
@@ -73,71 +75,14 @@ from imagescope.tasks.spec import (
     TextPart,
 )
 from imagescope.tasks.store import TaskRecord, TaskStatus, TaskStore
+from imagescope.tasks.videos import make_video
 
 log = logging.getLogger(__name__)
-
-PROGRESS_INTERVAL_S = 0.25  # progress writes (and cancel checks) at most this often
 
 
 def partial_key(task_id: str, image: int, index: int) -> str:
     """Where picture ``index`` on the way of image ``image`` of a task is kept (and purged with it)."""
     return f"{task_id}/partials/{image}-{index}.png"
-
-
-@dataclass
-class _Run:
-    """One task being run: publishes what is made and how far along it is; learns of a cancel
-    (or a lost lease) from the store's answer and then says stop."""
-
-    store: TaskStore
-    task_id: str
-    owner: str
-    images: int
-    wants_partials: bool = False  # the request asked for pictures on the way: progress counts them
-    draining: threading.Event = field(default_factory=threading.Event)  # the worker is shutting down
-    results: list[ResultPart] = field(default_factory=list)
-    image: int = 0  # the image being made, from 0
-    partials: int = 0  # pictures of it on the way kept so far
-    stopped: bool = False
-    _last: float = 0.0
-    _at: tuple[int, int] = (0, 0)  # its last (step, total)
-
-    def add(self, result: ResultPart) -> None:
-        self.results.append(result)
-        self._publish(results=self.results)
-
-    def begin(self, image: int) -> None:
-        self.image, self.partials, self._at = image, 0, (0, 0)
-
-    def step(self, step: int, total: int) -> None:
-        self._at = (step, total)
-        if step < total and time.monotonic() - self._last < PROGRESS_INTERVAL_S:
-            return
-        self._publish(progress=self._progress())
-
-    def partial_kept(self) -> None:
-        """One more picture on the way is in storage: published at once, a stream waits for it."""
-        self.partials += 1
-        self._publish(progress=self._progress())
-
-    def _progress(self) -> dict[str, int]:
-        step, total = self._at
-        progress = {"image": self.image + 1, "image_count": self.images, "step": step, "total_steps": total}
-        if self.wants_partials:
-            progress["partial_images"] = self.partials
-        return progress
-
-    def should_stop(self) -> bool:
-        if self.draining.is_set():
-            self.stopped = True
-        if not self.stopped and time.monotonic() - self._last >= PROGRESS_INTERVAL_S:
-            self._publish()
-        return self.stopped
-
-    def _publish(self, **values: Any) -> None:
-        self._last = time.monotonic()
-        if not self.store.report(self.task_id, self.owner, **values):
-            self.stopped = True
 
 
 @dataclass
@@ -201,7 +146,7 @@ class Worker:
             task = self.store.get(task_id)
             if task is None:  # purged while it was claimed: nothing to run
                 return
-            run = _Run(
+            run = TaskRun(
                 self.store,
                 task_id,
                 self.owner,
@@ -282,14 +227,17 @@ class Worker:
         spec = self.catalog.models[task.model]
         charge(session, task, images, spec, effective_limits(session, task.account_id, spec).free_quota)
 
-    def _generate(self, task: TaskRecord, run: _Run) -> str | None:
+    def _generate(self, task: TaskRecord, run: TaskRun) -> str | None:
         """Makes every part into ``run``; returns the rewritten prompt (None: not rewritten)."""
         req = task.request
+        if req.kind is TaskKind.VIDEO:  # one MP4: tasks/videos.py
+            return make_video(self, task, run)
         spec = self.catalog.models[req.model]
         engine = self.engines[spec.engine_for(req.function)]
         images, mask = load_inputs(self.edit_inputs, req, spec) if req.images else ([], None)
-        for image in images:
-            self.inspector.check_image(image)
+        for reference, image in zip(req.images, images, strict=True):
+            if not reference.startswith(STORED):  # those kept at submission were inspected then
+                self.inspector.check_image(image)
         size = req.size if req.size is not None else output_size(req, images[0])
         actual_prompt = self.rewriter.rewrite(req.prompt, req.model) if req.prompt_extend else None
         prompt = actual_prompt or req.prompt
@@ -314,7 +262,7 @@ class Worker:
         task: TaskRecord,
         spec: ModelSpec,
         paint: _Paint,
-        run: _Run,
+        run: TaskRun,
         index: int,
         count: int,
         prompt: str,
@@ -364,7 +312,7 @@ class Worker:
             result = ErrorPart(part, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
         run.add(result)
 
-    def _keeper(self, task: TaskRecord, spec: ModelSpec, run: _Run) -> Partial:
+    def _keeper(self, task: TaskRecord, spec: ModelSpec, run: TaskRun) -> Partial:
         """Keeps the engine's pictures of ``run``'s image on its way, up to the number asked for."""
 
         def keep(picture: Image.Image) -> None:

@@ -179,7 +179,7 @@ class _DiffusersEngine:
                     num_inference_steps=self.options.steps,
                     generator=torch.Generator(pipe.device).manual_seed(seed),
                     output_type="pil",
-                    callback_on_step_end=_step_callback(
+                    callback_on_step_end=step_callback(
                         self.name, self.options.steps, progress, should_stop, on_latents
                     ),
                 )
@@ -216,7 +216,7 @@ class DiffusersTextToImageEngine(_DiffusersEngine):
                 "prompt": job.prompt,
                 "width": round_up(job.width, step),
                 "height": round_up(job.height, step),
-                **_guidance(self.options, params, job.negative_prompt),
+                **guidance_arguments(self.options, params, job.negative_prompt),
             }
             if "num_frames" in params:
                 args["num_frames"] = 1
@@ -266,7 +266,8 @@ class DiffusersEditEngine(_DiffusersEngine):
             step = size_step(pipe)
             width, height = round_up(job.width, step), round_up(job.height, step)
             params = inspect.signature(type(pipe).__call__).parameters
-            args: dict[str, Any] = {"prompt": job.prompt, **_guidance(self.options, params, job.negative_prompt)}
+            guidance = guidance_arguments(self.options, params, job.negative_prompt)
+            args: dict[str, Any] = {"prompt": job.prompt, **guidance}
             if kind.sized:
                 args.update(width=width, height=height)
             if kind.control:
@@ -339,7 +340,7 @@ def _expand_to(
 # --- the pipeline call --------------------------------------------------------------
 
 
-def _guidance(
+def guidance_arguments(
     options: DiffusersOptions, params: Mapping[str, inspect.Parameter], negative_prompt: str
 ) -> dict[str, Any]:
     """The guidance arguments ``params`` (the pipeline call's parameters) take."""
@@ -355,7 +356,7 @@ def _guidance(
     return args
 
 
-def _step_callback(
+def step_callback(
     name: str,
     steps: int,
     progress: Progress | None,

@@ -26,7 +26,8 @@ class DiffusersOptions:
     guidance_scale: float | None = None  # guidance-distilled models; Wan's CFG scale
     strength: float = 0.6  # img2img / inpaint, when the EditJob names none
     controlnet: Path | str | None = None  # a local diffusers ControlNet model directory (config.json)
-    controlnet_conditioning_scale: float = 1.0  # how strongly the control image steers the picture
+    controlnet_conditioning_scale: float = 1.0  # how strongly the control image (VACE: the input clip) steers
+    fps: int | None = None  # Wan video: the model's native frame rate; None: 16, or 24 for TI2V-5B (expand_timesteps)
     # The GPU fast path (fast_path.py), all off by default:
     lora: Path | str | None = None  # a local distilled-step LoRA directory (Qwen-Image-Lightning), fused
     lora_scale: float = 1.0  # the LoRA's weight when fused
@@ -52,6 +53,8 @@ class DiffusersOptions:
             raise EngineConfigError(
                 f"controlnet_conditioning_scale must be greater than 0, not {self.controlnet_conditioning_scale}"
             )
+        if self.fps is not None and self.fps < 1:
+            raise EngineConfigError(f"fps must be at least 1, not {self.fps}")
         self._check_fast_path()
         pipeline_class(self.pipeline)
 

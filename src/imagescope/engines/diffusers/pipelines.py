@@ -1,5 +1,6 @@
 """Qwen-Image's pipelines and wanx2.1-imageedit's functions: which pipeline serves a function,
-what each editing pipeline takes, and what an instruction-editing pipeline is told.
+what each editing pipeline takes, and what an instruction-editing pipeline is told; and which
+video models each Wan video pipeline serves (``VIDEO_PIPELINES``).
 
 Plain data, no torch or diffusers, so the models file can import it on a server without the
 diffusers extra.
@@ -44,6 +45,26 @@ EDIT_PIPELINES = {
     "QwenImageEditInpaintPipeline": EditKind(1, mask=True, strength=True, canvas=True, sized=False),
     "QwenImageControlNetPipeline": EditKind(1, mask=False, strength=False, canvas=True, sized=True, control=True),
 }
+
+# The Wan video pipelines and the video models' modes (models.video.VideoMode's values) each
+# serves: text-to-video; image-to-video and first-and-last-frame (kf2v: where the weights can end
+# on a frame, engines/diffusers/video.py); VACE video editing. WanPipeline also serves
+# text-to-image models, asked for one frame.
+VIDEO_PIPELINES = {
+    "WanPipeline": frozenset({"t2v"}),
+    "WanImageToVideoPipeline": frozenset({"i2v", "kf2v"}),
+    "WanVACEPipeline": frozenset({"vace"}),
+}
+VIDEO_ONLY_PIPELINES = frozenset(VIDEO_PIPELINES) - {"WanPipeline"}
+VIDEO_MODES = {
+    "t2v": "text-to-video",
+    "i2v": "image-to-video",
+    "kf2v": "first-and-last-frame video",
+    "vace": "VACE edits",
+}
+# A diffusers engine's options a video engine has no use for (Qwen-Image's guidance, editing,
+# ControlNet and scheduler): the models file refuses them rather than ignore them.
+NOT_VIDEO_OPTIONS = ("true_cfg_scale", "strength", "controlnet", "scheduler_shift", "cfg_batch", "pipelines")
 
 EDIT_WEIGHTS = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline", "QwenImageEditInpaintPipeline")
 IMAGE_WEIGHTS = ("QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline", "QwenImageControlNetPipeline")

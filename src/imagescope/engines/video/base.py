@@ -41,6 +41,7 @@ class VideoJob:
     mask: tuple[Image.Image, ...] = ()
     reference_images: tuple[Image.Image, ...] = ()
     vace: VaceOptions | None = None  # the function's parameters (None: their defaults)
+    watermark: str = ""  # drawn bottom right on every frame when set (the request's watermark: true)
 
     def __post_init__(self) -> None:
         # H.264 in yuv420p halves the colour planes, so both sides must be even; every hosted

@@ -20,25 +20,20 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from imagescope.engines.base import Canceled, Progress, ShouldStop, font
 from imagescope.engines.preview import LABEL, _wrap
 from imagescope.engines.video.base import VideoJob
+from imagescope.engines.video.mp4 import X264_OPTIONS, write_mp4  # noqa: F401 - X264_OPTIONS: the benchmark sets its threads
 from imagescope.engines.video.planes import U8, U16, Frame, Overlay, Planes, color, to_planes
+from imagescope.tasks.spec import VaceFunction
 
-# x264's fastest preset: a frame of 832*480 in a few milliseconds; crf 23 is its default quality.
-# A fixed thread count keeps the bytes the same on every machine (x264 is deterministic per count).
-X264_OPTIONS = {"preset": "ultrafast", "crf": "23", "threads": "4"}
 YELLOW = (255, 214, 10)
-BT601 = 6  # FFmpeg's AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic: SMPTE 170M
-LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG: 16–235
 
 
 def _rng(job: VideoJob) -> np.random.Generator:
@@ -165,6 +160,10 @@ def _captions(job: VideoJob, compact: bool) -> list[Overlay]:
         draw.text(
             (pad, h - pad), info, font=info_font, fill="white", anchor="ld", stroke_width=stroke, stroke_fill="black"
         )
+    if job.watermark:  # the hosted mark ("AI-generated"), bottom right, above the progress bar
+        mark_font = font(max(12, unit // 24))
+        edge = max(4, unit // 30)
+        draw.text((w - edge, h - edge), job.watermark, font=mark_font, fill=(255, 255, 255, 220), anchor="rd")
     return _bands(np.asarray(layer, dtype=np.uint8))
 
 
@@ -230,32 +229,37 @@ class _Clip:
 
 
 class PreviewVideoEngine:
-    """A ``TextToVideoEngine`` and an ``ImageToVideoEngine`` (first-and-last-frame too)."""
+    """A ``TextToVideoEngine``, an ``ImageToVideoEngine`` (first-and-last-frame too) and a
+    ``VideoEditEngine`` (VACE: every function, vace.py)."""
 
     name = "preview"
     takes_last_frame = True
+    functions = frozenset(VaceFunction)
 
     def make(self, job: VideoJob, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> bytes:
         clip = _Clip(job)
-        # The moov atom goes first (faststart) so a browser plays while it downloads; FFmpeg's MP4
-        # muxer rewrites the file to move it, so it writes to a file, not to a BytesIO.
-        with tempfile.TemporaryDirectory(prefix="imagescope-video-") as folder:
-            path = Path(folder) / "preview.mp4"
-            with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-                stream = container.add_stream("libx264", rate=job.fps, options=X264_OPTIONS)
-                stream.width, stream.height, stream.pix_fmt = job.width, job.height, "yuv420p"
-                # Say which colours these are (planes.py: BT.601, limited range): untagged, a browser
-                # may take HD video for BT.709 and shift every colour a little.
-                context = stream.codec_context
-                context.colorspace = context.color_primaries = context.color_trc = BT601
-                context.color_range = LIMITED_RANGE
-                for index in range(clip.total):
-                    if should_stop is not None and should_stop():
-                        raise Canceled()
-                    frame = av.VideoFrame.from_ndarray(clip.draw(index), format="yuv420p")
-                    frame.pts = index
-                    container.mux(stream.encode(frame))
-                    if progress is not None:
-                        progress(index + 1, clip.total)
-                container.mux(stream.encode(None))
-            return path.read_bytes()
+        return write_mp4(frames_of(job, clip.draw, should_stop), job.width, job.height, job.fps, _after(job, progress))
+
+    def edit_video(
+        self, job: VideoJob, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> bytes:
+        from imagescope.engines.video.vace import VaceClip  # vace.py draws with this module's parts
+
+        clip = VaceClip(job)
+        return write_mp4(frames_of(job, clip.frame, should_stop), job.width, job.height, job.fps, _after(job, progress))
+
+
+def frames_of(job: VideoJob, draw: Callable[[int], U8], should_stop: ShouldStop | None) -> Iterator[U8]:
+    """``draw(i)`` for each frame of ``job``, as the encoder asks; ``Canceled`` between two when
+    ``should_stop()`` says so."""
+    for index in range(job.frames):
+        if should_stop is not None and should_stop():
+            raise Canceled()
+        yield draw(index)
+
+
+def _after(job: VideoJob, progress: Progress | None) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    report = progress  # narrowed, for the closure
+    return lambda done: report(done, job.frames)

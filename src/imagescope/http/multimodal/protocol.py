@@ -18,6 +18,16 @@ interleaved mode. Answer (``choices``)::
     wan2.6: {"output": {"choices": [... "content": [{"image": url, "type": "image"}, ...]],
                         "finished": true},
              "usage": {"image_count", "size": "W*H", "input_tokens", "output_tokens", "total_tokens"}}
+    z-image: {"output": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant",
+                          "content": [{"image": url}, {"text": the prompt drawn}],
+                          "reasoning_content": ""}}]},
+              "usage": {"width", "height", "image_count": 1, "input_tokens": 0, "output_tokens": 0,
+                        "total_tokens": 0}}
+
+z-image-turbo (video-notes §4) answers its one image and the prompt it drew from (the rewritten
+one with ``prompt_extend``, its "thinking", off by default there and billed double), and
+``reasoning_content``: empty without prompt_extend; with it, a line saying the prompt was
+rewritten (imagescope's rewriters give the prompt alone, no reasoning).
 
 Streamed (``X-DashScope-Sse: enable``; the docs add ``parameters.stream: true``, which the SDK
 never sends, so the header decides unless ``stream`` is false), each part of the answer is one
@@ -47,10 +57,16 @@ from imagescope.tasks.spec import (
     ResultPart,
     TaskKind,
     TextPart,
+    VideoPart,
 )
 from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
 
 UrlFor = Callable[[str], str]  # a stored result's key → its signed URL
+
+# Models answering in Z-Image's shape (content: the image, then the prompt drawn; reasoning_content),
+# with prompt_extend off unless asked.
+ZIMAGE_MODELS = frozenset({"z-image-turbo"})
+ZIMAGE_REASONING = "The prompt was rewritten with more visual detail (prompt_extend); the image was drawn from it."
 
 INTERLEAVE_NEEDS_STREAM = (
     "enable_interleave=true requires streaming output: send the header X-DashScope-Sse: enable "
@@ -132,13 +148,20 @@ class MessagesParameters(WireModel):
     n: int | None = Field(None, description="How many images: 1 for qwen-image, 1–4 (default 4) for wan2.6.")
     seed: Seed | None = Field(None, description="0–2147483647; image i uses seed + i. Default: random.")
     negative_prompt: str = Field("", description=f"Truncated beyond {NEGATIVE_PROMPT_MAX} characters.")
-    prompt_extend: bool = Field(True, description="Rewrite the prompt first.")
+    prompt_extend: bool | None = Field(
+        None,
+        description="Rewrite the prompt first. Default true; false for z-image-turbo (its thinking, billed double).",
+    )
     watermark: bool = Field(False, description="Draw the model's watermark bottom-right.")
     enable_interleave: bool = Field(
         False, description="wan2.6-image: text parts, each followed by its image (streamed only; n must be 1)."
     )
     max_images: Annotated[Any, MAX_IMAGES] = None
     stream: bool | None = Field(None, description="With X-DashScope-Sse: enable, false still asks for one answer.")
+
+    def extend(self, spec: ModelSpec) -> bool:
+        """``prompt_extend`` as given, else the model's default: on, but for z-image-turbo."""
+        return self.prompt_extend if self.prompt_extend is not None else spec.name not in ZIMAGE_MODELS
 
 
 class MessagesRequest(WireModel):
@@ -158,7 +181,7 @@ class MessagesRequest(WireModel):
             prompt=prompt[: spec.prompt_max],
             negative_prompt=given.negative_prompt[:NEGATIVE_PROMPT_MAX],
             seed=seed_or_random(given.seed),
-            prompt_extend=given.prompt_extend,
+            prompt_extend=given.extend(spec),
             watermark=given.watermark,
         )
         n = image_count(given.n, spec)
@@ -212,16 +235,21 @@ def to_generation_request(
 # --- answers ----------------------------------------------------------------------------
 
 
+def answer_style(spec: ModelSpec) -> str:
+    """How the model's answers look: "qwen", "wan" (wan2.6) or "zimage"."""
+    return "zimage" if spec.name in ZIMAGE_MODELS else spec.family
+
+
 def _part(result: ResultPart, family: str, url_for: UrlFor) -> dict[str, Any] | None:
     """One content element of the answer; None for a failed image (counted in the usage)."""
     match result:
         case TextPart(text=paragraph):
             return {"type": "text", "text": paragraph}
-        case ImagePart(file=key) if family == "qwen":
+        case ImagePart(file=key) if family in ("qwen", "zimage"):
             return {"image": url_for(key)}
         case ImagePart(file=key):
             return {"image": url_for(key), "type": "image"}
-        case ErrorPart():
+        case ErrorPart() | VideoPart():  # a failed image; a video is never a messages answer's
             return None
 
 
@@ -235,6 +263,15 @@ def _usage(task: TaskRecord, family: str) -> dict[str, Any]:
     width, height = (made[0].width, made[0].height) if made else (task.request.size or (0, 0))
     if family == "qwen":
         return {"width": width, "image_count": len(made), "height": height}
+    if family == "zimage":  # billed by the image: the token counts are fixed at 0
+        return {
+            "width": width,
+            "height": height,
+            "image_count": len(made),
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "total_tokens": 0,
+        }
     # Billed by the image: the token counts are fixed at 0 (spec 002).
     return {
         "image_count": len(made),
@@ -249,10 +286,19 @@ def _choice(content: list[dict[str, Any]], finish_reason: str) -> dict[str, Any]
     return {"finish_reason": finish_reason, "message": {"role": "assistant", "content": content}}
 
 
+def _zimage_choice(task: TaskRecord, content: list[dict[str, Any]]) -> dict[str, Any]:
+    """z-image's last choice: ``content`` then the prompt drawn, and the reasoning."""
+    choice = _choice([*content, {"text": task.actual_prompt or task.request.prompt}], "stop")
+    choice["message"]["reasoning_content"] = ZIMAGE_REASONING if task.actual_prompt is not None else ""
+    return choice
+
+
 def render_answer(task: TaskRecord, family: str, url_for: UrlFor) -> dict[str, Any]:
     """A SUCCEEDED task as the synchronous answer: ``{output, usage}``."""
     ordered = sorted(task.results, key=lambda part: part.index)
     content = [p for p in (_part(r, family, url_for) for r in ordered) if p is not None]
+    if family == "zimage":
+        return {"output": {"choices": [_zimage_choice(task, content)]}, "usage": _usage(task, family)}
     output: dict[str, Any] = {"choices": [_choice(content, "stop")]}
     if family == "qwen":
         succeeded = len(_images(task))
@@ -281,5 +327,6 @@ def render_chunk(result: ResultPart, family: str, url_for: UrlFor) -> dict[str, 
 
 
 def render_last_chunk(task: TaskRecord, family: str) -> dict[str, Any]:
-    """The streamed answer's last event: nothing new, ``stop``, the usage."""
-    return {"output": {"choices": [_choice([], "stop")], "finished": True}, "usage": _usage(task, family)}
+    """The streamed answer's last event: nothing new (z-image: the prompt drawn), ``stop``, the usage."""
+    choice = _zimage_choice(task, []) if family == "zimage" else _choice([], "stop")
+    return {"output": {"choices": [choice], "finished": True}, "usage": _usage(task, family)}

@@ -3,8 +3,10 @@
 Times are UTC+8, ``YYYY-MM-DD HH:mm:ss.SSS``. ``results[]`` carry ``url`` and
 ``orig_prompt`` (and ``actual_prompt`` only when prompt_extend was on), or a per-image
 ``code``/``message``; ``usage.image_count`` counts successes only. Tasks created on
-``image-generation`` (wan2.6) show ``finished`` and the ``choices`` format instead. While a task
-is RUNNING, ``progress`` (our addition) says which image and which step the engine is at.
+``image-generation`` (wan2.6) show ``finished`` and the ``choices`` format instead. Video tasks
+(video-notes §1) show ``video_url``, ``orig_prompt`` (and ``actual_prompt``) and ``usage``
+``{video_duration, video_count, video_ratio}`` (video_output.py). While a task is RUNNING,
+``progress`` (our addition) says which image (or frame) and which step the engine is at.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from imagescope.errors import invalid_parameter, shown
 from imagescope.http.multimodal.protocol import render_task_output
+from imagescope.http.tasks.video_output import render_video_output, render_video_request
 from imagescope.models.catalog import IMAGE_GENERATION
 from imagescope.tasks.spec import (
     STORED,
@@ -66,6 +69,11 @@ def render_task(task: TaskRecord, url_for: Callable[[str, float], str]) -> dict[
     if task.status is TaskStatus.FAILED:
         output["code"] = task.code
         output["message"] = task.message
+    if task.request.kind is TaskKind.VIDEO:  # one video: video_url, usage in seconds
+        usage = render_video_output(task, output, lambda key: url_for(key, task.end_time or task.submit_time))
+        if usage is not None:
+            body["usage"] = usage
+        return body
     if task.endpoint == IMAGE_GENERATION:  # the messages protocol: choices, finished (spec 002)
         fields, usage = render_task_output(task, lambda key: url_for(key, task.end_time or task.submit_time))
         output.update(fields)
@@ -108,6 +116,14 @@ def render_request(task: TaskRecord, url_for: Callable[[str, float], str]) -> di
         if reference.startswith(STORED):
             return url_for(reference.removeprefix(STORED), task.end_time or task.submit_time)
         return reference
+
+    if req.kind is TaskKind.VIDEO:
+        return {
+            "task_id": task.id,
+            "task_status": task.status.value,
+            "endpoint": task.endpoint,
+            "request": render_video_request(req, image),
+        }
 
     inputs: dict[str, Any] = {"prompt": req.prompt}
     if req.negative_prompt:
