@@ -21,6 +21,7 @@ pytest.importorskip("transformers")
 from PIL import Image  # noqa: E402
 
 import tiny_qwen  # noqa: E402
+import tiny_wan  # noqa: E402
 from imagescope.engines import EditJob, ImageJob, JobRefused
 from imagescope.engines.diffusers.engine import (
     Canceled,
@@ -194,7 +195,7 @@ def test_engines_on_one_weights_directory_share_its_modules(qwen_image):
 
 
 def test_a_wan_video_pipeline_draws_one_frame_as_the_image(tmp_path_factory):
-    wan = tiny_qwen.build_wan(tmp_path_factory.mktemp("weights") / "Wan2.1-T2V")
+    wan = tiny_wan.build_wan_t2v(tmp_path_factory.mktemp("weights") / "Wan2.1-T2V")
     engine = DiffusersTextToImageEngine("wan2.1-t2i", options(wan, "WanPipeline", guidance_scale=5.0))
     seen: list[tuple[int, int]] = []
     first = engine.generate(job(width=72, height=40), progress=lambda *step: seen.append(step))

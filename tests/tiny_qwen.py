@@ -8,7 +8,8 @@ the tokenizer's BPE vocabulary is trained here on a few sentences.
     build_qwen_image(path)       # what Qwen/Qwen-Image holds: text-to-image, img2img, inpaint
     build_qwen_image_edit(path)  # what Qwen/Qwen-Image-Edit(-2509) holds: + processor
     build_controlnet(path)       # a ControlNet for build_qwen_image's transformer (InstantX's layout)
-    build_wan(path)              # a Wan text-to-video pipeline, for Wan's text-to-image
+
+The Wan and Z-Image builders are in tiny_wan.py.
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ import pytest
 import torch
 from diffusers import (
     AutoencoderKLQwenImage,
-    AutoencoderKLWan,
     FlowMatchEulerDiscreteScheduler,
     QwenImageControlNetModel,
     QwenImageEditPipeline,
     QwenImageEditPlusPipeline,
     QwenImagePipeline,
     QwenImageTransformer2DModel,
-    WanPipeline,
-    WanTransformer3DModel,
 )
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import (
@@ -39,8 +37,6 @@ from transformers import (
     Qwen2Tokenizer,
     Qwen2VLImageProcessorPil,
     Qwen2VLProcessor,
-    UMT5Config,
-    UMT5EncoderModel,
 )
 
 # The special tokens the pipelines' chat templates use, in Qwen2.5-VL's order.
@@ -276,47 +272,4 @@ def build_qwen_image_edit(path: Path, plus: bool = True) -> Path:
     """A tiny Qwen-Image-Edit-2509 (``plus``) or Qwen-Image-Edit weights directory."""
     cls = QwenImageEditPlusPipeline if plus else QwenImageEditPipeline
     cls(**_components(with_processor=True)).save_pretrained(path)
-    return path
-
-
-def build_wan(path: Path) -> Path:
-    """A tiny Wan 2.1 text-to-video weights directory (UMT5 text encoder, Wan VAE)."""
-    torch.manual_seed(0)
-    tokenizer = build_tokenizer()  # Wan's is T5's; any tokenizer with a pad token will do here
-    text_encoder = UMT5EncoderModel(
-        UMT5Config(
-            vocab_size=len(tokenizer),
-            d_model=TEXT_HIDDEN,
-            d_kv=8,
-            d_ff=64,
-            num_layers=1,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    ).eval()
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=16,
-        out_channels=16,
-        text_dim=TEXT_HIDDEN,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=1,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-    )
-    vae = AutoencoderKLWan(
-        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
-    )
-    WanPipeline(
-        transformer=transformer,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-    ).save_pretrained(path)
     return path
