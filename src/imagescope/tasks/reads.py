@@ -1,4 +1,5 @@
-"""The task query's read path: the caller's key and the task in one statement.
+"""The task query's read path: the caller's key and the task in one statement; and the
+account's task list (``GET /api/v1/tasks``).
 
 ``GET /api/v1/tasks/{id}`` is the call clients make most (the SDK polls it every second of every
 task), so it is kept lean: one SQL statement that finds the key by its hash and, joined to it,
@@ -9,9 +10,11 @@ authentication. What it answers is the same as ``Accounts.authenticate`` then
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 from imagescope.accounting.accounts import Caller, hash_key
 from imagescope.db import ApiKey, Database, Task
@@ -35,6 +38,18 @@ _STATEMENT = (
 )
 
 
+@dataclass(frozen=True)
+class TaskQuery:
+    """Filters of ``GET /api/v1/tasks``; times are Unix seconds."""
+
+    start_time: float | None = None
+    end_time: float | None = None
+    model: str | None = None
+    status: str | None = None
+    page_no: int = 1
+    page_size: int = 10
+
+
 class TaskReads:
     def __init__(self, db: Database):
         self.db = db
@@ -51,3 +66,26 @@ class TaskReads:
             return who, None
         # A Core row has the task's columns as attributes, which is all from_row reads.
         return who, TaskRecord.from_row(cast(Any, row))
+
+    def list(self, account_id: int, query: TaskQuery, not_before: float) -> tuple[list[TaskRecord], int]:
+        """A page of the account's tasks submitted since ``not_before`` that match ``query``,
+        newest first, and how many match in all."""
+        conditions = [Task.account_id == account_id, Task.submit_time >= not_before]
+        if query.start_time is not None:
+            conditions.append(Task.submit_time >= query.start_time)
+        if query.end_time is not None:
+            conditions.append(Task.submit_time <= query.end_time)
+        if query.model:
+            conditions.append(Task.model == query.model)
+        if query.status:
+            conditions.append(Task.status == query.status)
+        with Session(self.db) as session:
+            total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
+            rows = session.scalars(
+                select(Task)
+                .where(*conditions)
+                .order_by(Task.submit_time.desc())
+                .offset((query.page_no - 1) * query.page_size)
+                .limit(query.page_size)
+            )
+            return [TaskRecord.from_row(r) for r in rows], total or 0

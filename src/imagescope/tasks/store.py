@@ -16,7 +16,6 @@ webhook queued (callbacks.py, the outbox) in the transaction that ends it.
 
 from __future__ import annotations
 
-import builtins
 import json
 import time
 import uuid
@@ -41,7 +40,7 @@ from imagescope.tasks.notify import END, NEW, announce
 from imagescope.tasks.records import TERMINAL, TaskRecord, TaskStatus, request_to_json, results_to_json
 from imagescope.tasks.spec import ErrorPart, GenerationRequest, ImagePart, ResultPart, VideoPart
 
-__all__ = ["TERMINAL", "TaskEnd", "TaskQuery", "TaskRecord", "TaskStatus", "TaskStore"]
+__all__ = ["TERMINAL", "TaskEnd", "TaskRecord", "TaskStatus", "TaskStore"]
 
 
 @dataclass(frozen=True)
@@ -56,18 +55,6 @@ class TaskEnd:
     images: int
     webhook: bool = False  # a completion webhook was queued: wake the delivery loop
     video_seconds: int = 0  # seconds of video made (a video task's)
-
-
-@dataclass(frozen=True)
-class TaskQuery:
-    """Filters of ``GET /api/v1/tasks``; times are Unix seconds."""
-
-    start_time: float | None = None
-    end_time: float | None = None
-    model: str | None = None
-    status: str | None = None
-    page_no: int = 1
-    page_size: int = 10
 
 
 class TaskStore:
@@ -145,7 +132,7 @@ class TaskStore:
 
     def ended_among(self, task_ids: Collection[str]) -> set[str]:
         """Which of ``task_ids`` have ended, or are gone (purged): those a waiter would wake for."""
-        ids = builtins.list(task_ids)
+        ids = list(task_ids)
         live: set[str] = set()
         with Session(self.db) as session:
             for start in range(0, len(ids), 500):  # bounded IN lists
@@ -416,28 +403,7 @@ class TaskStore:
                 failed.append(task_id)
         return requeued, failed
 
-    def list(self, account_id: int, query: TaskQuery, not_before: float) -> tuple[list[TaskRecord], int]:
-        conditions = [Task.account_id == account_id, Task.submit_time >= not_before]
-        if query.start_time is not None:
-            conditions.append(Task.submit_time >= query.start_time)
-        if query.end_time is not None:
-            conditions.append(Task.submit_time <= query.end_time)
-        if query.model:
-            conditions.append(Task.model == query.model)
-        if query.status:
-            conditions.append(Task.status == query.status)
-        with Session(self.db) as session:
-            total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
-            rows = session.scalars(
-                select(Task)
-                .where(*conditions)
-                .order_by(Task.submit_time.desc())
-                .offset((query.page_no - 1) * query.page_size)
-                .limit(query.page_size)
-            )
-            return [TaskRecord.from_row(r) for r in rows], total or 0
-
-    def purge(self, older_than: float) -> builtins.list[str]:  # ``list`` is a method here
+    def purge(self, older_than: float) -> list[str]:
         """Delete finished tasks submitted before ``older_than`` (their callbacks, and webhooks
         finished as long ago, too); returns their ids."""
         with Session(self.db) as session, session.begin():

@@ -26,7 +26,8 @@ from imagescope.http.tasks.protocol import (
 )
 from imagescope.http.waiting import HANGUP_CHECK_S
 from imagescope.http.wire import response_schema
-from imagescope.tasks.store import TERMINAL, TaskQuery, TaskRecord, TaskStatus
+from imagescope.tasks.reads import TaskQuery
+from imagescope.tasks.store import TERMINAL, TaskRecord, TaskStatus
 
 router = APIRouter()
 
@@ -155,7 +156,7 @@ def list_tasks(
         page_no=query_integer(page_no, "page_no", 1, 10**9, 1),
         page_size=query_integer(page_size, "page_size", 1, MAX_PAGE_SIZE, 10),
     )
-    tasks, total = services.store.list(who.account_id, query, not_before=time.time() - services.settings.task_ttl_s)
+    tasks, total = services.reads.list(who.account_id, query, not_before=time.time() - services.settings.task_ttl_s)
     return reply(
         request,
         {
