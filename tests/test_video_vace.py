@@ -15,22 +15,27 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from dashscope import VideoSynthesis
 from PIL import Image
 
+from imagescope.errors import Refused
+from imagescope.inputs.video import decode_video
 from test_video_api import VIDEO_PATH, fetch_clip, png_data_uri, run, submit
 
 
-def mp4_data_uri(seconds: float, color: tuple[int, int, int] = (30, 200, 40), size: tuple[int, int] = (96, 64)) -> str:
-    """A small H.264 clip of one colour, ``seconds`` long at 10 fps."""
+def mp4_data_uri(
+    seconds: float, color: tuple[int, int, int] = (30, 200, 40), size: tuple[int, int] = (96, 64), fps: int = 10
+) -> str:
+    """A small H.264 clip of one colour, ``seconds`` long at ``fps``."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "clip.mp4"
         with av.open(str(path), "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=10)
+            stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
             pixels = np.zeros((size[1], size[0], 3), dtype=np.uint8)
             pixels[:] = color
-            for index in range(round(seconds * 10)):
+            for index in range(round(seconds * fps)):
                 frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts = index
                 container.mux(stream.encode(frame))
@@ -94,6 +99,17 @@ def test_vace_input_clip_longer_than_5_seconds_or_not_a_video_is_refused_at_subm
     assert r.json()["message"] == "input.video_url must be an MP4 video (H.264) of at most 5 seconds"
     not_video = vace("video_repainting", {"video_url": png_data_uri((1, 1, 1), (400, 400))}, control_condition="depth")
     assert submit(server, VIDEO_PATH, not_video).json()["message"] == r.json()["message"]
+
+
+def test_an_input_clip_is_bounded_in_frames_and_decoded_at_most_1280_pixels_a_side():
+    # 50 MB of H.264 can hold far more pixels than it seems: what a clip may cost is bounded.
+    big = base64.b64decode(mp4_data_uri(0.3, size=(1920, 1088)).split(",", 1)[1])
+    frames = decode_video(big, "video_url")
+    assert len(frames) == 3 and frames[0].size == (1280, 725)
+    too_many = base64.b64decode(mp4_data_uri(2.6, size=(32, 32), fps=120).split(",", 1)[1])  # 312 frames
+    with pytest.raises(Refused) as refused:
+        decode_video(too_many, "video_url")
+    assert refused.value.message == "input.video_url must have at most 306 frames"
 
 
 def test_vace_outpainting_shrinks_the_clip_into_the_middle(server):
