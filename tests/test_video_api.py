@@ -5,6 +5,7 @@ SDK's upload flow), first-and-last-frame on its own endpoint, and a purge that t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import time
@@ -92,6 +93,22 @@ def test_sdk_async_call_answers_pending_then_fetch_wait_and_list_see_the_video(s
     listed = VideoSynthesis.list(api_key=sdk.key, model_name="wanx2.1-t2v-turbo", page_size=100)
     assert listed.status_code == HTTPStatus.OK
     assert task.output.task_id in {item["task_id"] for item in listed.output["data"]}
+
+
+def test_sdk_aio_video_synthesis_call_makes_the_same_video_as_the_blocking_call(sdk):
+    """AioVideoSynthesis (aiohttp) mirrors VideoSynthesis: the same request, the same MP4."""
+    from dashscope.aigc.video_synthesis import AioVideoSynthesis
+
+    asked = {"model": "wan2.1-t2v-turbo", "prompt": "a paper boat", "size": "624*624", "seed": 7}
+    done = asyncio.run(AioVideoSynthesis.call(api_key=sdk.key, prompt_extend=False, **asked))
+    assert done.status_code == HTTPStatus.OK
+    assert done.output.task_status == "SUCCEEDED"
+    assert done.usage.video_duration == 5 and done.usage.video_ratio == "624*624"
+    blocking = VideoSynthesis.call(api_key=sdk.key, prompt_extend=False, **asked)
+    assert (
+        requests.get(done.output.video_url, timeout=10).content
+        == requests.get(blocking.output.video_url, timeout=10).content
+    )
 
 
 def test_sdk_cancel_of_a_pending_video_task_reads_canceled(make_server):
