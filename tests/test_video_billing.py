@@ -47,6 +47,19 @@ def test_video_seconds_come_from_the_free_quota_first_and_are_reported_in_second
     assert image_quota["unit"] == "images" and image_quota["expires_at"] == quota["expires_at"]  # one activation
 
 
+def test_a_models_two_names_share_one_free_quota(make_server):
+    # wanx2.1-t2v-turbo and wan2.1-t2v-turbo are one model: switching names gives no second quota.
+    s = make_server(IMAGESCOPE_FREE_QUOTA_IMAGES="8")
+    run(s, VIDEO_PATH, turbo())  # 5 free seconds as wan2.1-t2v-turbo
+    run(s, VIDEO_PATH, {**turbo(), "model": "wanx2.1-t2v-turbo"})  # 3 free, 2 paid
+    body = usage(s)
+    quotas = {q["model"]: q for q in body["free_quota"]}
+    assert (quotas["wan2.1-t2v-turbo"]["used"], quotas["wanx2.1-t2v-turbo"]["left"]) == (8, 0)
+    [row] = [row for row in body["usage"] if row["model"] == "wanx2.1-t2v-turbo"]
+    assert (row["free_video_seconds"], row["spend"]) == (3, pytest.approx(2 * 0.036))
+    assert quotas["wan2.1-i2v-turbo"]["left"] == 8  # another model keeps its own
+
+
 def test_video_past_the_free_quota_is_charged_per_second_at_the_models_price(make_server):
     s = make_server(IMAGESCOPE_FREE_QUOTA_IMAGES="0", IMAGESCOPE_ADMIN_TOKEN="admin-secret")  # no free quota
     run(s, VIDEO_PATH, turbo())

@@ -12,7 +12,8 @@ free quota is in seconds too (``ModelSpec.free_quota``), and a failed task is ne
 as a failed image is not. "The free quota is shared across image and video generation models"
 (spec 000) reads here as: one free quota programme, every model its own quota (images or
 seconds), all counted from the same account activation and expiring together; one model's use
-never eats another's, as the image models' never did.
+never eats another's, as the image models' never did. A model's two names (wanx2.1-* and
+wan2.1-*) are one model: its quota counts the use of both (``ModelSpec.quota_names``).
 
 A model with an ``extend_price`` (z-image-turbo's "thinking") is charged that price per image
 when the task's ``prompt_extend`` was on; its free quota counts the image once either way.
@@ -34,10 +35,13 @@ from imagescope.tasks.spec import VideoSpec
 DAY_S = 24 * 3600
 
 
-def free_images_used(session: Session, account_id: int, model: str) -> int:
+def free_images_used(session: Session, account_id: int, spec: ModelSpec) -> int:
+    """Free images (a video model's: seconds) the account has had of the model, under any of its names."""
     return session.execute(
         select(func.coalesce(func.sum(LedgerEntry.images), 0)).where(
-            LedgerEntry.account_id == account_id, LedgerEntry.model == model, LedgerEntry.kind == "free"
+            LedgerEntry.account_id == account_id,
+            LedgerEntry.model.in_(spec.quota_names),
+            LedgerEntry.kind == "free",
         )
     ).scalar_one()  # an aggregate: always one row
 
@@ -46,7 +50,7 @@ def free_images_left(session: Session, account: Account, spec: ModelSpec, quota:
     now = time.time() if now is None else now
     if now > account.activated_at + spec.free_quota_days * DAY_S:
         return 0  # expired
-    return max(0, quota - free_images_used(session, account.id, spec.name))
+    return max(0, quota - free_images_used(session, account.id, spec))
 
 
 def unit_price(task: Task, spec: ModelSpec) -> float:

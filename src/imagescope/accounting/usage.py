@@ -147,7 +147,7 @@ def free_quota_left(db: Database, account_id: int, catalog: Catalog, now: float)
         for name in sorted(catalog.models):
             spec = catalog.models[name]
             quota = effective_limits(session, account_id, spec).free_quota
-            used = free_images_used(session, account_id, name)
+            used = free_images_used(session, account_id, spec)
             left = free_images_left(session, account, spec, quota, now)  # billing's own rule
             expires = account.activated_at + spec.free_quota_days * DAY_S
             unit = "seconds" if spec.video is not None else "images"

@@ -98,8 +98,16 @@ class ModelSpec:
     default_area: int = 0
     size_presets: tuple[tuple[str, int], ...] = ()  # ("1K", 1280*1280): size names → pixels
     interleave: bool = False  # wan2.6-image: enable_interleave (streamed text and images)
+    # Every name of this model (wanx2.1-* and wan2.1-* are one model): they share one free quota.
+    # Empty: the model has one name.
+    names: tuple[str, ...] = ()
     # Video models (models/video.py): their rules. Their price, quota and ledger count seconds of video.
     video: VideoRules | None = None
+
+    @property
+    def quota_names(self) -> tuple[str, ...]:
+        """The model names whose use counts against this model's free quota."""
+        return self.names or (self.name,)
 
     @property
     def watermark_text(self) -> str:
@@ -287,6 +295,7 @@ def _video_models() -> list[ModelSpec]:
                     input_rules=VIDEO_IMAGE_INPUTS if images[rules.mode] else None,
                     images_max=images[rules.mode],
                     video=rules,
+                    names=model.names,
                 )
             )
     return specs
