@@ -227,6 +227,17 @@ def test_video_repainting_and_jobs_without_their_inputs_are_refused_with_a_messa
             engine.edit_video(refused)
 
 
+@pytest.mark.parametrize("fast", [{"cache": "first_block"}, {"cache": "taylorseer"}, {"quantize": "fp8"}])
+def test_the_step_caches_and_fp8_apply_to_wan_video_engines_and_keep_the_clip_exact(tmp_path, fast):
+    # Wan's repeated blocks are ``blocks`` (Qwen-Image's ``transformer_blocks``): first_block needs 2.
+    wan = tiny_wan.build_wan_t2v(tmp_path / "Wan2.1-T2V", layers=2)
+    engine = WanTextToVideoEngine(f"wan-{next(iter(fast.values()))}", options(wan, "WanPipeline", **fast))
+    first, again = engine.make(job()), engine.make(job())
+    clip = decode(first)
+    assert (clip.width, clip.height, len(clip.frames)) == (76, 46, 5)
+    assert np.array_equal(pixels(first), pixels(again))
+
+
 def test_the_watermark_is_drawn_in_the_bottom_right_corner_only(weights):
     engine = WanTextToVideoEngine("t2v", options(weights["t2v"], "WanPipeline"))
     plain = pixels(engine.make(job(width=160, height=96)))

@@ -103,10 +103,10 @@ def _common() -> dict:
     }
 
 
-def build_wan_t2v(path: Path) -> Path:
-    """A tiny Wan 2.1 text-to-video weights directory."""
+def build_wan_t2v(path: Path, layers: int = 1) -> Path:
+    """A tiny Wan 2.1 text-to-video weights directory (``layers`` transformer blocks)."""
     common = _common()
-    WanPipeline(transformer=_transformer(), **common).save_pretrained(path)
+    WanPipeline(transformer=_transformer(num_layers=layers), **common).save_pretrained(path)
     return path
 
 

@@ -106,7 +106,7 @@ def apply_cache(name: str, pipe: Any, options: DiffusersOptions) -> None:
     """diffusers' own step cache on the transformer, with the models file's settings."""
     if options.cache is None:
         return
-    if options.cache == "first_block" and len(getattr(pipe.transformer, "transformer_blocks", ())) < 2:
+    if options.cache == "first_block" and _block_count(pipe.transformer) < 2:
         raise EngineConfigError(f"{name}: cache = 'first_block' needs a transformer of at least 2 blocks")
     import diffusers
 
@@ -123,6 +123,16 @@ def apply_cache(name: str, pipe: Any, options: DiffusersOptions) -> None:
         if options.cache_warmup is not None:
             settings["disable_cache_before_step"] = options.cache_warmup
     pipe.transformer.enable_cache(config_class(**settings))
+
+
+def _block_count(transformer: Any) -> int:
+    """How many repeated blocks a transformer has: Qwen-Image's ``transformer_blocks``, Wan's
+    ``blocks``, Z-Image's ``layers``."""
+    for attribute in ("transformer_blocks", "blocks", "layers"):
+        blocks = getattr(transformer, attribute, None)
+        if blocks is not None:
+            return len(blocks)
+    return 0
 
 
 def apply_compile(pipe: Any, options: DiffusersOptions) -> None:
