@@ -12,6 +12,9 @@ import requests
 from dashscope import MultiModalConversation
 
 from conftest import download
+from imagescope.engines import EngineConfigError, ImageJob
+from imagescope.engines.diffusers.engine import DiffusersTextToImageEngine
+from imagescope.engines.diffusers.options import DiffusersOptions
 from test_multimodal import SYNC_PATH, call, events, ok
 
 MODEL = "z-image-turbo"
@@ -153,3 +156,15 @@ def test_the_zimage_pipeline_bound_by_the_models_file_draws_the_exact_size_from_
     first = draw(5)
     assert np.array_equal(first, draw(5))
     assert not np.array_equal(first, draw(6))
+
+
+def test_a_step_cache_on_z_image_is_a_clear_configuration_error_and_fp8_runs(zimage_weights):
+    # diffusers gives ZImageTransformer2DModel no CacheMixin: say so, not an AttributeError.
+    def engine(**fast: str) -> DiffusersTextToImageEngine:
+        settings = {"dtype": "fp32", "device": "cpu", "steps": 2, "guidance_scale": 0.0, **fast}
+        return DiffusersTextToImageEngine(f"z-{fast}", DiffusersOptions(zimage_weights, "ZImagePipeline", **settings))
+
+    picture = ImageJob("z-image-turbo", "a lighthouse", "", 64, 48, 1, 0, 1)
+    with pytest.raises(EngineConfigError, match="no step caches for ZImageTransformer2DModel"):
+        engine(cache="taylorseer").generate(picture)
+    assert engine(quantize="fp8").generate(picture).size == (64, 48)

@@ -106,6 +106,8 @@ def apply_cache(name: str, pipe: Any, options: DiffusersOptions) -> None:
     """diffusers' own step cache on the transformer, with the models file's settings."""
     if options.cache is None:
         return
+    if not hasattr(pipe.transformer, "enable_cache"):  # diffusers' CacheMixin: not every transformer has it
+        raise EngineConfigError(f"{name}: diffusers has no step caches for {type(pipe.transformer).__name__}")
     if options.cache == "first_block" and _block_count(pipe.transformer) < 2:
         raise EngineConfigError(f"{name}: cache = 'first_block' needs a transformer of at least 2 blocks")
     import diffusers
