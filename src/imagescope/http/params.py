@@ -102,3 +102,18 @@ def boolean(value: Any, name: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise invalid_parameter(f"parameters.{name} must be a boolean, got {shown(value)}")
     return value
+
+
+def choice(value: Any, name: str, allowed: tuple[str, ...], default: str) -> str:
+    if value is None:
+        return default
+    if value not in allowed:
+        raise invalid_parameter(f"parameters.{name} must be one of {', '.join(allowed)}, got {shown(value)}")
+    return str(value)
+
+
+def reference(value: Any, path: str) -> str:
+    """An input reference (URL, data: URI, oss:// key) given at ``path``, e.g. ``input.img_url``."""
+    if not isinstance(value, str) or not value.strip():
+        raise invalid_parameter(f"Field required: {path}")
+    return value.strip()

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from imagescope.errors import invalid_parameter, shown
-from imagescope.http.params import boolean, image_count, integer, number, seed_or_random
+from imagescope.http.params import boolean, image_count, integer, number, reference, seed_or_random
 from imagescope.http.wire import Seed, SizeText, WireModel, checked_later, parse
 from imagescope.models.catalog import NEGATIVE_PROMPT_MAX, ModelSpec, parse_size
 from imagescope.tasks.accept import TakeImage
@@ -126,12 +126,6 @@ class ImageEditParameters(WireModel):
         return None
 
 
-def _reference(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise invalid_parameter(f"Field required: {path}")
-    return value.strip()
-
-
 class ImageEditRequest(WireModel):
     model: str = Field(description="wanx2.1-imageedit or wan2.5-i2i-preview")
     input: ImageEditInput
@@ -156,10 +150,10 @@ class ImageEditRequest(WireModel):
                 )
             function = Function(inputs.function)
             options = given.options_for(function)
-            base = take_image("base_image_url", _reference(inputs.base_image_url, "input.base_image_url"))
+            base = take_image("base_image_url", reference(inputs.base_image_url, "input.base_image_url"))
             mask = ""
             if function in MASK_FUNCTIONS:
-                mask = take_image("mask_image_url", _reference(inputs.mask_image_url, "input.mask_image_url"))
+                mask = take_image("mask_image_url", reference(inputs.mask_image_url, "input.mask_image_url"))
             # The prompt may be empty (spec 003: colorization, removing small objects with a mask). The
             # output size follows the base image (and the function): known when it is read.
             return GenerationRequest(
@@ -177,7 +171,7 @@ class ImageEditRequest(WireModel):
         images = inputs.images
         if not isinstance(images, list) or not spec.images_min <= len(images) <= spec.images_max:
             raise invalid_parameter(f"input.images must be a list of {spec.images_min} to {spec.images_max} images")
-        refs = tuple(take_image(f"images[{i}]", _reference(v, f"input.images[{i}]")) for i, v in enumerate(images))
+        refs = tuple(take_image(f"images[{i}]", reference(v, f"input.images[{i}]")) for i, v in enumerate(images))
         return GenerationRequest(
             prompt=inputs.prompt[: spec.prompt_max], size=parse_size(given.size, spec.sizes), images=refs, **common
         )

@@ -40,22 +40,21 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from imagescope.errors import NotFound, Refused, shown
+from imagescope.errors import NotFound, shown
 from imagescope.http.image2image.protocol import to_edit_request
 from imagescope.http.multimodal.protocol import to_generation_request
-from imagescope.http.openai.errors import InvalidRequest
+from imagescope.http.openai.errors import InvalidRequest, about
+from imagescope.http.openai.protocol import SIZE_RE, checked_size
 from imagescope.http.params import image_count
 from imagescope.http.wire import Seed
 from imagescope.inputs import ImageRules, decode_image
-from imagescope.models.catalog import IMAGE2IMAGE, MULTIMODAL, Catalog, ModelSpec, parse_size
+from imagescope.models.catalog import IMAGE2IMAGE, MULTIMODAL, Catalog, ModelSpec
 from imagescope.tasks.accept import Parse, TakeImage
 from imagescope.tasks.spec import MASK_FUNCTIONS, Function, GenerationRequest
 
@@ -63,9 +62,7 @@ DEFAULT_MODEL = "qwen-image-edit"
 IMAGE_FIELDS = ("image", "image[]")
 MASK_FIELD = "mask"
 INPAINT = Function.DESCRIPTION_EDIT_WITH_MASK
-_SIZE_RE = re.compile(r"^\s*([0-9]{1,5})\s*[xX*]\s*([0-9]{1,5})\s*$")  # "1024x1024" (or DashScope's "1024*1024")
 _INDEX = re.compile(r"\[([0-9]+)\]")
-_NAMED = re.compile(r"^(?:parameters|input)\.(\w+)")  # a family protocol's refusal names its field first
 
 
 class NotAnEditingModel(NotFound):
@@ -184,25 +181,6 @@ def _message(field: str, error: Any) -> str:
     return f"{field} {_PHRASES.get(kind, 'is invalid')}, got {shown(error['input'])}"
 
 
-@contextmanager
-def about(param: str | None, label: str = "") -> Iterator[None]:
-    """A DashScope refusal (InvalidParameter) said of OpenAI's field ``param`` — or, None, of the
-    field the message names (``parameters.n ...``) — with its DashScope prefix dropped."""
-    try:
-        yield
-    except InvalidRequest:
-        raise
-    except Refused as refusal:
-        if refusal.code != "InvalidParameter":
-            raise  # the hosted codes that mean more (BadRequest.InputDownloadFailed, ...) stay
-        message = refusal.message
-        named = _NAMED.match(message)
-        if named is not None:
-            message = message.removeprefix(named[0].partition(".")[0] + ".")
-            param = param or (named[1] if named[1] in EditForm.model_fields else None)
-        raise InvalidRequest(f"{label}{message}", param) from None
-
-
 def edit_endpoint(catalog: Catalog, name: str) -> tuple[ModelSpec, str]:
     """The model, and the family it edits on: image2image where it is served (its limits and
     prices), else the messages protocol's."""
@@ -283,16 +261,12 @@ def _size(form: EditForm, spec: ModelSpec) -> str | None:
     presets = [name for name, _ in spec.size_presets]
     if form.size in presets:
         return form.size
-    match = _SIZE_RE.match(form.size)
+    match = SIZE_RE.match(form.size)
     if match is None:
         named = "".join(f', "{name}"' for name in presets)
         raise InvalidRequest(f'size must be "auto"{named} or WIDTHxHEIGHT, got {shown(form.size)}', "size")
-    try:
-        parse_size(f"{match[1]}*{match[2]}", spec.sizes)
-    except Refused as refusal:
-        why = refusal.message.partition(" is invalid: ")[2]
-        raise InvalidRequest(f"size {match[1]}x{match[2]} is invalid for {spec.name}: {why}", "size") from None
-    return f"{match[1]}*{match[2]}"
+    width, height = checked_size(match, spec)
+    return f"{width}*{height}"
 
 
 def data_uri(data: bytes) -> str:
@@ -365,7 +339,7 @@ def family_parser(endpoint: str, images: int) -> Parse:
             with about("image", f"image {which} of {images}: " if images > 1 else "image: "):
                 return take(name, reference)
 
-        with about(None):
+        with about(None, fields=EditForm.model_fields):
             return convert(body, spec, take_named)
 
     return parse

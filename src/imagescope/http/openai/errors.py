@@ -12,6 +12,9 @@ otherwise ``code`` is the service's own (``InvalidParameter``, ``RequestTimeOut`
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -96,3 +99,27 @@ def error_body(error: ServiceError) -> dict[str, Any]:
 def error_response(error: ServiceError) -> JSONResponse:
     """The envelope with the error's status (RequestIds adds X-Request-Id, which the SDK reads)."""
     return JSONResponse(error_body(error), status_code=status_of(error))
+
+
+# A family protocol's refusal names its field first: "parameters.n must be ...", "input.prompt ...".
+_NAMED = re.compile(r"^(?:parameters|input)\.(\w+)")
+
+
+@contextmanager
+def about(param: str | None, label: str = "", fields: Collection[str] = ()) -> Iterator[None]:
+    """A DashScope refusal (InvalidParameter) said of OpenAI's field ``param`` — or, None, of the
+    field the message names (``parameters.n ...``) when it is one of ``fields`` — with its
+    DashScope prefix dropped."""
+    try:
+        yield
+    except InvalidRequest:
+        raise
+    except Refused as refusal:
+        if refusal.code != "InvalidParameter":
+            raise  # the hosted codes that mean more (BadRequest.InputDownloadFailed, ...) stay
+        message = refusal.message
+        named = _NAMED.match(message)
+        if named is not None:
+            message = message.removeprefix(named[0].partition(".")[0] + ".")
+            param = param or (named[1] if named[1] in fields else None)
+        raise InvalidRequest(f"{label}{message}", param) from None

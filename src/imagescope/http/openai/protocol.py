@@ -45,14 +45,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from imagescope.errors import Refused, shown
-from imagescope.http.openai.errors import ErrorDetail, InvalidRequest, UnknownModel
+from imagescope.http.openai.errors import ErrorDetail, InvalidRequest, UnknownModel, about
 from imagescope.http.params import image_count, seed_or_random
 from imagescope.http.wire import RequiredText, Seed, WireModel
 from imagescope.models.catalog import (
@@ -67,7 +65,7 @@ from imagescope.models.catalog import (
 from imagescope.tasks.spec import GenerationRequest
 
 DEFAULT_MODEL = "qwen-image-plus"
-_SIZE_RE = re.compile(r"^\s*([0-9]{1,5})\s*[xX*]\s*([0-9]{1,5})\s*$")  # "1024x1024" (or DashScope's "1024*1024")
+SIZE_RE = re.compile(r"^\s*([0-9]{1,5})\s*[xX*]\s*([0-9]{1,5})\s*$")  # "1024x1024" (or DashScope's "1024*1024")
 # The sizes OpenAI's image models take (dall-e-2, dall-e-3, gpt-image-1): what OpenAI clients send.
 OPENAI_SIZES = frozenset({(256, 256), (512, 512), (1024, 1024), (1536, 1024), (1024, 1536), (1792, 1024), (1024, 1792)})
 PARTIAL_IMAGES_MAX = 3  # OpenAI's range of partial_images: 0–3
@@ -104,7 +102,7 @@ class ImagesRequest(WireModel):
                 f"partial_images must be between 0 and {PARTIAL_IMAGES_MAX}, got {shown(partial_images)}",
                 "partial_images",
             )
-        with _about("n"):
+        with about("n"):
             n = image_count(self.n, spec)
         return GenerationRequest(
             model=spec.name,
@@ -121,32 +119,28 @@ class ImagesRequest(WireModel):
     def _size(self, spec: ModelSpec) -> tuple[int, int]:
         if self.size is None or self.size == "auto":
             return spec.sizes.default
-        match = _SIZE_RE.match(self.size)
+        match = SIZE_RE.match(self.size)
         if match is None:
             raise InvalidRequest(f'size must be "auto" or WIDTHxHEIGHT, got {shown(self.size)}', "size")
         asked = (int(match[1]), int(match[2]))
         if isinstance(spec.sizes, FixedSizes) and asked in OPENAI_SIZES and asked not in spec.sizes.allowed:
             return nearest_aspect(asked, spec.sizes.allowed)
-        try:
-            return parse_size(f"{match[1]}*{match[2]}", spec.sizes)
-        except Refused as refusal:
-            why = refusal.message.partition(" is invalid: ")[2]
-            raise InvalidRequest(f"size {match[1]}x{match[2]} is invalid for {spec.name}: {why}", "size") from None
+        return checked_size(match, spec)
+
+
+def checked_size(match: re.Match[str], spec: ModelSpec) -> tuple[int, int]:
+    """A ``SIZE_RE`` match within the model's size rule, refused in OpenAI's words."""
+    try:
+        return parse_size(f"{match[1]}*{match[2]}", spec.sizes)
+    except Refused as refusal:
+        why = refusal.message.partition(" is invalid: ")[2]
+        raise InvalidRequest(f"size {match[1]}x{match[2]} is invalid for {spec.name}: {why}", "size") from None
 
 
 def nearest_aspect(size: tuple[int, int], sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
     """The one of ``sizes`` whose aspect ratio is nearest ``size``'s (the first of equals)."""
     ratio = math.log(size[0] / size[1])
     return min(sizes, key=lambda candidate: abs(math.log(candidate[0] / candidate[1]) - ratio))
-
-
-@contextmanager
-def _about(param: str) -> Iterator[None]:
-    """A refusal from the shared parameter rules, said of OpenAI's field."""
-    try:
-        yield
-    except Refused as refusal:
-        raise InvalidRequest(refusal.message.removeprefix("parameters."), param) from None
 
 
 def endpoint_of(catalog: Catalog, name: str) -> str:

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from imagescope.errors import invalid_parameter, shown
-from imagescope.http.params import number, seed_or_random
+from imagescope.http.params import choice, number, reference, seed_or_random
 from imagescope.http.wire import Seed, WireModel, checked_later, parse
 from imagescope.models.catalog import NEGATIVE_PROMPT_MAX, ModelSpec
 from imagescope.models.video import VideoMode, VideoRules, size_tier
@@ -85,20 +85,6 @@ class VideoParameters(WireModel):
     bottom_scale: Annotated[Any, checked_later({"type": "number", "minimum": 1, "maximum": 2})] = None
     left_scale: Annotated[Any, checked_later({"type": "number", "minimum": 1, "maximum": 2})] = None
     right_scale: Annotated[Any, checked_later({"type": "number", "minimum": 1, "maximum": 2})] = None
-
-
-def _reference(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise invalid_parameter(f"Field required: {path}")
-    return value.strip()
-
-
-def _choice(value: Any, name: str, allowed: tuple[str, ...], default: str) -> str:
-    if value is None:
-        return default
-    if value not in allowed:
-        raise invalid_parameter(f"parameters.{name} must be one of {', '.join(allowed)}, got {shown(value)}")
-    return str(value)
 
 
 class VideoRequest(WireModel):
@@ -165,12 +151,12 @@ class VideoRequest(WireModel):
         """The VideoSpec fields of the input references, checked and kept (``take``)."""
         inputs = self.input
         if mode is VideoMode.IMAGE:
-            return {"first_frame": take("img_url", _reference(inputs.img_url, "input.img_url"))}
+            return {"first_frame": take("img_url", reference(inputs.img_url, "input.img_url"))}
         if mode is VideoMode.KEYFRAMES:
-            first = take("first_frame_url", _reference(inputs.first_frame_url, "input.first_frame_url"))
+            first = take("first_frame_url", reference(inputs.first_frame_url, "input.first_frame_url"))
             last = ""
             if inputs.last_frame_url is not None or not inputs.template:  # optional with a template
-                last = take("last_frame_url", _reference(inputs.last_frame_url, "input.last_frame_url"))
+                last = take("last_frame_url", reference(inputs.last_frame_url, "input.last_frame_url"))
             return {"first_frame": first, "last_frame": last}
         if mode is VideoMode.VACE:
             return self._vace(take)
@@ -189,7 +175,7 @@ class VideoRequest(WireModel):
             if not isinstance(refs, list) or not 1 <= len(refs) <= 3:
                 raise invalid_parameter("input.ref_images_url must be a list of 1 to 3 images")
             kept = [
-                take(f"ref_images_url[{i}]", _reference(v, f"input.ref_images_url[{i}]")) for i, v in enumerate(refs)
+                take(f"ref_images_url[{i}]", reference(v, f"input.ref_images_url[{i}]")) for i, v in enumerate(refs)
             ]
             found["reference_images"] = tuple(kept)
             roles = given.obj_or_bg if given.obj_or_bg is not None else ["obj"] * len(kept)
@@ -205,29 +191,29 @@ class VideoRequest(WireModel):
             }
             for role, (name, value) in clips.items():
                 if value is not None:
-                    found[role] = take(name, _reference(value, f"input.{name}"))
+                    found[role] = take(name, reference(value, f"input.{name}"))
             if not found.keys() & clips.keys():
                 raise invalid_parameter("Field required: input.first_clip_url")
             if found.get("last_frame") and not found.get("first_frame"):
                 raise invalid_parameter("Field required: input.first_frame_url")
         else:
-            found["video"] = take("video_url", _reference(inputs.video_url, "input.video_url"))
+            found["video"] = take("video_url", reference(inputs.video_url, "input.video_url"))
         if function is VaceFunction.VIDEO_REPAINTING:
             if given.control_condition is None:
                 raise invalid_parameter("Field required: parameters.control_condition")
-            options["control_condition"] = _choice(given.control_condition, "control_condition", CONTROLS, "")
+            options["control_condition"] = choice(given.control_condition, "control_condition", CONTROLS, "")
             options["strength"] = number(given.strength, "strength", 0.0, 1.0, 1.0)
         elif function is VaceFunction.VIDEO_EDIT:
             if inputs.mask_image_url is not None:
-                found["mask"] = take("mask_image_url", _reference(inputs.mask_image_url, "input.mask_image_url"))
+                found["mask"] = take("mask_image_url", reference(inputs.mask_image_url, "input.mask_image_url"))
             elif inputs.mask_video_url is not None:
-                found["mask"] = take("mask_video_url", _reference(inputs.mask_video_url, "input.mask_video_url"))
+                found["mask"] = take("mask_video_url", reference(inputs.mask_video_url, "input.mask_video_url"))
                 found["mask_is_video"] = True
             else:
                 raise invalid_parameter("Field required: input.mask_image_url")
-            options["mask_type"] = _choice(given.mask_type, "mask_type", ("tracking", "fixed"), "tracking")
+            options["mask_type"] = choice(given.mask_type, "mask_type", ("tracking", "fixed"), "tracking")
             options["expand_ratio"] = number(given.expand_ratio, "expand_ratio", 0.0, 1.0, 0.05)
-            options["expand_mode"] = _choice(given.expand_mode, "expand_mode", ("hull", "bbox", "original"), "hull")
+            options["expand_mode"] = choice(given.expand_mode, "expand_mode", ("hull", "bbox", "original"), "hull")
         elif function is VaceFunction.VIDEO_OUTPAINTING:
             for side in ("top_scale", "bottom_scale", "left_scale", "right_scale"):
                 options[side] = number(getattr(given, side), side, 1.0, 2.0, 1.0)
