@@ -93,6 +93,32 @@ function presetSelect(presets, fallback) {
   return { select, element: h("div", { class: "preset" }, field("Size preset", select)) };
 }
 
+/** The seed field (empty: random) and its check; `hint` follows the range. */
+export function seedControl(catalog, hint = "") {
+  const seed = number({ min: 0, max: catalog.seedMax, placeholder: "random" });
+  return {
+    element: field("Seed", seed, h("span", { class: "hint" }, `0–${catalog.seedMax}${hint}`)),
+    read() {
+      if (seed.value === "") return {};
+      const value = Number(seed.value);
+      if (!Number.isInteger(value) || value < 0 || value > catalog.seedMax) {
+        return { problem: `Seed must be a whole number from 0 to ${catalog.seedMax}.` };
+      }
+      return { seed: value };
+    },
+  };
+}
+
+/** The prompt_extend and watermark checkboxes, side by side (`extendOn`: the server's default). */
+export function promptChecks(extendOn) {
+  const extend = checkbox("Prompt extend (rewrite the prompt first)", extendOn);
+  const watermark = checkbox("Watermark", false);
+  return {
+    element: h("div", { class: "checks" }, extend.element, watermark.element),
+    read: () => ({ prompt_extend: extend.box.checked, watermark: watermark.box.checked }),
+  };
+}
+
 function functionControls(names) {
   const parts = [];
   const readers = [];
@@ -179,21 +205,14 @@ export function parameterControls(model, catalog, func, endpoint, interleave = f
     });
   }
 
-  const seed = number({ min: 0, max: catalog.seedMax, placeholder: "random" });
-  parts.push(field("Seed", seed, h("span", { class: "hint" }, `0–${catalog.seedMax}; image i uses seed + i.`)));
-  readers.push(() => {
-    if (seed.value === "") return {};
-    const value = Number(seed.value);
-    if (!Number.isInteger(value) || value < 0 || value > catalog.seedMax) {
-      return { problem: `Seed must be a whole number from 0 to ${catalog.seedMax}.` };
-    }
-    return { seed: value };
-  });
+  const seed = seedControl(catalog, "; image i uses seed + i.");
+  parts.push(seed.element);
+  readers.push(seed.read);
 
-  const extend = checkbox("Prompt extend (rewrite the prompt first)", endpoint !== "image2image");
-  const watermark = checkbox("Watermark", false);
-  parts.push(h("div", { class: "checks" }, extend.element, watermark.element));
-  readers.push(() => ({ prompt_extend: extend.box.checked, watermark: watermark.box.checked }));
+  // The server's default: on but for z-image-turbo (rules.json), and off on image2image (spec 003).
+  const checks = promptChecks(endpoint !== "image2image" && rules.prompt_extend_default);
+  parts.push(checks.element);
+  readers.push(checks.read);
 
   if (func && rules.functions) {
     const own = functionControls(rules.functions[func] || []);

@@ -6,6 +6,7 @@
 
 import { checkbox, field, h } from "./dom.js";
 import { imagePicker } from "./inputs.js";
+import { promptChecks, seedControl } from "./params.js";
 
 const SERVICES = "/api/v1/services/aigc";
 const PATHS = {
@@ -234,26 +235,19 @@ export function videoControls(model, catalog, problem, preview) {
   parts.push(field("Duration", duration));
   readers.push(() => ({ duration: Number(duration.value) }));
 
-  const seed = h("input", { type: "number", inputmode: "numeric", min: 0, max: catalog.seedMax, placeholder: "random" });
-  parts.push(field("Seed", seed, h("span", { class: "hint" }, `0–${catalog.seedMax}`)));
-  readers.push(() => {
-    if (seed.value === "") return {};
-    const value = Number(seed.value);
-    if (!Number.isInteger(value) || value < 0 || value > catalog.seedMax) return { problem: `Seed must be a whole number from 0 to ${catalog.seedMax}.` };
-    return { seed: value };
-  });
+  const seed = seedControl(catalog);
+  parts.push(seed.element);
+  readers.push(seed.read);
 
-  const extend = checkbox("Prompt extend (rewrite the prompt first)", true);
-  const watermark = checkbox("Watermark", false);
-  const checks = h("div", { class: "checks" }, extend.element, watermark.element);
-  readers.push(() => ({ prompt_extend: extend.box.checked, watermark: watermark.box.checked }));
+  const checks = promptChecks(model.rules.prompt_extend_default);
+  readers.push(checks.read);
   if (video.sound) {
     const sound = checkbox("Sound (the model adds a soundtrack)", true);
-    checks.append(sound.element);
-    if (preview) checks.append(h("span", { class: "hint" }, "The preview engine makes silent videos: a preview has no sound."));
+    checks.element.append(sound.element);
+    if (preview) checks.element.append(h("span", { class: "hint" }, "The preview engine makes silent videos: a preview has no sound."));
     readers.push(() => ({ audio: sound.box.checked }));
   }
-  parts.push(checks);
+  parts.push(checks.element);
 
   const endpoint = videoEndpoint(model);
   return {

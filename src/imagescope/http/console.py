@@ -193,6 +193,7 @@ def _rules_of(spec: ModelSpec) -> dict[str, Any]:
         "free_quota": spec.free_quota,
         "free_quota_days": spec.free_quota_days,
         "unit_price": spec.unit_price,
+        "prompt_extend_default": spec.prompt_extend_default,
     }
     if spec.input_rules is not None:
         given = spec.input_rules

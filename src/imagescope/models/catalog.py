@@ -74,7 +74,7 @@ class SideRange:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    family: str  # "qwen" or "wan": decides the watermark text
+    family: str  # "qwen", "wan" or "zimage": the watermark text (Qwen-Image or AI-generated), the answers' look
     endpoints: frozenset[str]
     sizes: SizeRule
     prompt_max: int
@@ -83,6 +83,7 @@ class ModelSpec:
     engine: str = "preview"
     unit_price: float = 0.0  # per successfully generated image, USD
     extend_price: float = 0.0  # per image when prompt_extend is on (z-image-turbo's "thinking"); 0: unit_price
+    prompt_extend_default: bool = True  # prompt_extend when the request leaves it out (z-image-turbo: off)
     free_quota: int = 100  # images, per account
     free_quota_days: int = 90  # from the account's activation
     submit_rps: int = 2  # task submissions per second, per account
@@ -182,7 +183,7 @@ def _builtin_models() -> dict[str, ModelSpec]:
         # Synchronous only, one image per call; $0.015, or $0.03 with prompt_extend ("thinking").
         ModelSpec(
             "z-image-turbo",
-            "wan",
+            "zimage",
             frozenset({MULTIMODAL}),
             ZIMAGE_SIZES,
             prompt_max=800,
@@ -190,6 +191,7 @@ def _builtin_models() -> dict[str, ModelSpec]:
             n_default=1,
             unit_price=0.015,
             extend_price=0.03,
+            prompt_extend_default=False,
         ),
         ModelSpec("wan2.6-t2i", "wan", messages, WAN26_T2I_SIZES, prompt_max=2100, n_max=4, n_default=4),
         # qwen-image-edit makes one image (as qwen-image); -plus up to six (the hosted rule).

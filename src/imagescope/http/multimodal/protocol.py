@@ -65,7 +65,6 @@ UrlFor = Callable[[str], str]  # a stored result's key → its signed URL
 
 # Models answering in Z-Image's shape (content: the image, then the prompt drawn; reasoning_content),
 # with prompt_extend off unless asked.
-ZIMAGE_MODELS = frozenset({"z-image-turbo"})
 ZIMAGE_REASONING = "The prompt was rewritten with more visual detail (prompt_extend); the image was drawn from it."
 
 INTERLEAVE_NEEDS_STREAM = (
@@ -160,8 +159,8 @@ class MessagesParameters(WireModel):
     stream: bool | None = Field(None, description="With X-DashScope-Sse: enable, false still asks for one answer.")
 
     def extend(self, spec: ModelSpec) -> bool:
-        """``prompt_extend`` as given, else the model's default: on, but for z-image-turbo."""
-        return self.prompt_extend if self.prompt_extend is not None else spec.name not in ZIMAGE_MODELS
+        """``prompt_extend`` as given, else the model's default (on, but for z-image-turbo)."""
+        return self.prompt_extend if self.prompt_extend is not None else spec.prompt_extend_default
 
 
 class MessagesRequest(WireModel):
@@ -233,11 +232,6 @@ def to_generation_request(
 
 
 # --- answers ----------------------------------------------------------------------------
-
-
-def answer_style(spec: ModelSpec) -> str:
-    """How the model's answers look: "qwen", "wan" (wan2.6) or "zimage"."""
-    return "zimage" if spec.name in ZIMAGE_MODELS else spec.family
 
 
 def _part(result: ResultPart, family: str, url_for: UrlFor) -> dict[str, Any] | None:

@@ -29,7 +29,6 @@ from imagescope.http.errors import status_of
 from imagescope.http.multimodal.protocol import (
     MessagesRequest,
     UrlFor,
-    answer_style,
     render_answer,
     render_chunk,
     render_last_chunk,
@@ -71,7 +70,7 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
     )
     task = await accept(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
     services = services_of(request)
-    family = answer_style(services.catalog.models[task.model])
+    family = services.catalog.models[task.model].family
     base = str(request.base_url).rstrip("/")
 
     def url_for(ended_at: float) -> UrlFor:
