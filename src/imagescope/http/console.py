@@ -32,7 +32,14 @@ from fastapi.responses import Response
 
 from imagescope.errors import url_not_found
 from imagescope.http.deps import services_of
-from imagescope.http.video.protocol import CONTROLS
+from imagescope.http.video.protocol import (
+    CONTROLS,
+    EXPAND_MODES,
+    MASK_TYPES,
+    SCALES,
+    VACE_DEFAULTS,
+    VACE_FUNCTION_PARAMETERS,
+)
 from imagescope.models.catalog import (
     NEGATIVE_PROMPT_MAX,
     SEED_MAX,
@@ -45,7 +52,7 @@ from imagescope.models.catalog import (
     TotalPixels,
 )
 from imagescope.models.video import INPUT_VIDEO_MAX_BYTES, INPUT_VIDEO_MAX_S, TIER_SIZES, VideoMode, VideoRules
-from imagescope.tasks.spec import MASK_FUNCTIONS, STRENGTH_FUNCTIONS, Function, VaceFunction, VaceOptions
+from imagescope.tasks.spec import MASK_FUNCTIONS, STRENGTH_FUNCTIONS, Function, VaceFunction
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,27 +77,25 @@ FUNCTION_PARAMETERS: dict[Function, tuple[str, ...]] = {
 # What each VACE function of wan(x)2.1-vace-plus takes (http/video/protocol.py reads them):
 # ``images`` the input.* field of its pictures, ``clips`` its input.* video URLs (the first one
 # required), ``parameters`` its own parameters (VACE_PARAMETERS).
-SCALES = ("top_scale", "bottom_scale", "left_scale", "right_scale")
-VACE_INPUTS: dict[VaceFunction, dict[str, Any]] = {
-    VaceFunction.IMAGE_REFERENCE: {"images": "ref_images_url", "clips": [], "parameters": ["obj_or_bg"]},
-    VaceFunction.VIDEO_REPAINTING: {"clips": ["video_url"], "parameters": ["control_condition", "strength"]},
-    VaceFunction.VIDEO_EDIT: {
-        "images": "mask_image_url",
-        "clips": ["video_url"],
-        "parameters": ["mask_type", "expand_ratio", "expand_mode"],
-    },
-    VaceFunction.VIDEO_EXTENSION: {"clips": ["first_clip_url", "last_clip_url"], "parameters": []},
-    VaceFunction.VIDEO_OUTPAINTING: {"clips": ["video_url"], "parameters": list(SCALES)},
+_VACE_MEDIA: dict[VaceFunction, dict[str, Any]] = {
+    VaceFunction.IMAGE_REFERENCE: {"images": "ref_images_url", "clips": []},
+    VaceFunction.VIDEO_REPAINTING: {"clips": ["video_url"]},
+    VaceFunction.VIDEO_EDIT: {"images": "mask_image_url", "clips": ["video_url"]},
+    VaceFunction.VIDEO_EXTENSION: {"clips": ["first_clip_url", "last_clip_url"]},
+    VaceFunction.VIDEO_OUTPAINTING: {"clips": ["video_url"]},
 }
-_VACE_DEFAULTS = VaceOptions()
+VACE_INPUTS: dict[VaceFunction, dict[str, Any]] = {
+    function: {**media, "parameters": list(VACE_FUNCTION_PARAMETERS[function])}
+    for function, media in _VACE_MEDIA.items()
+}
 VACE_PARAMETERS: dict[str, dict[str, Any]] = {
     "obj_or_bg": {"choices": ["obj", "bg"], "default": "obj"},  # one per reference image
     "control_condition": {"choices": list(CONTROLS)},  # required: no default
-    "strength": {"min": 0, "max": 1, "default": _VACE_DEFAULTS.strength},
-    "mask_type": {"choices": ["tracking", "fixed"], "default": _VACE_DEFAULTS.mask_type},
-    "expand_ratio": {"min": 0, "max": 1, "default": _VACE_DEFAULTS.expand_ratio},
-    "expand_mode": {"choices": ["hull", "bbox", "original"], "default": _VACE_DEFAULTS.expand_mode},
-    **{side: {"min": 1, "max": 2, "default": getattr(_VACE_DEFAULTS, side)} for side in SCALES},
+    "strength": {"min": 0, "max": 1, "default": VACE_DEFAULTS.strength},
+    "mask_type": {"choices": list(MASK_TYPES), "default": VACE_DEFAULTS.mask_type},
+    "expand_ratio": {"min": 0, "max": 1, "default": VACE_DEFAULTS.expand_ratio},
+    "expand_mode": {"choices": list(EXPAND_MODES), "default": VACE_DEFAULTS.expand_mode},
+    **{side: {"min": 1, "max": 2, "default": getattr(VACE_DEFAULTS, side)} for side in SCALES},
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from imagescope.http.video.protocol import VACE_FUNCTION_PARAMETERS
 from imagescope.tasks.spec import GenerationRequest, VaceFunction, VideoPart, VideoSpec
 from imagescope.tasks.store import TaskRecord, TaskStatus
 
@@ -85,21 +86,6 @@ def render_video_request(req: GenerationRequest, image: Callable[[str], str]) ->
 
 def _vace_parameters(video: VideoSpec) -> dict[str, Any]:
     """The function's own parameters (each function reads only its own)."""
-    options = video.vace
-    assert options is not None
-    match video.function:
-        case VaceFunction.IMAGE_REFERENCE:
-            return {"obj_or_bg": list(options.obj_or_bg)}
-        case VaceFunction.VIDEO_REPAINTING:
-            return {"control_condition": options.control_condition, "strength": options.strength}
-        case VaceFunction.VIDEO_EDIT:
-            return {
-                "mask_type": options.mask_type,
-                "expand_ratio": options.expand_ratio,
-                "expand_mode": options.expand_mode,
-            }
-        case VaceFunction.VIDEO_OUTPAINTING:
-            sides = ("top_scale", "bottom_scale", "left_scale", "right_scale")
-            return {side: getattr(options, side) for side in sides}
-        case _:
-            return {}
+    assert video.vace is not None and video.function is not None
+    values = {name: getattr(video.vace, name) for name in VACE_FUNCTION_PARAMETERS[video.function]}
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}

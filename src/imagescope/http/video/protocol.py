@@ -37,6 +37,19 @@ SDK_FUNCTION = "video-synthesis"  # what the SDK sends as input.function on ever
 IMAGE = {"type": "string", "description": "An http(s) URL, a data:{mime};base64,… URI, or an oss:// upload."}
 CLIP = {"type": "string", "description": "An MP4 (≤ 50 MB, ≤ 5 s): http(s), data: or oss://."}
 CONTROLS = ("posebodyface", "posebody", "depth", "scribble")
+MASK_TYPES = ("tracking", "fixed")
+EXPAND_MODES = ("hull", "bbox", "original")
+SCALES = ("top_scale", "bottom_scale", "left_scale", "right_scale")
+# Each VACE function's own parameters (the others are ignored, as the hosted API ignores them),
+# in the order they are read, and shown again by GET /api/v1/tasks/{id}/request.
+VACE_FUNCTION_PARAMETERS: dict[VaceFunction, tuple[str, ...]] = {
+    VaceFunction.IMAGE_REFERENCE: ("obj_or_bg",),
+    VaceFunction.VIDEO_REPAINTING: ("control_condition", "strength"),
+    VaceFunction.VIDEO_EDIT: ("mask_type", "expand_ratio", "expand_mode"),
+    VaceFunction.VIDEO_EXTENSION: (),
+    VaceFunction.VIDEO_OUTPAINTING: SCALES,
+}
+VACE_DEFAULTS = VaceOptions()
 
 
 def _doc(schema: dict[str, Any], description: str) -> Any:
@@ -78,9 +91,9 @@ class VideoParameters(WireModel):
     obj_or_bg: Annotated[Any, checked_later({"type": "array", "description": "image_reference."})] = None
     control_condition: Annotated[Any, checked_later({"type": "string", "enum": list(CONTROLS)})] = None
     strength: Annotated[Any, checked_later({"type": "number", "minimum": 0, "maximum": 1})] = None
-    mask_type: Annotated[Any, checked_later({"type": "string", "enum": ["tracking", "fixed"]})] = None
+    mask_type: Annotated[Any, checked_later({"type": "string", "enum": list(MASK_TYPES)})] = None
     expand_ratio: Annotated[Any, checked_later({"type": "number", "minimum": 0, "maximum": 1})] = None
-    expand_mode: Annotated[Any, checked_later({"type": "string", "enum": ["hull", "bbox", "original"]})] = None
+    expand_mode: Annotated[Any, checked_later({"type": "string", "enum": list(EXPAND_MODES)})] = None
     top_scale: Annotated[Any, checked_later({"type": "number", "minimum": 1, "maximum": 2})] = None
     bottom_scale: Annotated[Any, checked_later({"type": "number", "minimum": 1, "maximum": 2})] = None
     left_scale: Annotated[Any, checked_later({"type": "number", "minimum": 1, "maximum": 2})] = None
@@ -202,7 +215,7 @@ class VideoRequest(WireModel):
             if given.control_condition is None:
                 raise invalid_parameter("Field required: parameters.control_condition")
             options["control_condition"] = choice(given.control_condition, "control_condition", CONTROLS, "")
-            options["strength"] = number(given.strength, "strength", 0.0, 1.0, 1.0)
+            options["strength"] = number(given.strength, "strength", 0.0, 1.0, VACE_DEFAULTS.strength)
         elif function is VaceFunction.VIDEO_EDIT:
             if inputs.mask_image_url is not None:
                 found["mask"] = take("mask_image_url", reference(inputs.mask_image_url, "input.mask_image_url"))
@@ -211,12 +224,12 @@ class VideoRequest(WireModel):
                 found["mask_is_video"] = True
             else:
                 raise invalid_parameter("Field required: input.mask_image_url")
-            options["mask_type"] = choice(given.mask_type, "mask_type", ("tracking", "fixed"), "tracking")
-            options["expand_ratio"] = number(given.expand_ratio, "expand_ratio", 0.0, 1.0, 0.05)
-            options["expand_mode"] = choice(given.expand_mode, "expand_mode", ("hull", "bbox", "original"), "hull")
+            options["mask_type"] = choice(given.mask_type, "mask_type", MASK_TYPES, VACE_DEFAULTS.mask_type)
+            options["expand_ratio"] = number(given.expand_ratio, "expand_ratio", 0.0, 1.0, VACE_DEFAULTS.expand_ratio)
+            options["expand_mode"] = choice(given.expand_mode, "expand_mode", EXPAND_MODES, VACE_DEFAULTS.expand_mode)
         elif function is VaceFunction.VIDEO_OUTPAINTING:
-            for side in ("top_scale", "bottom_scale", "left_scale", "right_scale"):
-                options[side] = number(getattr(given, side), side, 1.0, 2.0, 1.0)
+            for side in SCALES:
+                options[side] = number(getattr(given, side), side, 1.0, 2.0, getattr(VACE_DEFAULTS, side))
         found["vace"] = VaceOptions(**options)
         return found
 
