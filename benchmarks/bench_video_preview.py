@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from imagescope.engines.video import PreviewVideoEngine, VideoJob
+from imagescope.engines.video import mp4 as video_mp4
 from imagescope.engines.video import preview as video_preview
 
 
@@ -34,9 +35,9 @@ def main() -> None:
     parser.add_argument("--image-to-video", action="store_true")
     args = parser.parse_args()
     if args.threads is not None:
-        video_preview.X264_OPTIONS["threads"] = str(args.threads)
+        video_mp4.X264_OPTIONS["threads"] = str(args.threads)
     engine = PreviewVideoEngine()
-    print(f"x264 {video_preview.X264_OPTIONS}, {args.fps} fps, {args.duration:g} s, median of {args.repeats}")
+    print(f"x264 {video_mp4.X264_OPTIONS}, {args.fps} fps, {args.duration:g} s, median of {args.repeats}")
     print(f"{'size':>10} {'CPU s/s':>8} {'wall s/s':>8} {'draw s/s':>8} {'MP4 KiB':>8} {'kbit/s':>7}")
     for size in args.sizes:
         width, height = (int(side) for side in size.split("x"))

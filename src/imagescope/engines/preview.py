@@ -42,12 +42,16 @@ def _rng(job: ImageJob) -> np.random.Generator:
 CELL = 4
 
 
-def _background(job: ImageJob, rng: np.random.Generator) -> Image.Image:
-    # A coarse grid of random colours blown up with a smooth filter: soft colour fields.
+def color_field(width: int, height: int, rng: np.random.Generator) -> Image.Image:
+    """Soft colour fields: a 4×4 grid of seeded colours (40–229) blown up bicubic to ``width`` x
+    ``height`` (the image preview's background, its cartoon scene and the video previews' field)."""
     grid = rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8)
+    return Image.fromarray(grid, "RGB").resize((width, height), Image.Resampling.BICUBIC)
+
+
+def _background(job: ImageJob, rng: np.random.Generator) -> Image.Image:
     small = (-(-job.width // CELL), -(-job.height // CELL))  # rounded up: cells at the edges may be cut
-    field = Image.fromarray(grid, "RGB").resize(small, Image.Resampling.BICUBIC)
-    return field.resize((job.width, job.height), Image.Resampling.NEAREST)
+    return color_field(*small, rng).resize((job.width, job.height), Image.Resampling.NEAREST)
 
 
 @lru_cache(maxsize=8192)
@@ -301,9 +305,7 @@ def _doodle(job: EditJob, rng: np.random.Generator) -> Image.Image:
 def _cartoon(job: EditJob, rng: np.random.Generator) -> Image.Image:
     """A new scene (seeded colour field) with the reference character inset."""
     base = _base(job)
-    field = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB").resize(
-        base.size, Image.Resampling.BICUBIC
-    )
+    field = color_field(base.width, base.height, rng)
     scene = Image.blend(field, base.filter(ImageFilter.BoxBlur(6)), 0.7)  # the input stays the larger part
     inset = ImageOps.posterize(base, 3).resize((base.width // 2, base.height // 2))
     scene.paste(inset, (base.width // 4, base.height // 3))

@@ -312,7 +312,7 @@ class _ModelsFile:
         name, engines = entry.name, self._diffusers_module(entry)
         main = entry.diffusers.pipeline or entry.weights_class
         if spec.video is not None or main in VIDEO_ONLY_PIPELINES:
-            return self._video_key(entry, spec, main, where)
+            return self._video_key(entry, engines, spec, main, where)
         editing = spec.input_rules is not None
         if editing and main not in EDIT_PIPELINES:
             raise self.error(
@@ -335,11 +335,13 @@ class _ModelsFile:
                 raise self.error(f"engines.{name}", f"{pipeline}, for {spec.name}'s {function}, {problem}")
         key = name if pipeline == main else f"{name}:{pipeline}"
         if key not in self.bindings.engines:
-            self._add(key, "diffusers", self._diffusers_engine(engines, entry, key, pipeline, editing))
+            cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine
+            self._add(key, "diffusers", self._diffusers_engine(engines, entry, key, pipeline, cls))
         return key
 
-    def _video_key(self, entry: _Entry, spec: ModelSpec, main: str, where: str) -> str:
-        """``entry``'s video engine for the video model ``spec``: its pipeline makes the model's mode."""
+    def _video_key(self, entry: _Entry, engines: Any, spec: ModelSpec, main: str, where: str) -> str:
+        """``entry``'s video engine for the video model ``spec``: its pipeline makes the model's mode
+        (``engines``: the diffusers engine module)."""
         name = entry.name
         if spec.video is None:
             raise self.error(
@@ -364,16 +366,9 @@ class _ModelsFile:
         # WanPipeline's text-to-image models keep the engine's own name (one frame a picture).
         key = name if main in VIDEO_ONLY_PIPELINES else f"{name}:video"
         if key not in self.bindings.engines:
-            engines = self._diffusers_module(entry)
             from imagescope.engines.diffusers.video import VIDEO_ENGINES
 
-            options = self._options(engines, entry, main)
-            try:  # the parts this pipeline needs are there, and what it needs installed: no weights are read
-                engines.check_pipeline_weights(key, options)
-                engine = VIDEO_ENGINES[main](key, options)
-            except EngineConfigError as exc:
-                raise self.error(f"engines.{name}.weights", str(exc)) from None
-            self._add(key, "diffusers", engine)
+            self._add(key, "diffusers", self._diffusers_engine(engines, entry, key, main, VIDEO_ENGINES[main]))
         made: Any = self.bindings.engines[key]
         if mode == "kf2v" and not made.takes_last_frame:
             raise self.error(
@@ -390,14 +385,14 @@ class _ModelsFile:
             )
         return key
 
-    def _diffusers_engine(self, engines: Any, entry: _Entry, key: str, pipeline: str, editing: bool) -> Any:
+    def _diffusers_engine(self, engines: Any, entry: _Entry, key: str, pipeline: str, cls: Any) -> Any:
+        """``cls(key, options)`` for ``entry`` running ``pipeline`` (``engines``: the diffusers engine module)."""
         options = self._options(engines, entry, pipeline)
-        try:  # the parts this pipeline needs are there: cheap, no weights are read
+        try:  # the parts this pipeline needs are there, and what it needs installed: cheap, no weights are read
             engines.check_pipeline_weights(key, options)
+            return cls(key, options)
         except EngineConfigError as exc:
             raise self.error(f"engines.{entry.name}.weights", str(exc)) from None
-        cls = engines.DiffusersEditEngine if editing else engines.DiffusersTextToImageEngine
-        return cls(key, options)
 
     def _add(self, key: str, kind: str, engine: Any) -> None:
         self.bindings.engines[key] = engine

@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from imagescope.inputs import ImageRules
-from imagescope.tasks.spec import VaceFunction
 
 VIDEO_GENERATION = "video-generation"  # video-generation/video-synthesis: t2v, i2v, VACE
 IMAGE2VIDEO = "image2video"  # image2video/video-synthesis: first-and-last-frame (kf2v)
@@ -164,6 +163,5 @@ VIDEO_MODELS = (
                _rules(VACE, "720P", "720P", (5,), 30, size=(1280, 720), tier_prices=WAN_PLUS), 0.10),
 )  # fmt: skip
 VIDEO_MODEL_NAMES = frozenset(name for model in VIDEO_MODELS for name in model.names)
-VACE_FUNCTIONS = frozenset(VaceFunction)
 # Silent wan2.6 flash costs half (video-notes §2 [3P]): the price of a task asked without sound.
 SILENT_DISCOUNT = {"wan2.6-i2v-flash": 0.5}

@@ -83,7 +83,9 @@ def vace_inputs(job: VideoJob, canvas: Canvas) -> VaceInputs:
             raise JobRefused(f"This engine cannot run VACE's {job.function}.")
 
 
-def _picture(image: Image.Image, job: VideoJob, canvas: Canvas) -> Image.Image:
+def fit_to_canvas(image: Image.Image, job: VideoJob, canvas: Canvas) -> Image.Image:
+    """``image`` fitted to the job's size (RGB) and edge-padded to the canvas: it lands on the
+    output's pixels once the engine crops the result back."""
     return pad(fit(image.convert("RGB"), job.width, job.height), canvas.width, canvas.height, "edge")
 
 
@@ -101,7 +103,7 @@ def _edit(job: VideoJob, canvas: Canvas, options: VaceOptions) -> tuple[list[Ima
     """The clip, redrawn where the mask (one image for every frame, or a clip of them) is white."""
     if not job.mask:
         raise JobRefused("video_edit needs a mask image or a mask video.")
-    video = [_picture(frame, job, canvas) for frame in _clip(job, canvas)]
+    video = [fit_to_canvas(frame, job, canvas) for frame in _clip(job, canvas)]
     masks = [_mask(m, job, canvas, options) for m in job.mask]
     if len(masks) == 1:
         return video, masks * canvas.frames
@@ -157,7 +159,7 @@ def _extension(job: VideoJob, canvas: Canvas) -> tuple[list[Image.Image], list[I
     if not kept:
         raise JobRefused("video_extension needs a first clip, a first frame or a last frame.")
     grey, keep, draw = _plain(canvas, GREY), _plain(canvas, 0), _plain(canvas, 255)
-    video = [_picture(kept[i], job, canvas) if i in kept else grey for i in range(canvas.frames)]
+    video = [fit_to_canvas(kept[i], job, canvas) if i in kept else grey for i in range(canvas.frames)]
     return video, [keep if i in kept else draw for i in range(canvas.frames)]
 
 

@@ -52,11 +52,11 @@ import numpy as np
 from PIL import Image
 
 from imagescope.engines.base import Canceled, EngineConfigError, JobRefused, Progress, ShouldStop
-from imagescope.engines.diffusers.engine import guidance_arguments, step_callback
+from imagescope.engines.diffusers.engine import _DiffusersEngine, guidance_arguments, step_callback
 from imagescope.engines.diffusers.frames import model_frame_count, resampled
 from imagescope.engines.diffusers.options import DiffusersOptions
-from imagescope.engines.diffusers.sizes import fit, pad, round_up, size_step
-from imagescope.engines.diffusers.vace import RUNS, Canvas, vace_inputs
+from imagescope.engines.diffusers.sizes import round_up, size_step
+from imagescope.engines.diffusers.vace import RUNS, Canvas, fit_to_canvas, vace_inputs
 from imagescope.engines.diffusers.weights import shared_pipeline
 from imagescope.engines.video.base import VideoJob
 from imagescope.engines.video.mp4 import rgb_frame, write_mp4
@@ -78,7 +78,7 @@ EXPANDED_FPS = 24  # Wan 2.2 TI2V-5B (expand_timesteps)
 Arguments = Callable[[Any, Canvas], dict[str, Any]]
 
 
-class _WanEngine:
+class _WanEngine(_DiffusersEngine):
     pipeline = ""  # the diffusers class the engine runs
 
     def __init__(self, name: str, options: DiffusersOptions):
@@ -87,12 +87,7 @@ class _WanEngine:
         if self.pipeline != "WanPipeline" and importlib.util.find_spec("ftfy") is None:
             # diffusers' Wan image-to-video and VACE pipelines clean every prompt with ftfy.
             raise EngineConfigError(f"{name}: {self.pipeline} needs ftfy: pip install 'imagescope[diffusers]'")
-        self.name = name
-        self.options = options
-
-    def load(self) -> None:
-        """Load the weights now rather than on the first call (takes minutes for real weights)."""
-        shared_pipeline(self.name, self.options)
+        super().__init__(name, options)
 
     def _render(
         self, job: VideoJob, arguments: Arguments, progress: Progress | None, should_stop: ShouldStop | None
@@ -179,12 +174,9 @@ class WanImageToVideoEngine(_WanEngine):
             raise JobRefused(f"The engine of {job.model} makes first-and-last-frame video only: it needs a last frame.")
 
         def arguments(pipe: Any, canvas: Canvas) -> dict[str, Any]:
-            def frame(image: Any) -> Any:
-                return pad(fit(image.convert("RGB"), job.width, job.height), canvas.width, canvas.height, "edge")
-
-            args = {"image": frame(first)}
+            args = {"image": fit_to_canvas(first, job, canvas)}
             if last is not None:
-                args["last_image"] = frame(last)
+                args["last_image"] = fit_to_canvas(last, job, canvas)
             return args
 
         return self._render(job, arguments, progress, should_stop)

@@ -51,7 +51,7 @@ def shared_pipeline(name: str, options: DiffusersOptions) -> tuple[Any, threadin
     device = torch_device(options.device)
     weights = Path(options.weights).expanduser()
     controlnet = controlnet_dir(options, cls)
-    key = (str(weights.resolve()), options.dtype, str(device), fast_path_key(options))
+    key = _registry_key(options)
     pipe_key = cls.__name__ if controlnet is None else f"{cls.__name__}:{controlnet.resolve()}"
     with _lock:
         loaded = registry.get(key)
@@ -73,6 +73,12 @@ def shared_pipeline(name: str, options: DiffusersOptions) -> tuple[Any, threadin
                 pipe.set_progress_bar_config(disable=True)
                 loaded.pipelines[pipe_key] = pipe
         return loaded.pipelines[pipe_key], loaded.lock
+
+
+def _registry_key(options: DiffusersOptions) -> tuple[str, str, str, str]:
+    """The registry's key for ``options``: one copy per weights directory, dtype, device and fast path."""
+    weights = str(Path(options.weights).expanduser().resolve())
+    return (weights, options.dtype, str(torch_device(options.device)), fast_path_key(options))
 
 
 def _load(name: str, cls: type[Any], weights: Path, dtype: torch.dtype, parts: dict[str, Any]) -> Any:
@@ -225,7 +231,6 @@ def torch_device(device: str) -> torch.device:
 def register_pipeline(options: DiffusersOptions, pipe: Any) -> None:
     """Use ``pipe`` as if it had been loaded from ``options.weights`` (a benchmark seam: a
     pipeline built in memory, e.g. with random full-size weights)."""
-    weights = str(Path(options.weights).expanduser().resolve())
-    key = (weights, options.dtype, str(torch_device(options.device)), fast_path_key(options))
+    key = _registry_key(options)
     with _lock:
         registry[key] = Loaded(pipe)

@@ -27,9 +27,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from imagescope.engines.base import Canceled, Progress, ShouldStop, font
-from imagescope.engines.preview import LABEL, _wrap
+from imagescope.engines.preview import LABEL, _wrap, color_field
 from imagescope.engines.video.base import VideoJob
-from imagescope.engines.video.mp4 import X264_OPTIONS, write_mp4  # noqa: F401 - X264_OPTIONS: the benchmark sets its threads
+from imagescope.engines.video.mp4 import write_mp4
 from imagescope.engines.video.planes import U8, U16, Frame, Overlay, Planes, color, to_planes
 from imagescope.tasks.spec import VaceFunction
 
@@ -112,8 +112,7 @@ def _fit(image: Image.Image, job: VideoJob) -> U8:
 
 def _field(width: int, height: int, rng: np.random.Generator) -> Planes:
     """Soft colour fields, as the image preview's background: a 4×4 grid of seeded colours, smoothed."""
-    grid = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB")
-    return to_planes(np.asarray(grid.resize((width, height), Image.Resampling.BICUBIC), dtype=np.uint8))
+    return to_planes(np.asarray(color_field(width, height, rng), dtype=np.uint8))
 
 
 def _canvas(rgb: U8, margin: int) -> Planes:

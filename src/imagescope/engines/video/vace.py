@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import math
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from imagescope.engines.base import font
-from imagescope.engines.preview import LABEL
+from imagescope.engines.preview import LABEL, color_field
 from imagescope.engines.video.base import VideoJob
-from imagescope.engines.video.planes import U8
+from imagescope.engines.video.mp4 import rgb_frame
+from imagescope.engines.video.planes import U8, U16
 from imagescope.engines.video.preview import YELLOW, _rng
 from imagescope.tasks.spec import VaceFunction, VaceOptions
 
@@ -44,8 +44,7 @@ class VaceClip:
         self.options = job.vace or VaceOptions()
         rng = _rng(job)
         w, h = job.width, job.height
-        grid = Image.fromarray(rng.integers(40, 230, size=(4, 4, 3), dtype=np.uint8), "RGB")
-        self.field = np.asarray(grid.resize((w, h), Image.Resampling.BICUBIC), dtype=np.uint8)
+        self.field = np.asarray(color_field(w, h, rng), dtype=np.uint8)
         self.tint = rng.integers(60, 255, size=3).astype(np.uint16)
         self.drift = [(float(rng.uniform(0, 1)), float(rng.uniform(0.2, 0.6))) for _ in range(3)]
         # The last input frame (and mask, and drawn frame) used: output frames come in order, so
@@ -61,7 +60,11 @@ class VaceClip:
         ]
         self.last = _fit(job.last_frame, w, h) if job.last_frame is not None else None
         self.first = _fit(job.first_frame, w, h) if job.first_frame is not None else None
-        self.band = self._band()
+        band = self._band()
+        alpha = band[..., 3:4].astype(np.uint16)
+        # The band over a frame's top rows: (paint + row * keep) // 255, in 16 bits (at most 255 * 255).
+        self.band_paint: U16 = band[..., :3] * alpha
+        self.band_keep: U16 = 255 - alpha
 
     def _roles(self) -> tuple[str, ...]:
         roles = self.options.obj_or_bg
@@ -106,16 +109,12 @@ class VaceClip:
         rgb = self._drawn_from_clip(index)
         if rgb is None:
             rgb = self._draw(index, progress)
-        band = self.band
-        alpha = band[..., 3:4].astype(np.uint16)
-        top = rgb[: band.shape[0]].astype(np.uint16)
-        rgb[: band.shape[0]] = ((band[..., :3] * alpha + top * (255 - alpha)) // 255).astype(np.uint8)
+        rows = self.band_paint.shape[0]
+        rgb[:rows] = ((self.band_paint + rgb[:rows].astype(np.uint16) * self.band_keep) // 255).astype(np.uint8)
         bar = max(2, self.job.height // 90)
         rgb[-bar:, : max(1, round(self.job.width * (index + 1) / self.job.frames))] = YELLOW
-        # FFmpeg's scaler converts in BT.601 limited range, as mp4.rgb_frame (planes.py) does, in a
-        # tenth of the time: the frames here are RGB through and through.
-        yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
-        return np.asarray(yuv, dtype=np.uint8)
+        # FFmpeg's scaler (mp4.rgb_frame): the frames here are RGB through and through.
+        return rgb_frame(rgb)
 
     def _drawn_from_clip(self, index: int) -> U8 | None:
         """Repainting, editing and outpainting draw from the clip (and mask) frame alone: a copy of
