@@ -18,6 +18,11 @@ OSS_RESOLVE_HEADER = "x-dashscope-ossresourceresolve"
 CALLBACK_HEADER = "x-imagescope-callback"  # our addition: a completion webhook (tasks/callbacks.py)
 
 
+def base_url(request: Request) -> str:
+    """The server as the client reached it, without a trailing slash (result URLs start there)."""
+    return str(request.base_url).rstrip("/")
+
+
 def reply(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     """A success body: every response carries the request's ``request_id``."""
     return {"request_id": request.state.request_id, **body}
@@ -40,7 +45,7 @@ async def accept(request: Request, who: Caller, endpoint: str, body: dict[str, A
         request_id=request.state.request_id,
         oss_resolve=request.headers.get(OSS_RESOLVE_HEADER, "").lower() == "enable",
         callback=callback or None,
-        base_url=str(request.base_url).rstrip("/"),
+        base_url=base_url(request),
     )
     return await run_in_threadpool(request.app.state.services.acceptor.accept, submission, parse)
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import invalid_parameter
-from imagescope.http import reply
+from imagescope.http import base_url, reply
 from imagescope.http.answers import PolicyAnswer
 from imagescope.http.body_size import upload_too_large
 from imagescope.http.deps import caller, services_of
@@ -34,7 +34,7 @@ def get_policy(
     services = services_of(request)
     if not model:
         raise invalid_parameter("Field required: model")
-    base = services.settings.public_url or str(request.base_url).rstrip("/")
+    base = services.settings.public_url or base_url(request)
     policy = services.uploads.policy_for(who.account_id, f"{base}/uploads/oss")
     # The hosted documentation shows the policy under "data"; the SDK reads "output". Both.
     return reply(request, {"data": policy, "output": policy})

@@ -47,7 +47,6 @@ def own_usage(
     usage = [
         {
             "date": row.period,
-            "model": row.model,
             **{k: v for k, v in row.to_dict().items() if k not in ("period", "account")},
         }
         for row in rows

@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import ServiceError
-from imagescope.http import accept, create_task, reply
+from imagescope.http import accept, base_url, create_task, reply
 from imagescope.http.answers import MessagesAnswer, TaskCreated
 from imagescope.http.deps import caller, services_of
 from imagescope.http.errors import status_of
@@ -71,7 +71,7 @@ async def generation(request: Request, who: Caller = Depends(caller)) -> Streami
     task = await accept(request, who, MULTIMODAL, body, partial(to_generation_request, streaming=streaming))
     services = services_of(request)
     family = services.catalog.models[task.model].family
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
 
     def url_for(ended_at: float) -> UrlFor:
         return lambda key: services.result_url(base, key, ended_at)

@@ -13,6 +13,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from imagescope.errors import internal_error
+from imagescope.http import base_url
 from imagescope.http.deps import services_of
 from imagescope.http.waiting import failure_of, until_ended
 from imagescope.tasks.spec import ImagePart
@@ -28,7 +29,7 @@ async def images_answer(request: Request, task_id: str, response_format: Respons
     if done.status is not TaskStatus.SUCCEEDED:
         raise failure_of(done)
     services = services_of(request)
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     ended = done.end_time or time.time()
     data = []
     for part in sorted(done.results, key=lambda part: part.index):

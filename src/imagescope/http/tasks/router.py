@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from imagescope.accounting.accounts import Caller
 from imagescope.errors import cancel_unsupported, invalid_parameter, shown
-from imagescope.http import reply
+from imagescope.http import base_url, reply
 from imagescope.http.answers import Acknowledged, TaskAnswer, TaskList, TaskRequestAnswer
 from imagescope.http.deps import admitted, bearer_key, caller, services_of
 from imagescope.http.params import query_integer
@@ -33,10 +33,6 @@ router = APIRouter()
 
 MAX_PAGE_SIZE = 100
 MAX_WAIT_S = 60
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 @router.get("/api/v1/tasks/{task_id}", responses={200: response_schema(TaskAnswer)})
@@ -81,7 +77,7 @@ async def query_task(request: Request, task_id: str, wait: str | None) -> Respon
         return _json(reply(request, {"output": unknown_task(task_id)}))
     # The base URL only when a result needs one: most polls are of tasks not ended yet.
     return _json(
-        reply(request, render_task(task, lambda key, ended: services.result_url(_base_url(request), key, ended)))
+        reply(request, render_task(task, lambda key, ended: services.result_url(base_url(request), key, ended)))
     )
 
 
@@ -116,7 +112,7 @@ def task_request(task_id: str, request: Request, who: Caller = Depends(caller)) 
     task = services.visible_task(task_id, who.account_id)
     if task is None:
         return reply(request, unknown_task(task_id))
-    base = _base_url(request)
+    base = base_url(request)
     return reply(request, render_request(task, lambda key, ended: services.result_url(base, key, ended)))
 
 
