@@ -311,6 +311,20 @@ def test_an_input_image_passed_at_submission_is_not_inspected_again_when_the_tas
     assert moderation.images() == 2  # the input at submission, the output before it was stored
 
 
+def test_a_video_task_does_not_inspect_again_the_frames_passed_at_submission(inspected, moderation):
+    frames = {"first_frame_url": data_uri(solid((30, 60, 220))), "last_frame_url": data_uri(solid((20, 180, 60)))}
+    kf2v = {
+        "model": "wan2.2-kf2v-flash",
+        "input": {"prompt": "blue turns green", **frames},
+        "parameters": {"resolution": "480P"},
+    }
+    created = post(inspected, "/services/aigc/image2video/video-synthesis", kf2v)
+    assert created.status_code == 200, created.text
+    done = inspected.wait(created.json()["output"]["task_id"])["output"]
+    assert done["task_status"] == "SUCCEEDED", done
+    assert moderation.images() == 2  # both frames at submission, neither again when the task ran
+
+
 def test_an_input_image_fetched_when_the_task_runs_that_is_flagged_fails_the_task(inspected, moderation):
     created = post(inspected, EDIT, edit(f"http://{moderation.host}/red.png"))
     assert created.status_code == 200, created.text  # a URL is fetched, and checked, when the task runs

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     Boolean,
+    CursorResult,
     Engine,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Update,
     create_engine,
     event,
     text,
@@ -226,6 +228,13 @@ def write_locked(db: Database) -> Iterator[Session]:
         session.commit()
 
 
+def rowcount(session: Session, statement: Update) -> int:
+    """Rows an UPDATE matched (SQLAlchemy types ``execute`` as a plain Result; an UPDATE's is a CursorResult)."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -238,10 +247,6 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 class DatabaseUnusable(Exception):
     """The database cannot be used as configured: unreachable, a bad URL, an unknown schema.
     The message is one line for the operator, naming the URL with its password masked."""
-
-
-class SchemaOutOfDate(DatabaseUnusable):
-    """A shared database whose schema is older than this release: ``imagescope migrate`` first."""
 
 
 def masked(url: str) -> str:
@@ -278,7 +283,7 @@ def _make_parent(path: Path, url: str) -> None:
 
 def open_database(url: str) -> Database:
     """The database at ``url``, at this release's schema: SQLite is upgraded in place, any other
-    database must be already (else :class:`SchemaOutOfDate`). Unreachable: DatabaseUnusable."""
+    database must be at it already (``imagescope migrate``). Unreachable or out of date: DatabaseUnusable."""
     db = connect(url)
     with _usable(db, url):
         if db.dialect.name == "sqlite":
@@ -289,7 +294,7 @@ def open_database(url: str) -> Database:
             found = f"at revision {schema.current}" if schema.current else "empty"
             if schema.recognised:
                 found = f"without a version table (revision {schema.current}, as its tables say)"
-            raise SchemaOutOfDate(
+            raise DatabaseUnusable(
                 f"the database {masked(url)} is {found}; this release needs revision {schema.head}: "
                 "run `imagescope migrate` first"
             )
@@ -309,13 +314,12 @@ def migrate_database(url: str) -> migrations.Upgrade:
 def _usable(db: Database, url: str) -> Iterator[None]:
     """What goes wrong opening the database, as one DatabaseUnusable line; the pool closed."""
     try:
-        yield
-    except DBAPIError as exc:
-        db.dispose()
-        raise DatabaseUnusable(f"cannot use the database {masked(url)}: {reason(exc, url)}") from None
-    except migrations.SchemaUnknown as exc:
-        db.dispose()
-        raise DatabaseUnusable(f"the database {masked(url)}: {exc}") from None
+        try:
+            yield
+        except DBAPIError as exc:
+            raise DatabaseUnusable(f"cannot use the database {masked(url)}: {reason(exc, url)}") from None
+        except migrations.SchemaUnknown as exc:
+            raise DatabaseUnusable(f"the database {masked(url)}: {exc}") from None
     except DatabaseUnusable:
         db.dispose()
         raise

@@ -46,11 +46,15 @@ def free_images_used(session: Session, account_id: int, spec: ModelSpec) -> int:
     ).scalar_one()  # an aggregate: always one row
 
 
-def free_images_left(session: Session, account: Account, spec: ModelSpec, quota: int, now: float | None = None) -> int:
+def free_images_left(
+    session: Session, account: Account, spec: ModelSpec, quota: int, now: float | None = None, used: int | None = None
+) -> int:
+    """The free images (seconds) of the model the account has left: 0 once expired. ``used``:
+    ``free_images_used``'s answer when the caller has it already."""
     now = time.time() if now is None else now
     if now > account.activated_at + spec.free_quota_days * DAY_S:
         return 0  # expired
-    return max(0, quota - free_images_used(session, account.id, spec))
+    return max(0, quota - (free_images_used(session, account.id, spec) if used is None else used))
 
 
 def unit_price(task: Task, spec: ModelSpec) -> float:

@@ -148,7 +148,7 @@ def free_quota_left(db: Database, account_id: int, catalog: Catalog, now: float)
             spec = catalog.models[name]
             quota = effective_limits(session, account_id, spec).free_quota
             used = free_images_used(session, account_id, spec)
-            left = free_images_left(session, account, spec, quota, now)  # billing's own rule
+            left = free_images_left(session, account, spec, quota, now, used)  # billing's own rule
             expires = account.activated_at + spec.free_quota_days * DAY_S
             unit = "seconds" if spec.video is not None else "images"
             quotas.append(FreeQuota(name, quota, used, left, expires, unit))

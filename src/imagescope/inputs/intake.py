@@ -62,7 +62,7 @@ class EditInputs:
         else:
             raise url_scheme_unsupported(scheme)  # file:// is the SDK's to upload; others unknown
         if video:
-            decode_video(data, name)  # an MP4 of at most 50 MB and 5 s
+            decode_video(data, name, check_only=True)  # an MP4 of at most 50 MB and 5 s
         else:
             decode_image(data, rules)  # format, bytes, dimensions, bombs, corruption
         key = f"{task_id}/inputs/{name.replace('[', '').replace(']', '')}"

@@ -37,11 +37,13 @@ def video_unreadable(name: str) -> Refused:
     return invalid_parameter(f"input.{name} must be an MP4 video (H.264) of at most {MAX_VIDEO_S:g} seconds")
 
 
-def decode_video(data: bytes, name: str, mode: str = "RGB") -> list[Image.Image]:
-    """The clip's frames, in order; the request's error when it is not a usable clip."""
+def decode_video(data: bytes, name: str, mode: str = "RGB", check_only: bool = False) -> list[Image.Image]:
+    """The clip's frames, in order; the request's error when it is not a usable clip. With
+    ``check_only`` the same checks, no frame converted or kept: an empty list for a usable clip."""
     if len(data) > MAX_VIDEO_BYTES:
         raise invalid_parameter(f"input.{name} must be at most {MAX_VIDEO_BYTES // (1024 * 1024)} MB")
     frames: list[Image.Image] = []
+    count = 0  # frames decoded (all of them kept unless check_only)
     try:
         with av.open(io.BytesIO(data), "r") as container:
             # An MP4 (or QuickTime) container: FFmpeg would also open a PNG or a GIF as "video".
@@ -53,8 +55,11 @@ def decode_video(data: bytes, name: str, mode: str = "RGB") -> list[Image.Image]
             for frame in container.decode(stream):
                 if frame.time is not None and frame.time > MAX_VIDEO_S + _SLACK_S:
                     raise video_unreadable(name)
-                if len(frames) >= MAX_VIDEO_FRAMES:
+                if count >= MAX_VIDEO_FRAMES:
                     raise invalid_parameter(f"input.{name} must have at most {MAX_VIDEO_FRAMES} frames")
+                count += 1
+                if check_only:
+                    continue
                 width, height = _fitted(frame.width, frame.height)
                 rgb = frame.to_ndarray(width=width, height=height, format="rgb24")
                 frames.append(Image.fromarray(rgb).convert(mode))
@@ -63,7 +68,7 @@ def decode_video(data: bytes, name: str, mode: str = "RGB") -> list[Image.Image]
     except (av.FFmpegError, ValueError, OSError) as exc:
         log.info("input %s is not a readable video: %s", name, exc)
         raise video_unreadable(name) from None
-    if not frames:
+    if not count:
         raise video_unreadable(name)
     return frames
 

@@ -18,7 +18,6 @@ caller hears of the service's trouble, never that its content was judged inappro
 from __future__ import annotations
 
 import base64
-import io
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +26,7 @@ import httpx
 from PIL import Image
 
 from imagescope.inspection import InspectionFailed, InspectionUnavailable
+from imagescope.tasks.png import encode_png
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ def image_item(image: Image.Image) -> dict[str, Any]:
     picture = image.convert("RGB")
     if max(picture.size) > IMAGE_SIDE:
         picture.thumbnail((IMAGE_SIDE, IMAGE_SIDE), Image.Resampling.BILINEAR)
-    out = io.BytesIO()
-    picture.save(out, "PNG", compress_level=1)
-    data = base64.b64encode(out.getvalue()).decode()
+    data = base64.b64encode(encode_png(picture)).decode()
     return {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}}
 
 

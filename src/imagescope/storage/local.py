@@ -106,13 +106,7 @@ class LocalStorage:
 
     def delete_older(self, prefix: str, older_than: float) -> int:
         """Remove the files under ``prefix`` last written before ``older_than`` (Unix seconds)."""
-        removed = 0
-        for path in self._path(prefix).rglob("*"):
-            with suppress(OSError):
-                if path.is_file() and path.stat().st_mtime < older_than:
-                    path.unlink()
-                    removed += 1
-        return removed
+        return _remove_older(self._path(prefix), "*", older_than)
 
     def discard_outputs(self, task_id: str, keep: str = "inputs") -> None:
         """Remove what a run of the task wrote, except its kept ``inputs/``: it will run again.
@@ -133,13 +127,7 @@ class LocalStorage:
     def sweep_temporary(self, older_than: float) -> int:
         """Remove ``*.tmp`` files last written before ``older_than`` (Unix seconds): those of a
         process that stopped between writing and renaming. Returns how many."""
-        removed = 0
-        for path in self.root.rglob("*.tmp"):
-            with suppress(OSError):
-                if path.stat().st_mtime < older_than:
-                    path.unlink()
-                    removed += 1
-        return removed
+        return _remove_older(self.root, "*.tmp", older_than)
 
     def _remove(self, path: Path) -> None:
         try:
@@ -155,6 +143,18 @@ class LocalStorage:
             stranded, self._stranded = self._stranded, set()
         for path in stranded:
             self._remove(path)
+
+
+def _remove_older(top: Path, pattern: str, older_than: float) -> int:
+    """Remove the files under ``top`` matching ``pattern`` last written before ``older_than``
+    (Unix seconds), as many as can be; returns how many."""
+    removed = 0
+    for path in top.rglob(pattern):
+        with suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < older_than:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 class UrlSigner:

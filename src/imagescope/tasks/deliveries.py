@@ -25,10 +25,10 @@ from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from imagescope.db import Database, WebhookDelivery
+from imagescope.db import Database, WebhookDelivery, rowcount
 from imagescope.tasks.callbacks import (
     MAX_ATTEMPTS,
     CallbackGuard,
@@ -187,9 +187,7 @@ class Deliveries:
                 .values(claimed_by=self.owner, claimed_until=now + CLAIM_S)
             )
             with Session(self.db) as session, session.begin():
-                result = session.execute(claim)
-                assert isinstance(result, CursorResult)
-                if result.rowcount != 1:
+                if rowcount(session, claim) != 1:
                     continue  # another thread or process got there first
                 row = session.get_one(WebhookDelivery, delivery_id)
                 return Claimed(row.id, row.task_id, row.account_id, row.url, row.base_url, row.event, row.attempts)

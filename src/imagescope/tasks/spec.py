@@ -144,11 +144,6 @@ class VideoSpec:
     mask_is_video: bool = False
     vace: VaceOptions | None = None  # the function's parameters
 
-    def inputs(self) -> tuple[str, ...]:
-        """Every input reference the request keeps, in a fixed order."""
-        refs = (self.first_frame, self.last_frame, *self.reference_images, self.video, self.last_clip, self.mask)
-        return tuple(ref for ref in refs if ref)
-
 
 EditOptions = Strength | ExpandScales | Upscale | Doodle  # what an engine may be given with a function
 RequestOptions = EditOptions | OutputArea | InterleaveLimit | VideoSpec

@@ -23,11 +23,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, Update, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from imagescope.accounting.accounts import Caller
-from imagescope.db import Database, Invocation, Task, TaskCallback, write_locked
+from imagescope.db import Database, Invocation, Task, TaskCallback, rowcount, write_locked
 from imagescope.errors import (
     INTERNAL_ERROR_CODE,
     INTERNAL_ERROR_MESSAGE,
@@ -201,7 +201,7 @@ class TaskStore:
             .values(lease_until=time.time() + lease_s)
         )
         with Session(self.db) as session, session.begin():
-            return _rowcount(session, stmt)
+            return rowcount(session, stmt)
 
     def _end(
         self,
@@ -250,7 +250,7 @@ class TaskStore:
         with Session(self.db) as session, session.begin():
             if not values:
                 return session.scalar(select(func.count()).select_from(Task).where(*mine)) == 1
-            return _rowcount(session, update(Task).where(*mine).values(**values)) == 1
+            return rowcount(session, update(Task).where(*mine).values(**values)) == 1
 
     def complete(
         self,
@@ -315,14 +315,13 @@ class TaskStore:
                 return None
             now = time.time()
             first = row.faulted_at if row.faulted_at is not None else now
-            row.results = row.progress = None
             if now - first < deadline_s:
-                row.status = TaskStatus.PENDING
+                for name, value in _requeued(max(row.attempts - 1, 0)).items():
+                    setattr(row, name, value)
                 row.faulted_at, row.retry_at = first, now + retry_delay(now - first)
-                row.attempts, row.scheduled_time = max(row.attempts - 1, 0), None
-                row.lease_owner = row.lease_until = None
                 announce(session, NEW, row.id)  # its slot is free (the task itself waits for retry_at)
                 return TaskStatus.PENDING
+            row.results = row.progress = None
             row.status, row.end_time = TaskStatus.FAILED, now
             row.code, row.message = INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
             session.flush()
@@ -336,21 +335,9 @@ class TaskStore:
         to wait out), what it published dropped, the run not counted as an attempt; any process
         may claim it now. False: not ``owner``'s (canceled, ended, or taken over meanwhile)."""
         mine = (Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.lease_owner == owner)
-        stmt = (
-            update(Task)
-            .where(*mine)
-            .values(
-                status=TaskStatus.PENDING,
-                results=None,
-                progress=None,
-                attempts=Task.attempts - 1,  # a RUNNING task's claim counted one
-                scheduled_time=None,
-                lease_owner=None,
-                lease_until=None,
-            )
-        )
+        stmt = update(Task).where(*mine).values(**_requeued(Task.attempts - 1))  # a RUNNING task's claim counted one
         with write_locked(self.db) as session:
-            if _rowcount(session, stmt) != 1:
+            if rowcount(session, stmt) != 1:
                 return False
             announce(session, NEW, task_id)
         return True
@@ -389,7 +376,7 @@ class TaskStore:
                     .values(status=TaskStatus.PENDING, lease_owner=None, lease_until=None)
                 )
                 with Session(self.db) as session, session.begin():
-                    if _rowcount(session, stmt) == 1:
+                    if rowcount(session, stmt) == 1:
                         requeued.append(task_id)
                         announce(session, NEW, task_id)
             elif self._end(
@@ -414,8 +401,15 @@ class TaskStore:
             return ids
 
 
-def _rowcount(session: Session, statement: Update) -> int:
-    """Rows an UPDATE matched (SQLAlchemy types ``execute`` as a plain Result; an UPDATE's is a CursorResult)."""
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)
-    return result.rowcount
+def _requeued(attempts: int | ColumnElement[int]) -> dict[str, Any]:
+    """The values that put a RUNNING task back PENDING, for any process to claim: what its run
+    published dropped, its claim undone (``attempts``: the count without that run)."""
+    return {
+        "status": TaskStatus.PENDING,
+        "results": None,
+        "progress": None,
+        "attempts": attempts,
+        "scheduled_time": None,
+        "lease_owner": None,
+        "lease_until": None,
+    }

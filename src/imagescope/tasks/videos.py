@@ -23,7 +23,7 @@ from imagescope.engines import Canceled, JobRefused
 from imagescope.engines.video import ImageToVideoEngine, TextToVideoEngine, VideoEditEngine, VideoJob
 from imagescope.models.catalog import ModelSpec
 from imagescope.models.video import tier_size
-from imagescope.tasks.spec import VideoPart, VideoSpec
+from imagescope.tasks.spec import STORED, VideoPart, VideoSpec
 
 if TYPE_CHECKING:  # the worker calls this module; at run time the object is all it needs
     from imagescope.tasks.run import TaskRun
@@ -92,19 +92,24 @@ def make_video(worker: Worker, task: TaskRecord, run: TaskRun) -> str | None:
 
 
 def _load(worker: Worker, spec: ModelSpec, video: VideoSpec) -> dict[str, object]:
-    """The job's inputs by VideoJob field, decoded; every picture and each clip's first frame
-    content-inspected (a mask is not content)."""
+    """The job's inputs by VideoJob field, decoded; every picture fetched now and each clip's
+    first frame content-inspected (pictures kept at submission were inspected then; a mask is
+    not content)."""
     inputs = worker.edit_inputs
     loaded: dict[str, object] = {}
     pictures: list[Image.Image] = []
     for field in ("first_frame", "last_frame"):
         if reference := getattr(video, field):
-            loaded[field] = inputs.load(reference, spec.image_rules).image
-            pictures.append(loaded[field])  # type: ignore[arg-type]  # just loaded as an image
+            image = inputs.load(reference, spec.image_rules).image
+            loaded[field] = image
+            if not reference.startswith(STORED):
+                pictures.append(image)
     if video.reference_images:
         references = tuple(inputs.load(ref, spec.image_rules).image for ref in video.reference_images)
         loaded["reference_images"] = references
-        pictures.extend(references)
+        pictures.extend(
+            image for ref, image in zip(video.reference_images, references, strict=True) if not ref.startswith(STORED)
+        )
     clip = video.video or video.last_clip  # video_extension into a clip only: lead into it
     if clip:
         frames = tuple(inputs.load_video(clip, "video_url" if video.video else "last_clip_url"))
