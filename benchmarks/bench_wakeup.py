@@ -24,6 +24,8 @@ from pathlib import Path
 
 import psycopg
 
+from imagescope.tasks.notify import libpq_dsn
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import Server  # noqa: E402 - the tests' harness: `imagescope serve` on a free port
 from postgres import Postgres, binaries  # noqa: E402 - a real PostgreSQL server in a temporary directory
@@ -46,7 +48,7 @@ def main() -> None:
         env = {"IMAGESCOPE_DATABASE_URL": url, "IMAGESCOPE_WORKER_POLL_SECONDS": str(args.poll)}
         api = Server(Path(tempfile.mkdtemp(prefix="bench-wakeup-")), env={**env, "IMAGESCOPE_WORKERS": "0"}).start()
         worker = WorkerProcess(api._env(), ("--concurrency", "1")).start()
-        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        dsn = libpq_dsn(url)
         waits = []
         with psycopg.connect(dsn, autocommit=True) as connection:
             for _ in range(args.tasks):

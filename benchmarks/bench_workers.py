@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psycopg
 
+from imagescope.tasks.notify import libpq_dsn
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import Server  # noqa: E402 - the tests' harness: `imagescope serve` on a free port
 from postgres import Postgres, binaries  # noqa: E402 - a real PostgreSQL server in a temporary directory
@@ -55,7 +57,7 @@ def tasks_per_second(postgres: Postgres, chat: SlowChat, workers: int, tasks: in
             r = api.submit(slow(cost))
             r.raise_for_status()
             ids.append(r.json()["output"]["task_id"])
-        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        dsn = libpq_dsn(url)
         with psycopg.connect(dsn, autocommit=True) as connection:
             deadline = time.time() + tasks * cost * 2 + 60
             while True:

@@ -43,7 +43,7 @@ FULL = {
     "joint_attention_dim": 3584,
     "axes_dims_rope": (16, 56, 56),
 }
-H100_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0}  # dense bf16 peak, for MFU
+BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0}  # dense bf16 peak, for MFU
 SCHEDULER = {
     "base_image_seq_len": 256,
     "max_image_seq_len": 8192,
@@ -132,7 +132,7 @@ def main() -> None:
     dtype = torch.float32 if args.tiny else torch.bfloat16
     size, full_steps, fast_steps = (64, 2, 2) if args.tiny else (1328, 50, 8)
     peak_tflops = (
-        next((v for k, v in H100_BF16_TFLOPS.items() if k in torch.cuda.get_device_name()), 989.0)
+        next((v for k, v in BF16_PEAK_TFLOPS.items() if k in torch.cuda.get_device_name()), 989.0)
         if (device.type == "cuda")
         else float("nan")
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,15 +18,9 @@ import pytest
 import requests
 from PIL import Image
 
-from postgres import make_postgres, postgres, postgres_url  # noqa: F401 - fixtures: a real PostgreSQL server
+from postgres import free_port, make_postgres, postgres, postgres_url  # noqa: F401 - fixtures: a real PostgreSQL server
 
 ASYNC_PATH = "/services/aigc/text2image/image-synthesis"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -164,6 +164,16 @@ def test_an_unknown_model_exits_1_with_its_code(server, tmp_path):
     assert r.returncode == 1 and r.stderr.strip() == "InvalidParameter: Model not exist."
 
 
+def test_generate_with_z_image_turbo_is_a_synchronous_call_on_multimodal_generation(server, tmp_path):
+    r = imagescope(server, "generate", "a koi pond", "--model", "z-image-turbo", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[0] == "call to z-image-turbo RUNNING"
+    paths = [Path(line) for line in r.stdout.splitlines() if line.endswith(".png")]
+    assert len(paths) == 1
+    with Image.open(paths[0]) as image:
+        assert image.format == "PNG" and image.size == (1024, 1536)  # z-image-turbo's default size
+
+
 def test_options_beat_the_environment(server, tmp_path):
     r = subprocess.run(
         [sys.executable, "-m", "imagescope", "tasks", "list", "--base-url", server.api, "--api-key", server.key],

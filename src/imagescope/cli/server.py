@@ -48,11 +48,8 @@ def _settings() -> Settings:
 def _database(settings: Settings) -> Database:
     """The configured database at this release's schema (the embedded SQLite one upgraded in
     place); one that cannot be used stops the command with one line naming it."""
-    try:
+    with _refused_at_start():
         return open_database(settings.db_url)
-    except DatabaseUnusable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _accounts(settings: Settings) -> Accounts:
@@ -80,7 +77,7 @@ def serve(
 
     with _refused_at_start():
         application = create_app(settings)
-    accounts = _accounts(settings)
+    accounts: Accounts = application.state.services.accounts
     if not accounts.has_active_keys():
         key, _ = accounts.create_key(DEFAULT_ACCOUNT, name="first-start")
         console.print(f"No API key existed; created one for account '{DEFAULT_ACCOUNT}':")
@@ -115,14 +112,14 @@ def _starting(workers: int | None, models: Path | None) -> Settings:
 
 @contextmanager
 def _refused_at_start() -> Iterator[None]:
-    """A models file, storage or engine the process cannot start with: one line, exit 2."""
+    """A models file, storage, engine or database the process cannot start with: one line, exit 2."""
     from imagescope.engines import EngineConfigError
     from imagescope.models.models_file import ModelsFileError
     from imagescope.storage.base import StorageSetupError
 
     try:
         yield
-    except (ModelsFileError, StorageSetupError, EngineConfigError) as exc:
+    except (DatabaseUnusable, ModelsFileError, StorageSetupError, EngineConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
@@ -163,11 +160,8 @@ def migrate() -> None:
     """Upgrade the database (IMAGESCOPE_DATABASE_URL, else the data directory's SQLite) to this
     release's schema; run it once, before `serve` or `worker` starts on a shared database."""
     settings = _settings()
-    try:
+    with _refused_at_start():
         done = migrate_database(settings.db_url)
-    except DatabaseUnusable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     console.print(f"database: {masked(settings.db_url)}")
     if done.recognised:
         console.print(f"recognised as revision {done.before} (made before migrations: no version table)")

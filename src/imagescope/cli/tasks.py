@@ -10,6 +10,7 @@ from rich.table import Table
 
 from imagescope.cli import app, console
 from imagescope.cli.client import API_KEY_OPTION, BASE_URL_OPTION, Waiter, require_success, say, session, wait_for
+from imagescope.client.protocols import result_images
 
 _UTC8 = timezone(timedelta(hours=8))
 _TIME = "%Y-%m-%d %H:%M:%S"
@@ -76,5 +77,5 @@ def tasks_wait(
         task = wait_for(client, task_id, waiter, timeout)
         waiter.stop()
     require_success(task)
-    for result in task["output"].get("results") or []:
-        say(result["url"] if result.get("url") else f"{result.get('code')}: {result.get('message')}")
+    for url, failure in result_images(task["output"]):
+        say(url or str(failure))

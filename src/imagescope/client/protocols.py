@@ -10,27 +10,32 @@ wan2.x / wanx2.1 text-to-image, qwen-     ``services/aigc/text2image/image-synth
 image, qwen-image-plus
 wanx2.1-imageedit, wan2.5-i2i-*           ``services/aigc/image2image/image-synthesis``  async
 wan2.6-* (wan2.6-t2i, wan2.6-image)       ``services/aigc/image-generation/generation``  async
-qwen-image-max, qwen-image-edit*          ``services/aigc/multimodal-generation/         sync
-                                          generation``
+qwen-image-max, qwen-image-edit*,         ``services/aigc/multimodal-generation/         sync
+z-image-turbo                             generation``
 ========================================  =============================================  ======
 
 The last two speak the messages protocol (``input.messages``, answers in ``choices``); the
-others the task protocol (``input.prompt``, answers in ``results``). A name the table does not
-know is taken for the first row (text-to-image) or the second (editing).
+others the task protocol (``input.prompt``, answers in ``results``). A model of the built-in
+catalog (models/catalog.py) is called where the catalog serves it; only a name the catalog does
+not know (one the hosted service alone serves) is placed by the name rules below, else taken
+for the first row (text-to-image) or the second (editing).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from imagescope.models.catalog import IMAGE_GENERATION, MULTIMODAL, Catalog
 
 TEXT2IMAGE_PATH = "/services/aigc/text2image/image-synthesis"
 IMAGE2IMAGE_PATH = "/services/aigc/image2image/image-synthesis"
 IMAGE_GENERATION_PATH = "/services/aigc/image-generation/generation"
 MULTIMODAL_PATH = "/services/aigc/multimodal-generation/generation"
 
-SYNC_ONLY = ("qwen-image-max", "qwen-image-edit")  # name prefixes: the messages protocol, synchronous only
-MESSAGES_ASYNC = ("wan2.6-",)  # name prefixes: the messages protocol on the asynchronous endpoint
+# Names the built-in catalog does not know, by prefix:
+SYNC_ONLY = ("qwen-image-max", "qwen-image-edit")  # the messages protocol, synchronous only
+MESSAGES_ASYNC = ("wan2.6-",)  # the messages protocol on the asynchronous endpoint
 FUNCTION_MODELS = ("wanx2.1-imageedit",)  # one base image, a `function`, an optional mask
 MASKED_FUNCTION = "description_edit_with_mask"
 
@@ -60,13 +65,27 @@ class Ask:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
+_BUILTIN = Catalog().models  # which endpoint families serve each model we know
+
+
 def _messages(model: str) -> bool | None:
     """None: the task protocol; True: messages, synchronous; False: messages, asynchronous."""
+    spec = _BUILTIN.get(model)
+    if spec is not None:
+        if spec.endpoints == {MULTIMODAL}:
+            return True
+        return False if IMAGE_GENERATION in spec.endpoints else None
     if model.startswith(SYNC_ONLY):
         return True
     if model.startswith(MESSAGES_ASYNC):
         return False
     return None
+
+
+def _function_model(model: str) -> bool:
+    """Whether the model edits one base image with a ``function`` (and an optional mask)."""
+    spec = _BUILTIN.get(model)
+    return bool(spec.functions) if spec is not None else model.startswith(FUNCTION_MODELS)
 
 
 def text_to_image(ask: Ask) -> Call:
@@ -83,17 +102,17 @@ def edit(ask: Ask) -> Call:
     """An editing call; raises ValueError (said to the user) for what no server would take."""
     uploads = any(ref.startswith("oss://") for ref in (*ask.images, ask.mask or ""))
     sync = _messages(ask.model)
+    function_model = sync is None and _function_model(ask.model)
+    if not function_model and (ask.mask is not None or ask.function is not None):
+        raise ValueError(f"{ask.model} takes neither --mask nor --function (wanx2.1-imageedit does)")
     if sync is not None:
-        if ask.mask is not None or ask.function is not None:
-            raise ValueError(f"{ask.model} takes neither --mask nor --function (wanx2.1-imageedit does)")
-        call = _messages_call(ask, sync)
-        return Call(call.path, call.body, call.asynchronous, uploads)
+        return replace(_messages_call(ask, sync), references_uploads=uploads)
     inputs: dict[str, Any] = {}
     if ask.prompt is not None:
         inputs["prompt"] = ask.prompt
     if ask.negative_prompt:
         inputs["negative_prompt"] = ask.negative_prompt
-    if ask.model.startswith(FUNCTION_MODELS):
+    if function_model:
         if len(ask.images) != 1:
             raise ValueError(f"{ask.model} edits one image, got {len(ask.images)}")
         function = ask.function or (MASKED_FUNCTION if ask.mask is not None else None)
@@ -104,8 +123,6 @@ def edit(ask: Ask) -> Call:
         if ask.mask is not None:
             inputs["mask_image_url"] = ask.mask
     else:
-        if ask.mask is not None or ask.function is not None:
-            raise ValueError(f"{ask.model} takes neither --mask nor --function (wanx2.1-imageedit does)")
         inputs["images"] = list(ask.images)
     body = {"model": ask.model, "input": inputs, "parameters": ask.parameters}
     return Call(IMAGE2IMAGE_PATH, body, True, uploads)
