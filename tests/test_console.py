@@ -165,7 +165,6 @@ def test_rules_are_the_catalogs_own(server):
     assert edit["images"]["max_bytes"] == 10 * 2**20 and rules["seed_max"] == 2147483647
 
 
-
 def test_rules_give_the_prompt_extend_default_the_server_applies(server):
     # z-image-turbo's is off (its "thinking" doubles the price): the console must not turn it on.
     models = requests.get(server.url + "/console/rules.json", timeout=10).json()["models"]
